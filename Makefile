@@ -1,0 +1,64 @@
+# Lotsa: `make run` serves the demo, `make test` runs the whole suite.
+# Both set everything up first on a fresh machine (Python 3.11+ needed).
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+FLASK  := $(BIN)/flask --app webapp
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+# gunicorn workers: 2 x cores + 1, as in production.
+WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) * 2 + 1 )))
+
+.PHONY: run test install install-test translations migrate chromium e2e clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Reinstall when the dependency list changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/activate
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/activate
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+translations: $(VENV)/.installed
+	$(FLASK) translate compile
+
+migrate: $(VENV)/.installed
+	$(FLASK) db upgrade
+
+run: install translations migrate
+	$(FLASK) demo seed --if-empty
+	@echo "Serving Lotsa on http://$(HOST):$(PORT) (gunicorn, $(WORKERS) workers) with the scheduler beside it. Ctrl-C stops both."
+	@$(FLASK) scheduler & SCHEDULER=$$!; \
+	trap 'kill $$SCHEDULER 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - 'webapp:create_app()'
+
+# A Chromium for the browser tests: Playwright's own if installed, else Debian's.
+chromium:
+	@if ls $$HOME/.cache/ms-playwright/chromium-*/chrome-linux*/chrome >/dev/null 2>&1; then \
+		echo "Using Playwright's Chromium"; \
+	elif [ -x /usr/bin/chromium ]; then \
+		echo "Using /usr/bin/chromium"; \
+	else \
+		echo "Installing Debian's chromium"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; \
+	fi
+
+test: install-test translations chromium
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+e2e: install-test translations chromium
+	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) instance/*.sqlite3* .pytest_cache
+	find translations -name '*.mo' -delete

@@ -1,0 +1,81 @@
+"""Real-browser fixtures: the app served on a loopback port, Chromium via Playwright.
+
+Playwright cannot download browsers here, so we launch Playwright's own Chromium
+if one is installed and otherwise Debian's /usr/bin/chromium (``make test``
+installs it when missing). LOTSA_CHROMIUM overrides the path.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+pytestmark = pytest.mark.e2e
+
+
+def chromium_path() -> str | None:
+    """None means Playwright's own browser; otherwise the executable to launch."""
+    if os.environ.get("LOTSA_CHROMIUM"):
+        return os.environ["LOTSA_CHROMIUM"]
+    if glob.glob(os.path.expanduser("~/.cache/ms-playwright/chromium-*/chrome-linux*/chrome")):
+        return None
+    return shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    args = dict(browser_type_launch_args)
+    path = chromium_path()
+    if path:
+        args["executable_path"] = path
+    # This machine has no network: keep Chromium from trying to phone home.
+    args["args"] = [
+        "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    ]
+    return args
+
+
+class LiveServer:
+    def __init__(self, app):
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def live_server(app, db):
+    """The test's app served over HTTP; seed data first, then close the session.
+
+    With SQLite's BEGIN IMMEDIATE an open transaction in the test would block
+    the server, so the test's session is closed before each browser step.
+    """
+    app.config["BASE_URL"] = "http://127.0.0.1"
+    with LiveServer(app) as server:
+        yield server
+
+
+@pytest.fixture
+def axe():
+    from axe_playwright_python.sync_playwright import Axe
+
+    checker = Axe()
+
+    def check(page, label: str = "") -> None:
+        results = checker.run(page, options={"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]}, "resultTypes": ["violations"]})
+        assert results.violations_count == 0, f"{label}\n{results.generate_report()}"
+
+    return check

@@ -1,0 +1,104 @@
+"""Lotsa: digital self-care programmes for Swedish health care.
+
+``create_app()`` is the only thing here: a readable list of the steps that make
+the application.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask
+
+from webapp.config import PROJECT_ROOT, load_config, validate_config
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the Lotsa application; ``config`` overrides defaults and environment."""
+    instance_path = os.environ.get("LOTSA_INSTANCE_PATH") or str(PROJECT_ROOT / "instance")
+    app = Flask(__name__, instance_path=instance_path, instance_relative_config=False)
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    settings = load_config(config)
+    validate_config(settings, app.instance_path)
+    app.config.update(settings)
+
+    _init_extensions(app)
+    _load_content(app)
+    _register_blueprints(app)
+    _init_web(app)
+    _register_cli(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from flask_babel import lazy_gettext as _l
+
+    from webapp.auth.services import load_session_user
+    from webapp.core.db import configure_sqlite
+    from webapp.core.i18n import select_locale
+    from webapp.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+    # Import every model module so metadata is complete for Alembic and create_all.
+    import webapp.models  # noqa: F401
+
+    db.init_app(app)
+    with app.app_context():
+        configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    babel.init_app(app, locale_selector=select_locale)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Please log in to see this page.")
+    login_manager.login_message_category = "info"
+    # Sessions are server-side rows; Flask-Login's own protection would only
+    # duplicate that and log people out when their IP changes on mobile networks.
+    login_manager.session_protection = None
+    login_manager.user_loader(load_session_user)
+
+
+def _load_content(app: Flask) -> None:
+    from webapp.content.services import init_catalogue
+
+    init_catalogue(app)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from webapp.admin.views import bp as admin_bp
+    from webapp.auth.views import bp as auth_bp
+    from webapp.clinician.views import bp as clinician_bp
+    from webapp.content.views import bp as content_bp
+    from webapp.core.views import bp as core_bp
+    from webapp.notifications.views import bp as notifications_bp
+    from webapp.programme.views import bp as programme_bp
+
+    for blueprint in (core_bp, auth_bp, programme_bp, clinician_bp, content_bp, admin_bp, notifications_bp):
+        app.register_blueprint(blueprint)
+
+
+def _init_web(app: Flask) -> None:
+    from webapp.core.i18n import init_i18n
+    from webapp.core.security import init_security_headers
+    from webapp.core.templating import init_templating
+    from webapp.core.views import init_error_handlers
+
+    init_security_headers(app)
+    init_error_handlers(app)
+    init_i18n(app)
+    init_templating(app)
+    if app.config["PROXY_FIX"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+
+
+def _register_cli(app: Flask) -> None:
+    from webapp.admin.cli import demo
+    from webapp.auth.cli import units, users
+    from webapp.notifications.cli import scheduler_command
+
+    for command in (users, units, demo, scheduler_command):
+        app.cli.add_command(command)

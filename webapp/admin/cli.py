@@ -1,0 +1,127 @@
+"""Demo data: ``flask --app webapp demo seed`` and ``flask --app webapp demo code``.
+
+The demo uses invented names and the test personal identity numbers Skatteverket
+publishes for testing, never numbers that could belong to someone.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import click
+import pyotp
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlalchemy import func, select
+
+from webapp.auth import services
+from webapp.auth.models import User
+from webapp.core.db import utcnow
+from webapp.extensions import db
+from webapp.programme.models import Enrolment
+
+DEMO_PASSWORD = "lotsa-demo-2026"
+DEMO_DOMAIN = "lotsa.example"
+
+STAFF = [
+    ("admin", "admin", "Maja Berg"),
+    ("editor", "editor", "Olle Strand"),
+    ("clinician", "elin", "Elin Nordqvist"),
+    ("clinician", "jonas", "Jonas Ek"),
+]
+# (login, name, personal number, programme, status, days since start, days since active)
+PATIENTS = [
+    ("tolvan", "Tolvan Tolvansson", "191212121212", "pain-school", "active", 137, 9),
+    ("kim", "Kim Exempelsson", "198112189876", "act-long-term-pain", "maintenance", 380, 2),
+    ("alex", "Alex Provsson", "201701012393", "pain-school", "closed", 400, 40),
+]
+
+WELCOME = (
+    "Välkommen till programmet! Arbeta i din egen takt, gärna en stund några gånger "
+    "i veckan. Skriv till mig här i Lotsa om du har frågor.\n\nHälsningar, Elin"
+)
+
+
+def _guard_production() -> None:
+    if current_app.config["LOTSA_ENV"] == "production":
+        raise click.ClickException("demo commands are refused in production")
+
+
+@click.group()
+def demo() -> None:
+    """Demo data for trying Lotsa locally."""
+
+
+@demo.command("seed")
+@click.option("--if-empty", is_flag=True, help="Do nothing if there are users already.")
+@with_appcontext
+def seed(if_empty: bool) -> None:
+    """Create one care unit, four staff and three patients in different states."""
+    _guard_production()
+    if db.session.scalar(select(func.count()).select_from(User)):
+        if if_empty:
+            click.echo("Database already has users; demo not seeded.")
+            print_logins()
+            return
+        raise click.ClickException("the database already has users; demo seed needs an empty database")
+    unit = services.create_care_unit("vc-ekbacken", "Vårdcentralen Ekbacken")
+    staff = {}
+    for role, login, name in STAFF:
+        user = services.create_user(role=role, email=f"{login}@{DEMO_DOMAIN}", full_name=name,
+                                    password=DEMO_PASSWORD, units=[unit] if role != "editor" else [])
+        # Two-factor is already set up so the demo logins work at once; the
+        # secret is printed below for an authenticator app, or use `demo code`.
+        user.totp_secret = pyotp.random_base32()
+        staff[login] = user
+    now = utcnow()
+    for login, name, pnr, programme, status, started_days, active_days in PATIENTS:
+        patient = services.create_user(role="patient", email=f"{login}@{DEMO_DOMAIN}", full_name=name,
+                                       password=DEMO_PASSWORD, personal_number=pnr, phone=None)
+        started = now - timedelta(days=started_days)
+        db.session.add(Enrolment(
+            patient=patient, programme_id=programme, care_unit=unit,
+            responsible_clinician=staff["elin"], status=status, recommended_days=365,
+            welcome_text=WELCOME, created_at=started, started_at=started,
+            last_active_at=now - timedelta(days=active_days),
+            closed_at=now - timedelta(days=30) if status == "closed" else None,
+            close_reason="Programmet avslutat" if status == "closed" else None,
+        ))
+    db.session.commit()
+    click.echo("Demo data created.")
+    print_logins()
+
+
+def print_logins() -> None:
+    rows = db.session.scalars(select(User).where(User.email.like(f"%@{DEMO_DOMAIN}")).order_by(User.id))
+    click.echo("")
+    click.echo(f"Demo logins (password for all: {DEMO_PASSWORD})")
+    for user in rows:
+        line = f"  {user.role:<10} {user.email}"
+        if user.totp_secret:
+            line += f"   authenticator key: {user.totp_secret}"
+        click.echo(line)
+    click.echo("")
+    click.echo("Staff log in with a six-digit code as a second step. Add the key to an")
+    click.echo("authenticator app, or print the current code with:")
+    click.echo(f"  .venv/bin/flask --app webapp demo code elin@{DEMO_DOMAIN}")
+    click.echo("")
+
+
+@demo.command("code")
+@click.argument("email")
+@with_appcontext
+def code(email: str) -> None:
+    """Print the current two-factor code of a demo staff account."""
+    _guard_production()
+    user = services.get_user_by_email(email)
+    if user is None or not user.email.endswith("@" + DEMO_DOMAIN) or not user.totp_secret:
+        raise click.ClickException("only demo staff accounts have codes printed")
+    click.echo(pyotp.TOTP(user.totp_secret).now())
+
+
+@demo.command("logins")
+@with_appcontext
+def logins() -> None:
+    """Print the demo logins again."""
+    _guard_production()
+    print_logins()

@@ -1,0 +1,231 @@
+"""Logging in and out, two-factor codes, invitations, password reset, own sessions."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from webapp.auth import services
+from webapp.auth.forms import EmptyForm, LoginForm, NewPasswordForm, OtpForm, ResetRequestForm
+from webapp.auth.models import TokenPurpose
+from webapp.core.audit import log_access
+from webapp.extensions import db, limiter
+
+bp = Blueprint("auth", __name__, url_prefix="/auth", template_folder="templates")
+
+
+def _limit(key: str):
+    return lambda: current_app.config[key]
+
+
+def _login_account_key() -> str:
+    return "login:" + services.normalise_email(request.form.get("email", ""))[:254]
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only same-site paths may be redirected to after login."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_limit("RATELIMIT_LOGIN"), methods=["POST"])
+@limiter.limit(_limit("RATELIMIT_LOGIN_ACCOUNT"), methods=["POST"], key_func=_login_account_key)
+def login():
+    """Show the login form; on success start a session (staff continue to their code)."""
+    if current_user.is_authenticated:
+        return redirect(url_for("core.index"))
+    form = LoginForm(next=request.args.get("next", ""))
+    if form.validate_on_submit():
+        user = services.authenticate(form.email.data, form.password.data)
+        if user is None:
+            db.session.commit()  # keep the failed-attempt count
+            # Same words whether the account exists or not: no account enumeration.
+            form.password.errors.append(_("The e-mail address or password is wrong."))
+        elif user.is_staff:
+            services.begin_mfa(user)
+            session["mfa_next"] = safe_next(form.next.data)
+            db.session.commit()
+            if user.totp_secret:
+                return redirect(url_for("auth.two_factor"))
+            return redirect(url_for("auth.two_factor_setup"))
+        else:
+            services.start_session(user)
+            db.session.commit()
+            return redirect(safe_next(form.next.data) or url_for("core.index"))
+    elif request.method == "GET" and getattr(g, "session_end_reason", None) == "timeout":
+        flash(_("You were logged out because you were inactive for a while. Please log in again."), "info")
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/two-factor", methods=["GET", "POST"])
+@limiter.limit(_limit("RATELIMIT_OTP"), methods=["POST"])
+def two_factor():
+    """Ask a staff member for the code from their authenticator app."""
+    user = services.pending_mfa_user()
+    if user is None or not user.totp_secret:
+        flash(_("Please log in again."), "info")
+        return redirect(url_for("auth.login"))
+    form = OtpForm()
+    if form.validate_on_submit():
+        if services.verify_totp(user, form.code.data):
+            target = session.get("mfa_next")
+            services.start_session(user)
+            db.session.commit()
+            return redirect(target or url_for("core.index"))
+        db.session.commit()
+        form.code.errors.append(_("That code is wrong or has already been used. Wait for the next code and try again."))
+    return render_template("auth/two_factor.html", form=form)
+
+
+@bp.route("/two-factor/setup", methods=["GET", "POST"])
+@limiter.limit(_limit("RATELIMIT_OTP"), methods=["POST"])
+def two_factor_setup():
+    """First staff login: show a new secret (QR code and text) and confirm one code."""
+    user = services.pending_mfa_user()
+    if user is None:
+        flash(_("Please log in again."), "info")
+        return redirect(url_for("auth.login"))
+    if user.totp_secret:
+        return redirect(url_for("auth.two_factor"))
+    secret = session.setdefault("mfa_new_secret", services.new_totp_secret())
+    form = OtpForm()
+    if form.validate_on_submit():
+        if services.verify_totp(user, form.code.data, secret=secret):
+            user.totp_secret = secret
+            session.pop("mfa_new_secret", None)
+            target = session.get("mfa_next")
+            services.start_session(user)
+            db.session.commit()
+            flash(_("Two-factor authentication is set up."), "success")
+            return redirect(target or url_for("core.index"))
+        form.code.errors.append(_("That code is wrong or has already been used. Wait for the next code and try again."))
+    grouped = " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
+    return render_template("auth/two_factor_setup.html", form=form, secret=grouped)
+
+
+@bp.route("/two-factor/qr.svg")
+def two_factor_qr():
+    """The provisioning QR code for the secret shown on the setup page."""
+    import io
+
+    import segno
+
+    user = services.pending_mfa_user()
+    secret = session.get("mfa_new_secret")
+    if user is None or not secret:
+        abort(404)
+    buffer = io.BytesIO()
+    segno.make(services.totp_uri(user, secret), error="m").save(
+        buffer, kind="svg", scale=5, border=2, title="QR"
+    )
+    return Response(buffer.getvalue(), mimetype="image/svg+xml")
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    """End this session on the server, not only in the browser."""
+    EmptyForm()  # CSRF is checked globally; the form keeps templates uniform
+    if current_user.is_authenticated:
+        services.end_session()
+        db.session.commit()
+    flash(_("You are logged out."), "success")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/logout-everywhere", methods=["POST"])
+@login_required
+def logout_everywhere():
+    """End every session of this account, on every device."""
+    user = current_user._get_current_object()
+    services.revoke_all_sessions(user)
+    services.end_session()
+    db.session.commit()
+    flash(_("You are logged out on all devices."), "success")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/session/extend", methods=["POST"])
+@login_required
+def extend_session():
+    """The "stay logged in" button: count now as activity."""
+    times = services.extend_session()
+    db.session.commit()
+    if request.accept_mimetypes.best == "application/json":
+        return jsonify(seconds_left=times.seconds_left if times else 0)
+    return redirect(safe_next(request.form.get("next")) or url_for("core.index"))
+
+
+@bp.route("/invitation/<token>", methods=["GET", "POST"])
+def accept_invitation(token: str):
+    """Accept an invitation by choosing a password (the link works once)."""
+    try:
+        row = services.check_token(token, TokenPurpose.INVITATION)
+    except services.AuthError as exc:
+        return render_template("auth/token_problem.html", reason=exc.reason, kind="invitation"), 410 if exc.reason != "invalid" else 404
+    form = NewPasswordForm()
+    if form.validate_on_submit():
+        user = services.use_token(row, form.password.data)
+        log_access(user, "auth.invitation_accepted")
+        if user.is_staff:
+            db.session.commit()
+            flash(_("Your password is saved. Log in to set up two-factor authentication."), "success")
+            return redirect(url_for("auth.login"))
+        services.start_session(user)
+        db.session.commit()
+        flash(_("Welcome to Lotsa! Your password is saved."), "success")
+        return redirect(url_for("core.index"))
+    return render_template("auth/set_password.html", form=form, user=row.user, kind="invitation")
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+@limiter.limit(_limit("RATELIMIT_RESET"), methods=["POST"])
+def request_reset():
+    """Ask for a password-reset link; the answer never tells whether the account exists."""
+    form = ResetRequestForm()
+    if form.validate_on_submit():
+        services.request_password_reset(form.email.data)
+        db.session.commit()
+        return render_template("auth/reset_sent.html")
+    return render_template("auth/reset_request.html", form=form)
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    """Choose a new password with a reset link; every other session is ended."""
+    try:
+        row = services.check_token(token, TokenPurpose.RESET)
+    except services.AuthError as exc:
+        return render_template("auth/token_problem.html", reason=exc.reason, kind="reset"), 410 if exc.reason != "invalid" else 404
+    form = NewPasswordForm()
+    if form.validate_on_submit():
+        user = services.use_token(row, form.password.data)
+        log_access(user, "auth.password_reset")
+        db.session.commit()
+        flash(_("Your new password is saved. You can log in now."), "success")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/set_password.html", form=form, user=row.user, kind="reset")
+
+
+@bp.route("/account")
+@login_required
+def account():
+    """Own account: language, active sessions, log out everywhere."""
+    sessions = services.active_sessions(current_user)
+    return render_template("auth/account.html", sessions=sessions, form=EmptyForm(),
+                           current_session=getattr(g, "user_session", None))

@@ -1,0 +1,78 @@
+"""The append-only access log (Patientdatalagen: every staff read of patient data).
+
+Rows are only ever inserted. The ORM refuses updates and deletes here, and the
+migration adds database triggers that refuse them too, so neither a bug nor a
+hand-written query can rewrite history.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import has_request_context, request
+from sqlalchemy import ForeignKey, Index, String, event
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from webapp.core.db import UTCDateTime, utcnow
+from webapp.extensions import db
+
+
+class AccessLogEntry(db.Model):
+    """Who opened which patient's data, when, from where and why."""
+
+    __tablename__ = "access_log"
+    __table_args__ = (Index("ix_access_log_patient_at", "patient_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # No foreign keys with cascades: a log entry must outlive the rows it names.
+    actor_id: Mapped[int | None] = mapped_column(index=True)
+    actor_role: Mapped[str] = mapped_column(String(16))
+    patient_id: Mapped[int | None] = mapped_column()
+    enrolment_id: Mapped[int | None] = mapped_column()
+    # What was done, e.g. "enrolment.view", "answers.view", "auth.login".
+    action: Mapped[str] = mapped_column(String(64))
+    ip_address: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(String(500))
+
+
+class AppendOnlyError(RuntimeError):
+    """Raised when code tries to change or delete an access-log row."""
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_changes(session: Session, _context, _instances) -> None:
+    for obj in list(session.dirty) + list(session.deleted):
+        if isinstance(obj, AccessLogEntry) and (obj in session.deleted or session.is_modified(obj)):
+            raise AppendOnlyError("the access log is append-only")
+
+
+def log_access(actor, action: str, *, patient_id=None, enrolment_id=None, detail=None) -> None:
+    """Add an access-log row to the current transaction (committed with the request)."""
+    ip = request.remote_addr if has_request_context() else None
+    db.session.add(
+        AccessLogEntry(
+            actor_id=getattr(actor, "id", None),
+            actor_role=getattr(actor, "role", "system"),
+            patient_id=patient_id,
+            enrolment_id=enrolment_id,
+            action=action,
+            ip_address=ip,
+            detail=detail[:500] if detail else None,
+        )
+    )
+
+
+# SQL run by the migration so the database itself refuses UPDATE and DELETE.
+SQLITE_TRIGGERS = [
+    """CREATE TRIGGER access_log_no_update BEFORE UPDATE ON access_log
+       BEGIN SELECT RAISE(ABORT, 'access_log is append-only'); END""",
+    """CREATE TRIGGER access_log_no_delete BEFORE DELETE ON access_log
+       BEGIN SELECT RAISE(ABORT, 'access_log is append-only'); END""",
+]
+POSTGRES_TRIGGERS = [
+    """CREATE FUNCTION access_log_refuse_change() RETURNS trigger AS $$
+       BEGIN RAISE EXCEPTION 'access_log is append-only'; END; $$ LANGUAGE plpgsql""",
+    """CREATE TRIGGER access_log_no_change BEFORE UPDATE OR DELETE ON access_log
+       FOR EACH ROW EXECUTE FUNCTION access_log_refuse_change()""",
+]

@@ -1,0 +1,120 @@
+"""Interface languages: locale selection, text direction and the translate CLI.
+
+Interface strings live in gettext catalogues under translations/ (English msgids,
+complete sv, en and ar catalogues). Content is translated as Markdown files per
+language instead; see docs/authoring.md.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import click
+from flask import Flask, current_app, has_request_context, request, session
+from flask_babel import get_locale
+from flask_login import current_user
+
+from webapp.config import PROJECT_ROOT
+
+RTL_LANGUAGES = {"ar", "fa", "he", "ur"}
+
+# Names of the languages in their own language, for the language switcher.
+LANGUAGE_NAMES = {"sv": "Svenska", "en": "English", "ar": "العربية"}
+
+
+def select_locale() -> str:
+    """The logged-in user's language, else the visitor's choice, else the browser's."""
+    languages = current_app.config["LANGUAGES"]
+    default = current_app.config["BABEL_DEFAULT_LOCALE"]
+    if not has_request_context():
+        return default  # the scheduler renders with force_locale() instead
+    if current_user.is_authenticated and current_user.locale in languages:
+        return current_user.locale
+    chosen = session.get("locale")
+    if chosen in languages:
+        return chosen
+    return request.accept_languages.best_match(languages) or default
+
+
+def text_direction(locale: str | None = None) -> str:
+    code = str(locale or get_locale() or "sv").split("_")[0]
+    return "rtl" if code in RTL_LANGUAGES else "ltr"
+
+
+def init_i18n(app: Flask) -> None:
+    @app.context_processor
+    def _i18n_context():
+        locale = str(get_locale() or app.config["BABEL_DEFAULT_LOCALE"])
+        return {
+            "current_locale": locale,
+            "text_direction": text_direction(locale),
+            "language_names": {code: LANGUAGE_NAMES.get(code, code) for code in app.config["LANGUAGES"]},
+        }
+
+    app.cli.add_command(translate)
+
+
+def _pybabel(*args: str) -> None:
+    cmd = [sys.executable, "-m", "babel.messages.frontend", *args]
+    result = subprocess.run(cmd, cwd=PROJECT_ROOT)
+    if result.returncode:
+        raise click.ClickException(f"pybabel {' '.join(args)} failed")
+
+
+@click.group()
+def translate() -> None:
+    """Interface translations: extract, update and compile the catalogues."""
+
+
+@translate.command()
+def extract() -> None:
+    """Collect every interface string into translations/messages.pot."""
+    _pybabel("extract", "-F", "babel.cfg", "-k", "_l", "-k", "lazy_gettext", "--add-comments=i18n:",
+             "--no-location", "--sort-output", "-o", "translations/messages.pot", ".")
+
+
+@translate.command()
+def update() -> None:
+    """Extract, then merge new strings into every catalogue."""
+    extract.callback()
+    _pybabel("update", "--no-fuzzy-matching", "--ignore-obsolete", "-i", "translations/messages.pot",
+             "-d", "translations")
+    fill_source_catalogue("en")
+
+
+def fill_source_catalogue(locale: str) -> None:
+    """Msgids are English, so the English catalogue is the msgids themselves."""
+    from babel.messages.pofile import read_po, write_po
+
+    path = PROJECT_ROOT / "translations" / locale / "LC_MESSAGES" / "messages.po"
+    with path.open("rb") as fh:
+        catalog = read_po(fh, locale=locale)
+    for message in catalog:
+        if not message.id:
+            continue
+        if isinstance(message.id, (tuple, list)):
+            message.string = (message.id[0], message.id[1])
+        else:
+            message.string = message.id
+        message.flags.discard("fuzzy")
+    with path.open("wb") as fh:
+        write_po(fh, catalog, width=100, omit_header=False)
+
+
+@translate.command()
+def compile() -> None:  # noqa: A001 - the command is called "compile"
+    """Compile the catalogues (.po) into the binary files (.mo) the app reads."""
+    compile_catalogues()
+
+
+def compile_catalogues() -> None:
+    """Compile every translations/<lang>/LC_MESSAGES/messages.po in-process."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for po_path in sorted((PROJECT_ROOT / "translations").glob("*/LC_MESSAGES/messages.po")):
+        with po_path.open("rb") as fh:
+            catalog = read_po(fh, locale=po_path.parent.parent.name)
+        with po_path.with_suffix(".mo").open("wb") as fh:
+            write_mo(fh, catalog)

@@ -1,0 +1,67 @@
+"""E-mail adapter: sends one plain-text message over SMTP."""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+
+class DeliveryError(Exception):
+    """Delivery failed; ``permanent`` means retrying will not help."""
+
+    def __init__(self, message: str, permanent: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class SmtpMailer:
+    """Deliver e-mail through an SMTP server (the local relay in production)."""
+
+    def __init__(self, host: str, port: int, *, sender: str, security: str = "none",
+                 username: str = "", password: str = "", timeout: float = 10.0):
+        self.host, self.port, self.sender = host, port, sender
+        self.security, self.username, self.password = security, username, password
+        self.timeout = timeout
+
+    @classmethod
+    def from_config(cls, config) -> SmtpMailer | None:
+        if not config.get("SMTP_PORT"):
+            return None
+        return cls(
+            config["SMTP_HOST"], int(config["SMTP_PORT"]), sender=config["MAIL_FROM"],
+            security=config["SMTP_SECURITY"], username=config["SMTP_USERNAME"],
+            password=config["SMTP_PASSWORD"],
+        )
+
+    def send(self, to: str, subject: str, body: str) -> None:
+        msg = EmailMessage()
+        msg["From"] = self.sender
+        msg["To"] = to
+        msg["Subject"] = subject
+        msg["Message-ID"] = make_msgid(domain="lotsa.invalid")
+        msg.set_content(body)
+        try:
+            if self.security == "ssl":
+                client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
+                                          context=ssl.create_default_context())
+            else:
+                client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            with client:
+                if self.security == "starttls":
+                    client.starttls(context=ssl.create_default_context())
+                if self.username:
+                    client.login(self.username, self.password)
+                client.send_message(msg)
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise DeliveryError(f"recipient refused: {exc}", permanent=True) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
+
+
+class ConsoleMailer:
+    """Development only: print e-mail to the scheduler's console instead of sending it."""
+
+    def send(self, to: str, subject: str, body: str) -> None:
+        print(f"\n--- e-mail to {to}\nSubject: {subject}\n\n{body}--- end of e-mail\n", flush=True)

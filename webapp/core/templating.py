@@ -1,0 +1,55 @@
+"""Template helpers shared by every page."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app
+from flask_babel import format_date, format_datetime, format_timedelta
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from webapp.core.db import utcnow
+from webapp.core.views import error_text, error_title
+
+ROLE_LABELS = {
+    "patient": _l("Patient"),
+    "clinician": _l("Clinician"),
+    "editor": _l("Content editor"),
+    "admin": _l("Administrator"),
+    "system": _l("System"),
+}
+
+STATUS_LABELS = {
+    "invited": _l("Invited"),
+    "active": _l("Active"),
+    "maintenance": _l("Maintenance phase"),
+    "closed": _l("Closed"),
+}
+
+
+def timeago(value) -> str:
+    """'9 days ago' in the current language."""
+    if value is None:
+        return ""
+    return format_timedelta(value - utcnow(), granularity="minute", add_direction=True)
+
+
+def init_templating(app: Flask) -> None:
+    @app.context_processor
+    def _common():
+        from webapp.auth.services import session_times
+
+        times = session_times() if current_user.is_authenticated else None
+        return {
+            "session_seconds_left": times.seconds_left if times else None,
+            "session_warning_seconds": current_app.config["SESSION_WARNING_SECONDS"],
+            "error_title": error_title,
+            "error_text": error_text,
+            "role_label": lambda role: str(ROLE_LABELS.get(role, role)),
+            "status_label": lambda status: str(STATUS_LABELS.get(status, status)),
+        }
+
+    app.jinja_env.filters["date"] = lambda value, fmt="medium": format_date(value, fmt) if value else ""
+    app.jinja_env.filters["datetime"] = (
+        lambda value, fmt="medium": format_datetime(value, fmt) if value else ""
+    )
+    app.jinja_env.filters["timeago"] = timeago

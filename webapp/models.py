@@ -1,0 +1,7 @@
+"""Imports every model module so that SQLAlchemy's metadata is complete
+(Alembic autogenerate, the model/migration agreement test)."""
+
+from webapp.auth.models import AuthToken, CareUnit, Membership, User, UserSession  # noqa: F401
+from webapp.core.audit import AccessLogEntry  # noqa: F401
+from webapp.notifications.models import OutboxItem  # noqa: F401
+from webapp.programme.models import Enrolment  # noqa: F401
