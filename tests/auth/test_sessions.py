@@ -45,7 +45,7 @@ def test_unknown_account_gets_the_same_message(client, auth):
 @pytest.mark.parametrize(
     "email, password, message",
     [
-        ("not-an-address", "x", "Skriv en e-postadress som namn@exempel.se."),
+        ("not-an-address", "x", "Skriv en e-postadress, till exempel namn@example.se."),
         ("a" * 250 + "@x.se", "x", "E-postadressen är för lång."),
         ("", "x", "Skriv din e-postadress."),
         ("someone@lotsa.example", "p" * 300, "Lösenordet är för långt."),
@@ -112,7 +112,7 @@ def test_idle_timeout_logs_out_with_a_message(client, auth, make, db, app):
     assert client.get("/home").status_code == 200  # still inside the window
     _age_session(db, patient, last_seen_at=utcnow() - timedelta(minutes=idle + 1))
     response = client.get("/home", follow_redirects=True)
-    assert "Du har loggats ut eftersom du inte har varit aktiv" in response.get_data(as_text=True)
+    assert "Du loggades ut eftersom du inte var aktiv" in response.get_data(as_text=True)
 
 
 def test_absolute_lifetime_ends_an_active_session(client, auth, make, db):
@@ -173,7 +173,7 @@ def test_staff_code_logs_in_and_reuse_is_refused(app, client, auth, make):
     _password_step(auth, clinician)
     response = auth.post("/auth/two-factor", {"code": code}, "/auth/two-factor")
     assert response.status_code == 200
-    assert "redan har använts" in response.get_data(as_text=True)
+    assert "redan använts" in response.get_data(as_text=True)
     assert client.get("/clinician/").status_code == 302
 
 

@@ -64,7 +64,7 @@ def test_expired_invitation_says_so(app, client, db, make):
     path = LINK_RE.search(raw_link).group(1)
     response = client.get(path)
     assert response.status_code == 410
-    assert "Länken har gått ut." in response.get_data(as_text=True)
+    assert "Länken gäller inte längre." in response.get_data(as_text=True)
 
 
 def test_unknown_invitation_is_404(client):
@@ -122,7 +122,7 @@ def test_post_without_csrf_token_is_refused_with_a_friendly_page(client, make):
     response = client.post("/auth/login", data={"email": patient.email, "password": PASSWORD})
     html = response.get_data(as_text=True)
     assert response.status_code == 400
-    assert "Sidan hade gått ut" in html
+    assert "Sidan hade slutat gälla" in html
     assert patient.email in html  # what was typed is shown so it can be copied back
     assert PASSWORD not in html  # but never a password
 

@@ -34,7 +34,7 @@ def test_healthz(client):
     assert response.get_json() == {"status": "ok", "database": "ok"}
 
 
-@pytest.mark.parametrize("lang, text", [("sv", "Sidan kunde inte hittas"), ("en", "The page could not be found")])
+@pytest.mark.parametrize("lang, text", [("sv", "Sidan finns inte"), ("en", "The page could not be found")])
 def test_404_page_in_the_users_language(client, lang, text):
     response = client.get("/no/such/page", headers={"Accept-Language": lang})
     assert response.status_code == 404

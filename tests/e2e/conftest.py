@@ -79,3 +79,15 @@ def axe():
         assert results.violations_count == 0, f"{label}\n{results.generate_report()}"
 
     return check
+
+
+@pytest.fixture(autouse=True)
+def _short_timeouts(page):
+    """Fail in seconds, not half a minute, when something is not on the page."""
+    page.set_default_timeout(10_000)
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    """A Swedish browser, like most of our users'."""
+    return {**browser_context_args, "locale": "sv-SE", "timezone_id": "Europe/Stockholm"}

@@ -64,7 +64,7 @@ def test_clinician_logs_in_with_two_factor(page, live_server, make, db):
     page.get_by_label("Sexsiffrig kod").fill(pyotp.TOTP(secret).now())
     page.get_by_role("button", name="Fortsätt").click()
     page.wait_for_url("**/clinician/")
-    assert page.get_by_role("heading", level=1).inner_text() == "Patientöversikt"
+    assert page.get_by_role("heading", level=1).inner_text() == "Patientlista"
 
 
 @pytest.mark.parametrize("app_config", [{"SESSION_IDLE_MINUTES": 1, "SESSION_WARNING_SECONDS": 58}])

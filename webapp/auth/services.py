@@ -117,8 +117,8 @@ def start_session(user: User) -> UserSession:
 def load_session_user(user_id: str) -> User | None:
     """Flask-Login's user loader: the user of a live, unrevoked, unexpired session.
 
-    Sets ``g.session_end_reason`` when a session has just timed out, so the login
-    page can say why the user was logged out.
+    Leaves ``session_end_reason`` in the cookie session when a session has just
+    timed out, so the login page can say why the user was logged out.
     """
     token = session.get("sid")
     if not token:
@@ -133,7 +133,9 @@ def load_session_user(user_id: str) -> User | None:
     if row.expires_at <= now or row.last_seen_at + idle <= now:
         row.revoked_at = now
         db.session.commit()
-        g.session_end_reason = "timeout"
+        # The login page, one redirect later, tells the user why they are there.
+        session.pop("sid", None)
+        session["session_end_reason"] = "timeout"
         return None
     touch = timedelta(seconds=current_app.config["SESSION_TOUCH_SECONDS"])
     if now - row.last_seen_at >= touch and not _is_passive_request():

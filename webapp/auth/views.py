@@ -68,7 +68,8 @@ def login():
             services.start_session(user)
             db.session.commit()
             return redirect(safe_next(form.next.data) or url_for("core.index"))
-    elif request.method == "GET" and getattr(g, "session_end_reason", None) == "timeout":
+    elif request.method == "GET" and session.pop("session_end_reason", None) == "timeout":
+        session.pop("_flashes", None)  # "please log in" would only repeat this
         flash(_("You were logged out because you were inactive for a while. Please log in again."), "info")
     return render_template("auth/login.html", form=form)
 
