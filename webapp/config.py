@@ -83,6 +83,15 @@ DEFAULTS: dict[str, Any] = {
     "OUTBOX_CLAIM_TIMEOUT_SECONDS": 600,
     # Give up on an item after this many failed deliveries (it is kept as failed).
     "OUTBOX_MAX_ATTEMPTS": 8,
+    # Where programmes, media files and questionnaire definitions are read from.
+    "CONTENT_ROOT": str(PROJECT_ROOT / "content" / "modules"),
+    "MEDIA_ROOT": str(PROJECT_ROOT / "media"),
+    "FORMS_ROOT": str(PROJECT_ROOT / "content" / "forms"),
+    # Re-read content when files change (at most once a second). Empty: on in development.
+    "CONTENT_AUTO_RELOAD": "",
+    # Behind nginx: hand media files to nginx with X-Accel-Redirect under this
+    # internal location (e.g. /protected-media/); empty serves them from Python.
+    "MEDIA_X_ACCEL_PREFIX": "",
     # Set when served over HTTPS: secure cookies and HSTS.
     "SESSION_COOKIE_SECURE": False,
     "SESSION_COOKIE_HTTPONLY": True,
@@ -167,6 +176,10 @@ def validate_config(config: dict[str, Any], instance_path: str) -> None:
         raise ConfigError("BABEL_DEFAULT_LOCALE must be one of LANGUAGES")
     if config["SMTP_SECURITY"] not in {"starttls", "ssl", "none"}:
         raise ConfigError("SMTP_SECURITY must be starttls, ssl or none")
+    if config["CONTENT_AUTO_RELOAD"] in ("", None):
+        config["CONTENT_AUTO_RELOAD"] = env == "development"
+    elif isinstance(config["CONTENT_AUTO_RELOAD"], str):
+        config["CONTENT_AUTO_RELOAD"] = config["CONTENT_AUTO_RELOAD"].lower() in {"1", "true", "yes", "on"}
     config["BABEL_TRANSLATION_DIRECTORIES"] = str(PROJECT_ROOT / "translations")
     config["TESTING"] = config.get("TESTING", env == "testing")
 

@@ -4,4 +4,4 @@
 from webapp.auth.models import AuthToken, CareUnit, Membership, User, UserSession  # noqa: F401
 from webapp.core.audit import AccessLogEntry  # noqa: F401
 from webapp.notifications.models import OutboxItem  # noqa: F401
-from webapp.programme.models import Enrolment  # noqa: F401
+from webapp.programme.models import Answer, AnswerVersion, Enrolment, ModuleProgress, ScheduleEntry  # noqa: F401

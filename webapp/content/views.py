@@ -1,17 +1,61 @@
-"""Content editors' pages."""
+"""Content editors' pages (catalogue, coverage, preview) and media files."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, Response, abort, current_app, render_template, send_file
+from flask_login import current_user, login_required
 
-from webapp.content.services import get_catalogue
+from webapp.content import services
+from webapp.content.services import MEDIA_TYPES, get_catalogue
 from webapp.core.access import role_required
 
-bp = Blueprint("content", __name__, url_prefix="/content", template_folder="templates")
+bp = Blueprint("content", __name__, template_folder="templates")
 
 
-@bp.route("/")
+@bp.route("/content/")
 @role_required("editor", "admin")
 def index():
-    """List the programmes in the catalogue and any problems found in the files."""
+    """Every programme with its module × language coverage and all content problems."""
     return render_template("content/index.html", catalogue=get_catalogue())
+
+
+@bp.route("/content/preview/<programme_id>/<lang>/<module_id>/<int:page>")
+@role_required("editor", "admin")
+def preview(programme_id: str, lang: str, module_id: str, page: int):
+    """A module page exactly as a patient reading ``lang`` would see it, with its problems."""
+    catalogue = get_catalogue()
+    programme = catalogue.programmes.get(programme_id)
+    module = programme.module(module_id) if programme else None
+    if module is None or lang not in programme.languages:
+        abort(404)
+    version, is_fallback = (module.versions[lang], False) if lang in module.versions else module.version(lang)
+    if not 1 <= page <= len(version.pages):
+        abort(404)
+    return render_template(
+        "content/preview.html", programme=programme, module=module, version=version, lang=lang,
+        page_number=page, page=version.pages[page - 1], is_fallback=is_fallback,
+        problems=[p for p in catalogue.problems if p.path == version.path],
+        media=catalogue.media,
+    )
+
+
+@bp.route("/media/<media_id>/<filename>")
+@login_required
+def media_file(media_id: str, filename: str):
+    """A media file, with Range support, to those allowed to see the programme it is in."""
+    media = get_catalogue().media.get(media_id)
+    # Only names listed in media.yaml are served: no path can reach outside media/.
+    if media is None or filename not in media.servable or not services.can_see_media(current_user, media):
+        abort(404)
+    path = media.folder / filename
+    mimetype = MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream")
+    prefix = current_app.config["MEDIA_X_ACCEL_PREFIX"]
+    if prefix:
+        # nginx serves the bytes (and Range) from an internal location after our check.
+        response = Response(status=200, mimetype=mimetype)
+        response.headers["X-Accel-Redirect"] = f"{prefix.rstrip('/')}/{media_id}/{filename}"
+    else:
+        response = send_file(path, mimetype=mimetype, conditional=True, etag=True)
+    response.cache_control.private = True
+    response.cache_control.max_age = 3600
+    return response

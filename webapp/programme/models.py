@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.auth.models import CareUnit, User
@@ -69,3 +69,92 @@ class Enrolment(db.Model):
             return None
         end = self.closed_at or now or utcnow()
         return max(0, (end - self.started_at).days)
+
+
+class ScheduleEntry(db.Model):
+    """The clinician's change to one module's place in an enrolment's schedule.
+
+    Without a row the programme's pace decides (all open, or one a week from
+    the start). A row can move the opening time or leave the module out.
+    """
+
+    __tablename__ = "schedule_entry"
+    __table_args__ = (UniqueConstraint("enrolment_id", "module_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolment.id", ondelete="CASCADE"))
+    module_id: Mapped[str] = mapped_column(String(64))
+    opens_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    is_skipped: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ModuleProgress(db.Model):
+    """What a patient has done in one module: pages seen, time spent, done or not."""
+
+    __tablename__ = "module_progress"
+    __table_args__ = (UniqueConstraint("enrolment_id", "module_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolment.id", ondelete="CASCADE"))
+    module_id: Mapped[str] = mapped_column(String(64))
+    # Bit n set = page n+1 seen. Modules have far fewer than 63 pages.
+    pages_seen_mask: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_page: Mapped[int] = mapped_column(Integer, default=1)
+    seconds_spent: Mapped[int] = mapped_column(Integer, default=0)
+    first_opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def pages_seen(self) -> int:
+        return bin(self.pages_seen_mask or 0).count("1")
+
+
+class Answer(db.Model):
+    """The patient's current answer to one block (reflection, task or rating).
+
+    Keyed by the block id written in the content, so editing the text of a
+    module never orphans an answer. Every saved state is also kept as an
+    AnswerVersion; ``version`` counts them and detects edits from two tabs.
+    """
+
+    __tablename__ = "answer"
+    __table_args__ = (
+        UniqueConstraint("enrolment_id", "block_id"),
+        CheckConstraint("kind IN ('reflection', 'task', 'rating')", name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolment.id", ondelete="RESTRICT"), index=True)
+    module_id: Mapped[str] = mapped_column(String(64))
+    block_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text, default="")
+    value: Mapped[int | None] = mapped_column(Integer)
+    # Ticked task items, as comma-separated item numbers ("0,2").
+    checked_items: Mapped[str] = mapped_column(String(200), default="")
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def checked(self) -> set[int]:
+        return {int(n) for n in self.checked_items.split(",") if n.strip().isdigit()}
+
+
+class AnswerVersion(db.Model):
+    """Every state an answer has been saved in, including conflicting saves."""
+
+    __tablename__ = "answer_version"
+    __table_args__ = (Index("ix_answer_version_answer_saved", "answer_id", "saved_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    answer_id: Mapped[int] = mapped_column(ForeignKey("answer.id", ondelete="CASCADE"))
+    # The answer version this became; None for a conflicting save that did not win.
+    version: Mapped[int | None] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text, default="")
+    value: Mapped[int | None] = mapped_column(Integer)
+    checked_items: Mapped[str] = mapped_column(String(200), default="")
+    is_conflict: Mapped[bool] = mapped_column(Boolean, default=False)
+    saved_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,40 +1,311 @@
-"""The patient's side: their enrolments and activity."""
+"""The patient's side: enrolments, the module schedule, progress and answers."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from flask import abort
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from webapp.content.services import Module, Programme
 from webapp.core.db import utcnow
-from webapp.programme.models import Enrolment, EnrolmentStatus
+from webapp.extensions import db
+from webapp.programme.models import (
+    Answer,
+    AnswerVersion,
+    Enrolment,
+    EnrolmentStatus,
+    ModuleProgress,
+    ScheduleEntry,
+)
 
 # "Last active" is for the clinician's overview; minutes of precision are plenty,
 # and writing on every request would make every page view a database write.
 LAST_ACTIVE_RESOLUTION = timedelta(minutes=5)
+# Time on a page beyond this is not counted as reading (the phone was put away).
+MAX_SECONDS_PER_PAGE = 10 * 60
+ANSWER_MAX_LENGTH = 10_000
+OPEN_STATUSES = (EnrolmentStatus.ACTIVE.value, EnrolmentStatus.MAINTENANCE.value)
+
+
+class AnswerError(Exception):
+    """An answer that cannot be saved; ``code`` picks the message."""
+
+    def __init__(self, code: str):
+        super().__init__(code)
+        self.code = code
+
+
+class AnswerConflict(Exception):
+    """The answer changed elsewhere (another tab) since this text was loaded."""
+
+    def __init__(self, answer: Answer):
+        super().__init__("conflict")
+        self.answer = answer
+
+
+# --- enrolments ------------------------------------------------------------
+
+
+def enrolments_for_patient(patient) -> list[Enrolment]:
+    """All the patient's enrolments (open first, then newest), clinician and unit loaded."""
+    rows = db.session.scalars(
+        select(Enrolment)
+        .options(joinedload(Enrolment.responsible_clinician), joinedload(Enrolment.care_unit))
+        .where(Enrolment.patient_id == patient.id)
+        .order_by(Enrolment.created_at.desc(), Enrolment.id.desc())
+    )
+    return sorted(rows, key=lambda e: e.status == EnrolmentStatus.CLOSED.value)
 
 
 def open_enrolments_for_patient(patient) -> list[Enrolment]:
-    """The patient's enrolments that are not closed, newest first."""
-    from webapp.extensions import db
+    return [e for e in enrolments_for_patient(patient) if e.status in OPEN_STATUSES]
 
-    return list(
-        db.session.scalars(
-            select(Enrolment)
-            .options(joinedload(Enrolment.responsible_clinician))
-            .where(Enrolment.patient_id == patient.id, Enrolment.status != EnrolmentStatus.CLOSED.value)
-            .order_by(Enrolment.created_at.desc())
-        )
+
+def load_enrolment_for_patient(enrolment_id: int, patient, allow_closed: bool = False) -> Enrolment:
+    """The patient's own enrolment, or 404 (also for someone else's: ids are guessable)."""
+    enrolment = db.session.scalar(
+        select(Enrolment)
+        .options(joinedload(Enrolment.responsible_clinician), joinedload(Enrolment.care_unit))
+        .where(Enrolment.id == enrolment_id, Enrolment.patient_id == patient.id)
     )
+    if enrolment is None:
+        abort(404)
+    if not allow_closed and enrolment.status not in OPEN_STATUSES:
+        abort(404)
+    return enrolment
 
 
-def record_activity(enrolments: list[Enrolment]) -> bool:
+def record_activity(enrolments: list[Enrolment], now: datetime | None = None) -> bool:
     """Move last_active_at forward if it is older than the resolution; True if changed."""
-    now = utcnow()
+    now = now or utcnow()
     changed = False
     for enrolment in enrolments:
         if enrolment.last_active_at is None or now - enrolment.last_active_at >= LAST_ACTIVE_RESOLUTION:
             enrolment.last_active_at = now
             changed = True
     return changed
+
+
+# --- schedule ----------------------------------------------------------------
+
+
+@dataclass
+class ScheduledModule:
+    module: Module
+    opens_at: datetime
+    is_skipped: bool
+    is_open: bool
+    progress: ModuleProgress | None
+
+    @property
+    def is_done(self) -> bool:
+        return bool(self.progress and self.progress.completed_at)
+
+
+def schedule_for(enrolment: Enrolment, programme: Programme, now: datetime | None = None) -> list[ScheduledModule]:
+    """Every published module with when it opens, whether it is open and progress.
+
+    Two queries whatever the number of modules: the clinician's schedule
+    changes and the progress rows.
+    """
+    now = now or utcnow()
+    start = enrolment.started_at or enrolment.created_at
+    overrides = {
+        row.module_id: row
+        for row in db.session.scalars(select(ScheduleEntry).where(ScheduleEntry.enrolment_id == enrolment.id))
+    }
+    progress = {
+        row.module_id: row
+        for row in db.session.scalars(select(ModuleProgress).where(ModuleProgress.enrolment_id == enrolment.id))
+    }
+    is_open_enrolment = enrolment.status in OPEN_STATUSES
+    result = []
+    for index, module in enumerate(programme.published_modules):
+        opens_at = start + timedelta(weeks=index) if programme.pace == "weekly" else start
+        override = overrides.get(module.id)
+        skipped = False
+        if override is not None:
+            opens_at = override.opens_at or opens_at
+            skipped = override.is_skipped
+        result.append(ScheduledModule(
+            module=module, opens_at=opens_at, is_skipped=skipped,
+            is_open=is_open_enrolment and not skipped and opens_at <= now,
+            progress=progress.get(module.id),
+        ))
+    return result
+
+
+def find_scheduled(schedule: list[ScheduledModule], module_id: str) -> ScheduledModule:
+    """The module if it is open to the patient now; otherwise 404, as if it did not exist."""
+    for item in schedule:
+        if item.module.id == module_id and item.is_open:
+            return item
+    abort(404)
+
+
+def progress_counts(schedule: list[ScheduledModule]) -> tuple[int, int]:
+    """(modules done, modules in the patient's plan)."""
+    planned = [s for s in schedule if not s.is_skipped]
+    return sum(1 for s in planned if s.is_done), len(planned)
+
+
+def next_to_open(schedule: list[ScheduledModule]) -> ScheduledModule | None:
+    upcoming = [s for s in schedule if not s.is_skipped and not s.is_open]
+    return min(upcoming, key=lambda s: s.opens_at) if upcoming else None
+
+
+def continue_point(schedule: list[ScheduledModule]) -> tuple[ScheduledModule, int] | None:
+    """Where to continue: the last module read and its page, else the first open one not done."""
+    opened = [s for s in schedule if s.is_open and s.progress]
+    if opened:
+        latest = max(opened, key=lambda s: s.progress.last_opened_at)
+        if not latest.is_done:
+            return latest, latest.progress.last_page
+    for item in schedule:
+        if item.is_open and not item.is_done:
+            return item, item.progress.last_page if item.progress else 1
+    return None
+
+
+# --- progress ----------------------------------------------------------------
+
+
+def record_page_view(enrolment: Enrolment, scheduled: ScheduledModule, page: int, reading: dict | None,
+                     now: datetime | None = None) -> ModuleProgress:
+    """Mark a page as seen and add the time since the previous page of this module.
+
+    ``reading`` is what the cookie session remembers of the previous page view:
+    ``{"key": "<enrolment>:<module>", "at": <epoch seconds>}``.
+    """
+    now = now or utcnow()
+    progress = scheduled.progress
+    if progress is None:
+        progress = ModuleProgress(enrolment_id=enrolment.id, module_id=scheduled.module.id, pages_seen_mask=0,
+                                  seconds_spent=0, first_opened_at=now, last_page=page)
+        db.session.add(progress)
+        scheduled.progress = progress
+    key = f"{enrolment.id}:{scheduled.module.id}"
+    if reading and reading.get("key") == key:
+        elapsed = int(now.timestamp() - reading.get("at", now.timestamp()))
+        if 0 < elapsed <= MAX_SECONDS_PER_PAGE:
+            progress.seconds_spent = (progress.seconds_spent or 0) + elapsed
+    progress.pages_seen_mask = (progress.pages_seen_mask or 0) | (1 << (page - 1))
+    progress.last_page = page
+    progress.last_opened_at = now
+    return progress
+
+
+def mark_done(enrolment: Enrolment, scheduled: ScheduledModule) -> None:
+    progress = scheduled.progress
+    if progress is None:
+        progress = ModuleProgress(enrolment_id=enrolment.id, module_id=scheduled.module.id, pages_seen_mask=0,
+                                  seconds_spent=0, last_page=1)
+        db.session.add(progress)
+    if progress.completed_at is None:
+        progress.completed_at = utcnow()
+
+
+# --- answers -----------------------------------------------------------------
+
+
+def answers_for(enrolment: Enrolment, module_id: str | None = None) -> dict[str, Answer]:
+    query = select(Answer).where(Answer.enrolment_id == enrolment.id)
+    if module_id is not None:
+        query = query.where(Answer.module_id == module_id)
+    return {a.block_id: a for a in db.session.scalars(query)}
+
+
+def answer_block(programme: Programme, block_id: str) -> tuple[Module, str, int] | None:
+    """(module, kind, item count) of an answer block in the programme, or None."""
+    for module in programme.published_modules:
+        for kind, found_id, items in module.answer_ids():
+            if found_id == block_id:
+                return module, kind, items
+    return None
+
+
+def clean_answer(kind: str, items: int, text: str | None, value: str | None, checked: list[str]) -> dict:
+    """Validate what the form sent; raise AnswerError with a code for the message."""
+    text = (text or "").replace("\r\n", "\n").replace("\x00", "")
+    if len(text) > ANSWER_MAX_LENGTH:
+        raise AnswerError("too_long")
+    result = {"text": text, "value": None, "checked_items": ""}
+    if kind == "rating":
+        if value in (None, ""):
+            result["value"] = None
+        elif not value.isdigit() or not 0 <= int(value) <= 10:
+            raise AnswerError("bad_value")
+        else:
+            result["value"] = int(value)
+    if kind == "task":
+        try:
+            ticked = sorted({int(n) for n in checked})
+        except ValueError:
+            raise AnswerError("bad_value") from None
+        if any(n < 0 or n >= items for n in ticked):
+            raise AnswerError("bad_value")
+        result["checked_items"] = ",".join(str(n) for n in ticked)
+    return result
+
+
+def save_answer(enrolment: Enrolment, module: Module, block_id: str, kind: str, cleaned: dict,
+                base_version: int | None) -> Answer:
+    """Save a new state of an answer, keeping the earlier ones.
+
+    ``base_version`` is the version the browser started from. If the answer has
+    moved on since (another tab saved), the text is kept as a conflicting
+    version and AnswerConflict is raised, so nothing is silently overwritten.
+    """
+    answer = db.session.scalar(
+        select(Answer).where(Answer.enrolment_id == enrolment.id, Answer.block_id == block_id).with_for_update()
+    )
+    now = utcnow()
+    if answer is None:
+        answer = Answer(enrolment_id=enrolment.id, module_id=module.id, block_id=block_id, kind=kind,
+                        version=0, text="", checked_items="", created_at=now, updated_at=now)
+        db.session.add(answer)
+        db.session.flush()
+    same = (answer.text == cleaned["text"] and answer.value == cleaned["value"]
+            and answer.checked_items == cleaned["checked_items"])
+    if base_version is not None and base_version != answer.version and not same:
+        db.session.add(AnswerVersion(answer_id=answer.id, version=None, is_conflict=True, saved_at=now, **cleaned))
+        raise AnswerConflict(answer)
+    if same and answer.version > 0:
+        return answer  # nothing changed (autosave after a save by form)
+    answer.text, answer.value, answer.checked_items = cleaned["text"], cleaned["value"], cleaned["checked_items"]
+    answer.version += 1
+    answer.updated_at = now
+    db.session.add(AnswerVersion(answer_id=answer.id, version=answer.version, is_conflict=False, saved_at=now, **cleaned))
+    return answer
+
+
+# --- summary -----------------------------------------------------------------
+
+
+@dataclass
+class SummaryItem:
+    kind: str
+    question_html: object
+    answer: Answer
+    items: tuple = ()
+
+
+def summary_for(enrolment: Enrolment, programme: Programme, lang: str) -> list[tuple[Module, object, list[SummaryItem]]]:
+    """Everything the patient wrote, ticked and rated, grouped by module in order."""
+    answers = answers_for(enrolment)
+    result = []
+    for module in programme.published_modules:
+        version, _fallback = module.version(lang)
+        items = []
+        for page in version.pages:
+            for segment in page.segments:
+                answer = answers.get(segment.id) if segment.id else None
+                if segment.kind in ("reflection", "task", "rating") and answer is not None and answer.version > 0:
+                    items.append(SummaryItem(kind=segment.kind, question_html=segment.html, answer=answer,
+                                             items=segment.items))
+        if items:
+            result.append((module, version, items))
+    return result

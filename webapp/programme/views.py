@@ -1,29 +1,184 @@
-"""Patient pages."""
+"""Patient pages: start page, module list, module pages, answers and the summary."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import time
+from types import SimpleNamespace
+
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from webapp.content.services import get_catalogue
 from webapp.core.access import role_required
 from webapp.core.markdown import render_markdown
+from webapp.core.db import utcnow
 from webapp.extensions import db
 from webapp.programme import services
 
 bp = Blueprint("programme", __name__, template_folder="templates")
 
+ANSWER_MESSAGES = {
+    "too_long": lambda: _("Your answer is too long. Shorten it to at most %(n)s characters and save again.",
+                          n=f"{services.ANSWER_MAX_LENGTH:,}".replace(",", "\u00a0")),
+    "bad_value": lambda: _("Choose one of the options and save again."),
+}
+
+
+def _programme_or_404(enrolment):
+    programme = get_catalogue().programmes.get(enrolment.programme_id)
+    if programme is None:
+        abort(404)
+    return programme
+
 
 @bp.route("/home")
 @role_required("patient")
 def home():
-    """The patient's start page: each programme with the clinician's welcome text."""
-    enrolments = services.open_enrolments_for_patient(current_user)
-    if services.record_activity(enrolments):
+    """The patient's start page: each programme with welcome text, progress and what is next."""
+    catalogue = get_catalogue()
+    cards = []
+    enrolments = services.enrolments_for_patient(current_user)
+    for enrolment in enrolments:
+        programme = catalogue.programmes.get(enrolment.programme_id)
+        if programme is None:
+            continue
+        schedule = services.schedule_for(enrolment, programme)
+        done, total = services.progress_counts(schedule)
+        cards.append({
+            "enrolment": enrolment, "programme": programme, "done": done, "total": total,
+            "continue": services.continue_point(schedule), "next": services.next_to_open(schedule),
+        })
+    if services.record_activity([e for e in enrolments if e.status in services.OPEN_STATUSES]):
         db.session.commit()
+    return render_template("programme/home.html", cards=cards, render_markdown=render_markdown)
+
+
+@bp.route("/e/<int:enrolment_id>/")
+@role_required("patient")
+def modules(enrolment_id: int):
+    """The modules of one programme with their state: open, done, or opens on a date."""
+    enrolment = services.load_enrolment_for_patient(enrolment_id, current_user)
+    programme = _programme_or_404(enrolment)
+    schedule = services.schedule_for(enrolment, programme)
+    done, total = services.progress_counts(schedule)
+    return render_template("programme/modules.html", enrolment=enrolment, programme=programme,
+                           schedule=schedule, done=done, total=total)
+
+
+@bp.route("/e/<int:enrolment_id>/<module_id>/<int:page>")
+@role_required("patient")
+def module_page(enrolment_id: int, module_id: str, page: int):
+    """One page of a module, with the patient's answers in place."""
+    enrolment = services.load_enrolment_for_patient(enrolment_id, current_user)
+    programme = _programme_or_404(enrolment)
+    schedule = services.schedule_for(enrolment, programme)
+    scheduled = services.find_scheduled(schedule, module_id)
+    version, is_fallback = scheduled.module.version(current_user.locale)
+    if not 1 <= page <= len(version.pages):
+        abort(404)
+    services.record_page_view(enrolment, scheduled, page, session.get("reading"))
+    session["reading"] = {"key": f"{enrolment.id}:{module_id}", "at": int(time.time())}
+    services.record_activity([enrolment])
+    db.session.commit()
+    return _render_module_page(enrolment, programme, schedule, scheduled, version, is_fallback, page)
+
+
+def _render_module_page(enrolment, programme, schedule, scheduled, version, is_fallback, page,
+                        drafts=None, errors=None, conflicts=None, status=200):
+    answers = services.answers_for(enrolment, scheduled.module.id)
+    shown = {
+        block_id: SimpleNamespace(text=a.text, value=a.value, checked=a.checked, version=a.version)
+        for block_id, a in answers.items()
+    }
+    conflicts = conflicts or {}
+    # What the patient typed is shown again after an error or a conflict: nothing is lost.
+    for block_id, draft in (drafts or {}).items():
+        current = answers.get(block_id)
+        shown[block_id] = SimpleNamespace(
+            text=draft["text"],
+            value=int(draft["value"]) if (draft["value"] or "").isdigit() else None,
+            checked={int(n) for n in draft["checked"] if n.isdigit()},
+            # After a conflict the next save is a deliberate choice: base it on what is stored now.
+            version=(current.version if current else 0) if block_id in conflicts else request.form.get("base_version", 0, type=int),
+        )
+    summary = services.summary_for(enrolment, programme, current_user.locale) if version.kind == "summary" else None
     return render_template(
-        "programme/home.html",
-        enrolments=enrolments,
-        catalogue=get_catalogue(),
-        render_markdown=render_markdown,
-    )
+        "programme/module_page.html", enrolment=enrolment, programme=programme, scheduled=scheduled,
+        version=version, is_fallback=is_fallback, page_number=page, page=version.pages[page - 1],
+        answers=shown, errors=errors or {}, conflicts=conflicts,
+        media=get_catalogue().media, summary=summary,
+    ), status
+
+
+@bp.route("/e/<int:enrolment_id>/<module_id>/done", methods=["POST"])
+@role_required("patient")
+def mark_done(enrolment_id: int, module_id: str):
+    """Mark a module as done and go back to the list of modules."""
+    enrolment = services.load_enrolment_for_patient(enrolment_id, current_user)
+    programme = _programme_or_404(enrolment)
+    scheduled = services.find_scheduled(services.schedule_for(enrolment, programme), module_id)
+    services.mark_done(enrolment, scheduled)
+    db.session.commit()
+    version, _fallback = scheduled.module.version(current_user.locale)
+    flash(_("Well done! You have finished “%(title)s”.", title=version.title), "success")
+    return redirect(url_for("programme.modules", enrolment_id=enrolment.id))
+
+
+@bp.route("/e/<int:enrolment_id>/answers/<block_id>", methods=["POST"])
+@role_required("patient")
+def save_answer(enrolment_id: int, block_id: str):
+    """Save an answer: JSON for the autosave script, a normal form post without JavaScript."""
+    enrolment = services.load_enrolment_for_patient(enrolment_id, current_user)
+    programme = _programme_or_404(enrolment)
+    found = services.answer_block(programme, block_id)
+    if found is None:
+        abort(404)
+    module, kind, items = found
+    schedule = services.schedule_for(enrolment, programme)
+    scheduled = services.find_scheduled(schedule, module.id)
+    wants_json = request.accept_mimetypes.best == "application/json"
+    page = request.form.get("page", 1, type=int) or 1
+    base = request.form.get("base_version", type=int)
+    draft = {"text": request.form.get("text", ""), "value": request.form.get("value"),
+             "checked": request.form.getlist("checked")}
+    try:
+        cleaned = services.clean_answer(kind, items, draft["text"], draft["value"], draft["checked"])
+        answer = services.save_answer(enrolment, module, block_id, kind, cleaned, base)
+    except services.AnswerError as exc:
+        db.session.rollback()
+        message = ANSWER_MESSAGES[exc.code]()
+        if wants_json:
+            return jsonify(status="invalid", message=message), 400
+        version, is_fallback = module.version(current_user.locale)
+        page = min(max(page, 1), len(version.pages))
+        return _render_module_page(enrolment, programme, schedule, scheduled, version, is_fallback, page,
+                                   drafts={block_id: draft}, errors={block_id: message}, status=400)
+    except services.AnswerConflict as exc:
+        db.session.commit()  # keep the conflicting text as a version of its own
+        current = exc.answer
+        if wants_json:
+            return jsonify(status="conflict", version=current.version, text=current.text, value=current.value,
+                           checked=sorted(current.checked), message=_("This answer was changed in another window. "
+                                                                      "Both versions are kept.")), 409
+        version, is_fallback = module.version(current_user.locale)
+        page = min(max(page, 1), len(version.pages))
+        return _render_module_page(enrolment, programme, schedule, scheduled, version, is_fallback, page,
+                                   drafts={block_id: draft}, conflicts={block_id: current}, status=409)
+    services.record_activity([enrolment])
+    db.session.commit()
+    if wants_json:
+        return jsonify(status="saved", version=answer.version, saved_at=answer.updated_at.isoformat())
+    flash(_("Your answer is saved."), "success")
+    return redirect(url_for("programme.module_page", enrolment_id=enrolment.id, module_id=module.id, page=page)
+                    + f"#q-{block_id}")
+
+
+@bp.route("/e/<int:enrolment_id>/summary")
+@role_required("patient")
+def summary(enrolment_id: int):
+    """Everything the patient has written, ticked off and rated, ready to print."""
+    enrolment = services.load_enrolment_for_patient(enrolment_id, current_user, allow_closed=True)
+    programme = _programme_or_404(enrolment)
+    return render_template("programme/summary.html", enrolment=enrolment, programme=programme,
+                           summary=services.summary_for(enrolment, programme, current_user.locale), now=utcnow())

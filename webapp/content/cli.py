@@ -1,0 +1,41 @@
+"""``flask --app webapp content check``: every problem in the content, with file and line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from webapp.content.services import load_catalogue
+
+
+@click.group()
+def content() -> None:
+    """Programme content: check it before publishing."""
+
+
+@content.command("check")
+@click.option("--strict", is_flag=True, help="Treat warnings (e.g. missing translations) as errors.")
+@with_appcontext
+def check(strict: bool) -> None:
+    """Validate programmes, modules and media; exit 1 if anything is wrong."""
+    config = current_app.config
+    catalogue = load_catalogue(Path(config["CONTENT_ROOT"]), Path(config["MEDIA_ROOT"]), Path(config["FORMS_ROOT"]))
+    modules = sum(len(p.modules) for p in catalogue.programmes.values())
+    files = sum(len(m.versions) for p in catalogue.programmes.values() for m in p.modules)
+    click.echo(f"Checked {len(catalogue.programmes)} programmes, {modules} modules, {files} module files "
+               f"and {len(catalogue.media)} media items in {catalogue.load_seconds * 1000:.0f} ms.")
+    if catalogue.errors:
+        click.echo(f"\n{len(catalogue.errors)} error(s):")
+        for problem in catalogue.errors:
+            click.echo(f"  {problem}")
+    if catalogue.warnings:
+        click.echo(f"\n{len(catalogue.warnings)} warning(s):")
+        for problem in catalogue.warnings:
+            click.echo(f"  {problem}")
+    if catalogue.errors or (strict and catalogue.warnings):
+        sys.exit(1)
+    click.echo("\nNo errors.")
