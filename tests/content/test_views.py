@@ -96,3 +96,26 @@ def test_x_accel_redirect_hands_the_file_to_nginx(app, client, auth, make):
     response = client.get(VIDEO)
     assert response.headers["X-Accel-Redirect"] == "/protected-media/demo-video/sv.mp4"
     assert response.data == b""
+
+
+def test_content_reloads_when_a_file_changes(app, client, auth, make, tmp_path):
+    import shutil
+
+    root = tmp_path / "content"
+    shutil.copytree(FIXTURES / "good", root)
+    app.config.update(CONTENT_ROOT=str(root / "modules"), MEDIA_ROOT=str(root / "media"),
+                      FORMS_ROOT=str(root / "forms"), CONTENT_AUTO_RELOAD=True)
+    from webapp.content.services import init_catalogue
+
+    init_catalogue(app)
+    app.extensions["lotsa_content_checked"][0] = 0.0
+    auth.login(make.user("editor"))
+    assert "Introduktion" in client.get("/content/preview/demo/sv/intro/1").get_data(as_text=True)
+    source = root / "modules" / "demo" / "intro" / "sv.md"
+    source.write_text(source.read_text(encoding="utf-8").replace("title: Introduktion", "title: Ny rubrik"),
+                      encoding="utf-8")
+    import os
+
+    os.utime(source, (source.stat().st_atime, source.stat().st_mtime + 5))
+    app.extensions["lotsa_content_checked"][0] = 0.0
+    assert "Ny rubrik" in client.get("/content/preview/demo/sv/intro/1").get_data(as_text=True)
