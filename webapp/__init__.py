@@ -99,7 +99,7 @@ def _register_cli(app: Flask) -> None:
     from webapp.admin.cli import demo
     from webapp.auth.cli import units, users
     from webapp.content.cli import content
-    from webapp.notifications.cli import scheduler_command
+    from webapp.scheduler import scheduler_command
 
     for command in (users, units, demo, content, scheduler_command):
         app.cli.add_command(command)

@@ -4,4 +4,11 @@
 from webapp.auth.models import AuthToken, CareUnit, Membership, User, UserSession  # noqa: F401
 from webapp.core.audit import AccessLogEntry  # noqa: F401
 from webapp.notifications.models import OutboxItem  # noqa: F401
-from webapp.programme.models import Answer, AnswerVersion, Enrolment, ModuleProgress, ScheduleEntry  # noqa: F401
+from webapp.programme.models import (  # noqa: F401
+    Answer,
+    AnswerVersion,
+    Enrolment,
+    EnrolmentEvent,
+    ModuleProgress,
+    ScheduleEntry,
+)

@@ -176,3 +176,13 @@ def test_role_guards(client, auth, make, role, path, expected):
     if role:
         auth.login(make.user(role, units=[make.unit()] if role in ("clinician", "admin") else []))
     assert client.get(path).status_code == expected
+
+
+def test_reset_link_ignores_a_forged_host_header(app, db, make):
+    patient = make.user("patient")
+    # A request whose Host header an attacker chose: the link must still use BASE_URL.
+    with app.test_request_context("/auth/reset", base_url="http://evil.example"):
+        services.request_password_reset(patient.email)
+    db.session.commit()
+    payload = db.session.scalars(select(OutboxItem.payload)).one()
+    assert "evil.example" not in payload and "http://localhost/auth/reset/" in payload

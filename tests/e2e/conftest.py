@@ -63,8 +63,8 @@ def live_server(app, db):
     With SQLite's BEGIN IMMEDIATE an open transaction in the test would block
     the server, so the test's session is closed before each browser step.
     """
-    app.config["BASE_URL"] = "http://127.0.0.1"
     with LiveServer(app) as server:
+        app.config["BASE_URL"] = server.url  # links in e-mail point at this server
         yield server
 
 

@@ -1,12 +1,24 @@
-"""Administration: care units, staff and the access log."""
+"""Administration: care units, staff, the access log and aggregate follow-up."""
 
 from __future__ import annotations
 
+import csv
+import io
+import statistics
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+
 from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 
 from webapp.auth.models import CareUnit, Membership, User
 from webapp.core.audit import AccessLogEntry
+from webapp.core.db import utcnow
+from webapp.core.identity import IdentityError, normalise_personal_number
 from webapp.extensions import db
+from webapp.programme.models import Enrolment, EnrolmentStatus, ModuleProgress, ScheduleEntry
+
+ACCESS_LOG_PAGE = 200
 
 
 def units_with_counts() -> list[tuple[CareUnit, int]]:
@@ -24,5 +36,152 @@ def staff() -> list[User]:
     return list(db.session.scalars(select(User).where(User.role != "patient").order_by(User.full_name)))
 
 
-def recent_access_log(limit: int = 200) -> list[AccessLogEntry]:
-    return list(db.session.scalars(select(AccessLogEntry).order_by(AccessLogEntry.id.desc()).limit(limit)))
+@dataclass
+class AccessLogFilters:
+    patient: str = ""   # personal identity number or user id
+    staff: str = ""     # e-mail or user id
+    start: date | None = None
+    end: date | None = None
+
+
+def _resolve_patient(value: str) -> int | None:
+    """A patient's id from an id or a personal identity number; -1 matches nobody."""
+    value = value.strip()
+    if not value:
+        return None
+    if value.isdigit() and len(value) < 10:
+        return int(value)
+    try:
+        number = normalise_personal_number(value)
+    except IdentityError:
+        return -1
+    return db.session.scalar(select(User.id).where(User.personal_number == number)) or -1
+
+
+def _resolve_staff(value: str) -> int | None:
+    """A staff member's id from an id or an e-mail address; -1 matches nobody."""
+    value = value.strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return int(value)
+    return db.session.scalar(select(User.id).where(User.email == value.lower())) or -1
+
+
+def access_log(filters: AccessLogFilters, limit: int | None = ACCESS_LOG_PAGE) -> list[tuple[AccessLogEntry, User | None, User | None]]:
+    """Entries newest first with the staff member and patient they name."""
+    actor, patient = aliased(User), aliased(User)
+    query = (select(AccessLogEntry, actor, patient)
+             .outerjoin(actor, actor.id == AccessLogEntry.actor_id)
+             .outerjoin(patient, patient.id == AccessLogEntry.patient_id)
+             .order_by(AccessLogEntry.id.desc()))
+    patient_id = _resolve_patient(filters.patient)
+    if patient_id is not None:
+        query = query.where(AccessLogEntry.patient_id == patient_id)
+    staff_id = _resolve_staff(filters.staff)
+    if staff_id is not None:
+        query = query.where(AccessLogEntry.actor_id == staff_id)
+    if filters.start:
+        query = query.where(AccessLogEntry.at >= datetime.combine(filters.start, time(0), tzinfo=timezone.utc))
+    if filters.end:
+        query = query.where(AccessLogEntry.at < datetime.combine(filters.end + timedelta(days=1), time(0), tzinfo=timezone.utc))
+    if limit:
+        query = query.limit(limit)
+    return [tuple(row) for row in db.session.execute(query)]
+
+
+def access_log_csv(rows) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["time_utc", "staff_id", "staff_email", "staff_role", "action", "patient_id",
+                     "patient_personal_number", "enrolment_id", "ip_address", "detail"])
+    for entry, actor, patient in rows:
+        writer.writerow([entry.at.isoformat(), entry.actor_id or "", actor.email if actor else "", entry.actor_role,
+                         entry.action, entry.patient_id or "", patient.personal_number if patient else "",
+                         entry.enrolment_id or "", entry.ip_address or "", _csv_safe(entry.detail or "")])
+    return out.getvalue()
+
+
+def _csv_safe(value: str) -> str:
+    """Stop spreadsheet formula injection: a cell starting with = + - @ is text."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+
+
+# --- aggregate follow-up ---------------------------------------------------------
+
+
+@dataclass
+class FollowUp:
+    unit: CareUnit
+    programme_id: str
+    active: int
+    total: int
+    with_clinician_share: float | None
+    schedule_set_share: float | None
+    inactive_share: float | None
+    funnel: list[tuple[str, int]]
+    median_days_per_module: float | None
+
+
+def follow_up(units: list[CareUnit], catalogue, now: datetime | None = None) -> list[FollowUp]:
+    """Per care unit and programme: counts and shares only, never patient identities."""
+    now = now or utcnow()
+    results = []
+    unit_ids = [u.id for u in units]
+    if not unit_ids:
+        return results
+    enrolments = list(db.session.execute(
+        select(Enrolment.id, Enrolment.care_unit_id, Enrolment.programme_id, Enrolment.status,
+               Enrolment.responsible_clinician_id, Enrolment.last_active_at, Enrolment.started_at)
+        .where(Enrolment.care_unit_id.in_(unit_ids))))
+    ids = [e.id for e in enrolments]
+    completions = list(db.session.execute(
+        select(ModuleProgress.enrolment_id, ModuleProgress.module_id, ModuleProgress.first_opened_at,
+               ModuleProgress.completed_at)
+        .where(ModuleProgress.enrolment_id.in_(ids), ModuleProgress.completed_at.is_not(None)))) if ids else []
+    early_schedules = {row.enrolment_id for row in db.session.execute(
+        select(ScheduleEntry.enrolment_id, ScheduleEntry.updated_at, Enrolment.started_at, Enrolment.created_at)
+        .join(Enrolment, Enrolment.id == ScheduleEntry.enrolment_id)
+        .where(Enrolment.care_unit_id.in_(unit_ids)))
+        if row.updated_at - (row.started_at or row.created_at) <= timedelta(days=30)}
+    by_enrolment: dict[int, list] = {}
+    for row in completions:
+        by_enrolment.setdefault(row.enrolment_id, []).append(row)
+    for unit in units:
+        for programme_id in sorted({e.programme_id for e in enrolments if e.care_unit_id == unit.id}):
+            group = [e for e in enrolments if e.care_unit_id == unit.id and e.programme_id == programme_id]
+            open_group = [e for e in group if e.status != EnrolmentStatus.CLOSED.value]
+            programme = catalogue.programmes.get(programme_id)
+            funnel = []
+            if programme:
+                for module in programme.published_modules:
+                    funnel.append((module.versions[programme.default_language].title,
+                                   sum(1 for e in group if any(c.module_id == module.id for c in by_enrolment.get(e.id, [])))))
+            durations = [(c.completed_at - c.first_opened_at).total_seconds() / 86400
+                         for e in group for c in by_enrolment.get(e.id, [])]
+            share = (lambda n: round(100 * n / len(open_group), 1) if open_group else None)
+            results.append(FollowUp(
+                unit=unit, programme_id=programme_id,
+                active=sum(1 for e in group if e.status == EnrolmentStatus.ACTIVE.value), total=len(group),
+                with_clinician_share=share(sum(1 for e in open_group if e.responsible_clinician_id)),
+                schedule_set_share=share(sum(1 for e in open_group if e.id in early_schedules)),
+                inactive_share=share(sum(1 for e in open_group if e.last_active_at is None
+                                         or now - e.last_active_at > timedelta(days=14))),
+                funnel=funnel,
+                median_days_per_module=round(statistics.median(durations), 1) if durations else None,
+            ))
+    return results
+
+
+def follow_up_csv(rows: list[FollowUp], catalogue) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["care_unit", "programme", "enrolments", "active", "share_with_responsible_clinician_pct",
+                     "share_schedule_set_within_30_days_pct", "share_inactive_over_14_days_pct",
+                     "median_days_per_module", "module", "patients_completed_module"])
+    for row in rows:
+        for title, completed in row.funnel or [("", "")]:
+            writer.writerow([row.unit.name, catalogue.title(row.programme_id, "en"), row.total, row.active,
+                             row.with_clinician_share, row.schedule_set_share, row.inactive_share,
+                             row.median_days_per_module, title, completed])
+    return out.getvalue()

@@ -1,13 +1,27 @@
-"""Administrator pages."""
+"""Administrator pages: units and staff, the access log, aggregate follow-up."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from datetime import date
+
+from flask import Blueprint, Response, render_template, request
+from flask_login import current_user
 
 from webapp.admin import services
+from webapp.auth.models import CareUnit
+from webapp.clinician.services import units_of
+from webapp.content.services import get_catalogue
 from webapp.core.access import role_required
+from webapp.extensions import db
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
+
+
+def _date_arg(name: str) -> date | None:
+    try:
+        return date.fromisoformat(request.args.get(name, ""))
+    except ValueError:
+        return None
 
 
 @bp.route("/")
@@ -20,5 +34,28 @@ def index():
 @bp.route("/access-log")
 @role_required("admin")
 def access_log():
-    """The latest entries of the append-only access log."""
-    return render_template("admin/access_log.html", entries=services.recent_access_log())
+    """The access log, filterable by patient, staff member and period; CSV with ?format=csv."""
+    filters = services.AccessLogFilters(patient=request.args.get("patient", "")[:40],
+                                        staff=request.args.get("staff", "")[:254],
+                                        start=_date_arg("start"), end=_date_arg("end"))
+    if request.args.get("format") == "csv":
+        rows = services.access_log(filters, limit=None)
+        return Response(services.access_log_csv(rows), mimetype="text/csv",
+                        headers={"Content-Disposition": "attachment; filename=lotsa-access-log.csv"})
+    return render_template("admin/access_log.html", rows=services.access_log(filters), filters=filters)
+
+
+@bp.route("/follow-up")
+@role_required("admin", "clinician")
+def follow_up():
+    """Aggregate follow-up per care unit and programme; no patient identities."""
+    if current_user.role == "admin":
+        units = list(db.session.scalars(db.select(CareUnit).order_by(CareUnit.name)))
+    else:
+        units = units_of(current_user)
+    catalogue = get_catalogue()
+    rows = services.follow_up(units, catalogue)
+    if request.args.get("format") == "csv":
+        return Response(services.follow_up_csv(rows, catalogue), mimetype="text/csv",
+                        headers={"Content-Disposition": "attachment; filename=lotsa-follow-up.csv"})
+    return render_template("admin/follow_up.html", rows=rows, catalogue=catalogue)

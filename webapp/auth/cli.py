@@ -38,10 +38,7 @@ def create_user_command(role, email, full_name, unit_codes, locale, password) ->
                                 locale=locale, units=units)
     db.session.flush()
     if password is None:
-        from flask import current_app
-
-        with current_app.test_request_context(base_url=current_app.config["BASE_URL"]):
-            services.send_invitation(user)
+        services.send_invitation(user)
     db.session.commit()
     click.echo(f"Created {role} {user.email} (id {user.id})" + ("" if password else "; invitation queued"))
 

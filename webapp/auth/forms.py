@@ -12,16 +12,21 @@ EMAIL_MAX = 254
 PASSWORD_MAX = 256  # argon2 cost grows with length: refuse absurd inputs early
 
 
-class LoginForm(FlaskForm):
-    email = EmailField(
+def email_field(autocomplete: str) -> EmailField:
+    """The login-name field: required, at most 254 characters, shaped like an address."""
+    return EmailField(
         _l("E-mail address"),
         validators=[
             DataRequired(_l("Enter your e-mail address.")),
             Length(max=EMAIL_MAX, message=_l("The e-mail address is too long.")),
             Email(_l("Enter an e-mail address like name@example.se."), check_deliverability=False),
         ],
-        render_kw={"autocomplete": "username"},
+        render_kw={"autocomplete": autocomplete},
     )
+
+
+class LoginForm(FlaskForm):
+    email = email_field("username")
     password = PasswordField(
         _l("Password"),
         validators=[
@@ -69,15 +74,7 @@ class NewPasswordForm(FlaskForm):
 
 
 class ResetRequestForm(FlaskForm):
-    email = EmailField(
-        _l("E-mail address"),
-        validators=[
-            DataRequired(_l("Enter your e-mail address.")),
-            Length(max=EMAIL_MAX, message=_l("The e-mail address is too long.")),
-            Email(_l("Enter an e-mail address like name@example.se."), check_deliverability=False),
-        ],
-        render_kw={"autocomplete": "email"},
-    )
+    email = email_field("email")
 
 
 class LocaleForm(FlaskForm):

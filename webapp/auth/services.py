@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pyotp
-from flask import current_app, g, request, session, url_for
+from flask import current_app, g, request, session
 from sqlalchemy import select, update
 
 from webapp.auth.models import AuthToken, CareUnit, Membership, Role, TokenPurpose, User, UserSession
 from webapp.core.audit import log_access
 from webapp.core.db import utcnow
+from webapp.core.urls import external_url
 from webapp.core.security import hash_password, new_token, token_hash, verify_password
 from webapp.extensions import db
 
@@ -331,7 +332,7 @@ def send_invitation(user: User, created_by: User | None = None) -> None:
     from webapp.notifications.services import Kind, notify
 
     raw = create_token(user, TokenPurpose.INVITATION, created_by)
-    link = url_for("auth.accept_invitation", token=raw, _external=True)
+    link = external_url("auth.accept_invitation", token=raw)
     notify(user, Kind.INVITATION, {"url": link, "days": current_app.config["INVITATION_DAYS"]}, channels=("email", "sms") if user.phone else ("email",))
 
 
@@ -343,7 +344,7 @@ def request_password_reset(email: str) -> None:
     if user is None or not user.is_active_account or not user.has_password:
         return
     raw = create_token(user, TokenPurpose.RESET)
-    link = url_for("auth.reset_password", token=raw, _external=True)
+    link = external_url("auth.reset_password", token=raw)
     notify(user, Kind.PASSWORD_RESET, {"url": link, "minutes": current_app.config["RESET_MINUTES"]}, channels=("email",))
 
 

@@ -24,6 +24,7 @@ from webapp.auth.forms import EmptyForm, LoginForm, NewPasswordForm, OtpForm, Re
 from webapp.auth.models import TokenPurpose
 from webapp.core.audit import log_access
 from webapp.extensions import db, limiter
+from webapp.programme.services import activate_invited_enrolments
 
 bp = Blueprint("auth", __name__, url_prefix="/auth", template_folder="templates")
 
@@ -141,7 +142,6 @@ def two_factor_qr():
 @bp.route("/logout", methods=["POST"])
 def logout():
     """End this session on the server, not only in the browser."""
-    EmptyForm()  # CSRF is checked globally; the form keeps templates uniform
     if current_user.is_authenticated:
         services.end_session()
         db.session.commit()
@@ -172,17 +172,26 @@ def extend_session():
     return redirect(safe_next(request.form.get("next")) or url_for("core.index"))
 
 
+def _live_token(token: str, purpose: TokenPurpose):
+    """(token row, None), or (None, a page saying why the link does not work: 404 or 410)."""
+    try:
+        return services.check_token(token, purpose), None
+    except services.AuthError as exc:
+        page = render_template("auth/token_problem.html", reason=exc.reason, kind=purpose.value)
+        return None, (page, 404 if exc.reason == "invalid" else 410)
+
+
 @bp.route("/invitation/<token>", methods=["GET", "POST"])
 def accept_invitation(token: str):
     """Accept an invitation by choosing a password (the link works once)."""
-    try:
-        row = services.check_token(token, TokenPurpose.INVITATION)
-    except services.AuthError as exc:
-        return render_template("auth/token_problem.html", reason=exc.reason, kind="invitation"), 410 if exc.reason != "invalid" else 404
+    row, problem = _live_token(token, TokenPurpose.INVITATION)
+    if problem:
+        return problem
     form = NewPasswordForm()
     if form.validate_on_submit():
         user = services.use_token(row, form.password.data)
         log_access(user, "auth.invitation_accepted")
+        activate_invited_enrolments(user)
         if user.is_staff:
             db.session.commit()
             flash(_("Your password is saved. Log in to set up two-factor authentication."), "success")
@@ -209,10 +218,9 @@ def request_reset():
 @bp.route("/reset/<token>", methods=["GET", "POST"])
 def reset_password(token: str):
     """Choose a new password with a reset link; every other session is ended."""
-    try:
-        row = services.check_token(token, TokenPurpose.RESET)
-    except services.AuthError as exc:
-        return render_template("auth/token_problem.html", reason=exc.reason, kind="reset"), 410 if exc.reason != "invalid" else 404
+    row, problem = _live_token(token, TokenPurpose.RESET)
+    if problem:
+        return problem
     form = NewPasswordForm()
     if form.validate_on_submit():
         user = services.use_token(row, form.password.data)

@@ -1,33 +1,325 @@
-"""Clinician pages."""
+"""Clinician pages: caseload, opening access, the enrolment page and its changes."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from datetime import datetime, time, timezone
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
-from webapp.clinician import services
+from webapp.auth.models import CareUnit, User
+from webapp.clinician import forms, services
 from webapp.content.services import get_catalogue
 from webapp.core.access import role_required
 from webapp.core.audit import log_access
+from webapp.core.identity import format_personal_number
+from webapp.core.markdown import render_markdown
 from webapp.extensions import db
+from webapp.programme import services as patient_services
 
 bp = Blueprint("clinician", __name__, url_prefix="/clinician", template_folder="templates")
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+
+@bp.app_template_filter("pnr")
+def _pnr(value):
+    return format_personal_number(value)
 
 
 @bp.route("/")
 @role_required("clinician")
 def caseload():
-    """The clinician's start page: enrolments in their care units."""
-    page = request.args.get("page", 1, type=int) or 1
-    enrolments, total = services.caseload(current_user, page)
-    # Names and identity numbers on screen are a read of patient data.
-    log_access(current_user, "caseload.view", detail=f"page {page}, {len(enrolments)} of {total}")
-    db.session.commit()
-    return render_template(
-        "clinician/caseload.html",
-        enrolments=enrolments,
-        total=total,
-        page=page,
-        page_size=services.PAGE_SIZE,
-        catalogue=get_catalogue(),
+    """The clinician's start page: enrolments of their care units, filtered and sorted."""
+    args = request.args
+    filters = services.CaseloadFilters(
+        scope=args.get("scope", "unit") if args.get("scope") in ("mine", "unit") else "unit",
+        status=args.get("status", "open"), programme=args.get("programme", ""),
+        flagged=args.get("flagged") == "1", q=args.get("q", "")[:100], sort=args.get("sort", "started"),
+        page=args.get("page", 1, type=int) or 1,
     )
+    rows, total = services.caseload(current_user, filters)
+    # Names and identity numbers on screen are a read of patient data.
+    log_access(current_user, "caseload.view", detail=f"page {filters.page}, {len(rows)} of {total}"
+               + (f", search {filters.q!r}" if filters.q else ""))
+    catalogue = get_catalogue()
+    totals = {pid: len(p.published_modules) for pid, p in catalogue.programmes.items()}
+    html = render_template("clinician/caseload.html", rows=rows, total=total, filters=filters,
+                           page_size=services.PAGE_SIZE, catalogue=catalogue, totals=totals)
+    # Commit after rendering: a commit expires the loaded rows, and reading them
+    # again would cost a query per row.
+    db.session.commit()
+    return html
+
+
+@bp.route("/open", methods=["GET", "POST"])
+@role_required("clinician")
+def open_access():
+    """Open a patient's access to a programme: find or register them, then set it up."""
+    catalogue = get_catalogue()
+    programme_choices = [(p.id, p.title(str(current_user.locale))) for p in catalogue.programmes.values()
+                         if p.published_modules]
+    units = services.units_of(current_user)
+    if not units:
+        abort(403)
+    start = forms.OpenAccessStartForm()
+    start.programme.choices = programme_choices
+    if request.method == "POST" and request.form.get("step") == "2":
+        return _open_access_details(catalogue, units)
+    if start.validate_on_submit():
+        patient = services.find_patient(start.personal_number.normalised)
+        programme = catalogue.programmes[start.programme.data]
+        form = forms.OpenAccessForm(formdata=None, personal_number=start.personal_number.normalised,
+                                    programme=programme.id, recommended_days=programme.recommended_days,
+                                    responsible=current_user.id,
+                                    locale=patient.locale if patient else programme.default_language)
+        form.welcome_text.data = services.default_welcome(programme, form.locale.data)
+        if patient is not None:
+            log_access(current_user, "patient.lookup", patient_id=patient.id)
+            db.session.commit()
+        return _render_details(form, programme, patient)
+    return render_template("clinician/open_start.html", form=start)
+
+
+def _setup_details_form(form, programme):
+    form.responsible.choices = services.clinician_choices(current_user)
+    form.locale.choices = [(code, code) for code in programme.languages]
+    form.skipped.choices = [(m.id, f"{m.position}. {m.versions[programme.default_language].title}")
+                            for m in programme.published_modules]
+
+
+def _render_details(form, programme, patient, status=200):
+    _setup_details_form(form, programme)
+    from webapp.core.i18n import LANGUAGE_NAMES
+
+    form.locale.choices = [(code, LANGUAGE_NAMES.get(code, code)) for code in programme.languages]
+    return render_template("clinician/open_details.html", form=form, programme=programme, patient=patient), status
+
+
+def _open_access_details(catalogue, units):
+    form = forms.OpenAccessForm()
+    programme = catalogue.programmes.get(form.programme.data or "")
+    if programme is None:
+        abort(400)
+    _setup_details_form(form, programme)
+    patient = None
+    valid = form.validate_on_submit()
+    if valid:
+        patient = services.find_patient(form.personal_number.normalised)
+        if patient is None:
+            for field, message in ((form.full_name, _("Write the patient's name.")),
+                                   (form.email, _("Write the patient's e-mail address; the invitation is sent there."))):
+                if not (field.data or "").strip():
+                    field.errors.append(message)
+                    valid = False
+    if not valid:
+        return _render_details(form, programme, patient, status=400)
+    try:
+        if patient is None:
+            patient = services.register_patient(
+                personal_number=form.personal_number.normalised, full_name=form.full_name.data.strip(),
+                email=form.email.data, phone=form.phone.data, locale=form.locale.data)
+            db.session.flush()
+        responsible = db.session.get(User, form.responsible.data)
+        unit = units[0] if len(units) == 1 else _unit_shared_with(units, responsible)
+        enrolment = services.open_enrolment(
+            patient=patient, programme=programme, unit=unit, clinician=current_user, responsible=responsible,
+            recommended_days=form.recommended_days.data, welcome_text=form.welcome_text.data or "",
+            skipped=[m for m in form.skipped.data or [] if programme.module(m)])
+    except services.EnrolmentError as exc:
+        db.session.rollback()
+        messages = {"email_taken": _("Another account already uses this e-mail address."),
+                    "already_open": _("The patient already has open access to this programme.")}
+        (form.email.errors if exc.code == "email_taken" else form.programme.errors).append(messages[exc.code])
+        return _render_details(form, programme, None, status=400)
+    db.session.commit()
+    flash(_("Access opened. The patient has been told by e-mail and SMS.") if patient.phone
+          else _("Access opened. The patient has been told by e-mail."), "success")
+    return redirect(url_for("clinician.enrolment", enrolment_id=enrolment.id))
+
+
+def _unit_shared_with(units: list[CareUnit], responsible: User | None) -> CareUnit:
+    if responsible is not None:
+        theirs = {m.care_unit_id for m in responsible.memberships}
+        for unit in units:
+            if unit.id in theirs:
+                return unit
+    return units[0]
+
+
+@bp.route("/enrolments/<int:enrolment_id>")
+@role_required("clinician")
+def enrolment(enrolment_id: int):
+    """Everything about one enrolment: schedule, progress, answers, history."""
+    enrolment = services.load_enrolment_for_clinician(enrolment_id, current_user)
+    log_access(current_user, "enrolment.view", patient_id=enrolment.patient_id, enrolment_id=enrolment.id)
+    programme = get_catalogue().programmes.get(enrolment.programme_id)
+    schedule = patient_services.schedule_for(enrolment, programme) if programme else []
+    summary = patient_services.summary_for(enrolment, programme, current_user.locale) if programme else []
+    hand_over = forms.HandOverForm()
+    hand_over.clinician.choices = services.clinician_choices(current_user)
+    html = render_template(
+        "clinician/enrolment.html", enrolment=enrolment, programme=programme, schedule=schedule, summary=summary,
+        done=patient_services.progress_counts(schedule), flags=services.flags_for(enrolment),
+        history=services.history(enrolment), render_markdown=render_markdown,
+        close_form=forms.CloseForm(), extend_form=forms.ExtendForm(), hand_over_form=hand_over,
+        end_date_form=forms.EndDateForm(ends_on=enrolment.ends_at.astimezone(STOCKHOLM).date() if enrolment.ends_at else None),
+        welcome_form=forms.WelcomeForm(welcome_text=enrolment.welcome_text), schedule_form=forms.ScheduleForm(),
+    )
+    db.session.commit()  # the access-log entry, after rendering (see caseload)
+    return html
+
+
+def _back(enrolment):
+    return redirect(url_for("clinician.enrolment", enrolment_id=enrolment.id))
+
+
+def _form_errors(form) -> None:
+    for errors in form.errors.values():
+        for error in errors:
+            flash(error, "error")
+
+
+@bp.route("/enrolments/<int:enrolment_id>/close", methods=["POST"])
+@role_required("clinician")
+def close(enrolment_id: int):
+    """Close access (with a reason and a confirmation); the patient is told."""
+    enrolment = services.load_enrolment_for_clinician(enrolment_id, current_user)
+    form = forms.CloseForm()
+    if not form.validate_on_submit():
+        _form_errors(form)
+        return _back(enrolment)
+    try:
+        services.close(enrolment, current_user, form.reason.data.strip())
+    except services.EnrolmentError:
+        abort(409)
+    db.session.commit()
+    flash(_("Access is closed. The patient has been told."), "success")
+    return _back(enrolment)
+
+
+@bp.route("/enrolments/<int:enrolment_id>/reopen", methods=["POST"])
+@role_required("clinician")
+def reopen(enrolment_id: int):
+    """Open a closed enrolment again."""
+    enrolment = services.load_enrolment_for_clinician(enrolment_id, current_user)
+    try:
+        services.reopen(enrolment, current_user)
+    except services.EnrolmentError:
+        abort(409)
+    db.session.commit()
+    flash(_("Access is open again."), "success")
+    return _back(enrolment)
+
+
+@bp.route("/enrolments/<int:enrolment_id>/extend", methods=["POST"])
+@role_required("clinician")
+def extend(enrolment_id: int):
+    """Extend the recommended duration."""
+    enrolment = services.load_enrolment_for_clinician(enrolment_id, current_user)
+    form = forms.ExtendForm()
+    if not form.validate_on_submit():
+        _form_errors(form)
+        return _back(enrolment)
+    services.extend(enrolment, current_user, form.days.data)
+    db.session.commit()
+    flash(_("The recommended duration is now %(days)s days.", days=enrolment.recommended_days), "success")
+    return _back(enrolment)
+
+
+@bp.route("/enrolments/<int:enrolment_id>/maintenance", methods=["POST"])
+@role_required("clinician")
+def maintenance(enrolment_id: int):
+    """Move to the maintenance phase: the patient keeps reading, nothing new opens."""
+    enrolment = services.load_enrolment_for_clinician(enrolment_id, current_user)
+    try:
+        services.start_maintenance(enrolment, current_user)
+    except services.EnrolmentError:
+        abort(409)
+    db.session.commit()
+    flash(_("The enrolment is in the maintenance phase."), "success")
+    return _back(enrolment)
+
+
+@bp.route("/enrolments/<int:enrolment_id>/hand-over", methods=["POST"])
+@role_required("clinician")
+def hand_over(enrolment_id: int):
+    """Make a colleague the responsible clinician."""
+    enrolment = services.load_enrolment_for_clinician(enrolment_id, current_user)
+    form = forms.HandOverForm()
+    form.clinician.choices = services.clinician_choices(current_user)
+    if not form.validate_on_submit():
+        _form_errors(form)
+        return _back(enrolment)
+    to = db.session.get(User, form.clinician.data)
+    to_units = {m.care_unit_id for m in to.memberships}
+    target_unit = None if enrolment.care_unit_id in to_units else db.session.get(CareUnit, sorted(to_units)[0])
+    services.hand_over(enrolment, current_user, to, target_unit)
+    db.session.commit()
+    flash(_("%(name)s is now the responsible clinician.", name=to.full_name), "success")
+    if target_unit is not None and target_unit.id not in {u.id for u in services.units_of(current_user)}:
+        return redirect(url_for("clinician.caseload"))
+    return _back(enrolment)
+
+
+@bp.route("/enrolments/<int:enrolment_id>/end-date", methods=["POST"])
+@role_required("clinician")
+def end_date(enrolment_id: int):
+    """Set or clear the day access closes by itself (the patient is told 14 days before)."""
+    enrolment = services.load_enrolment_for_clinician(enrolment_id, current_user)
+    form = forms.EndDateForm()
+    if not form.validate_on_submit():
+        _form_errors(form)
+        return _back(enrolment)
+    ends_at = None
+    if form.ends_on.data is not None:
+        if form.ends_on.data <= datetime.now(STOCKHOLM).date():
+            flash(_("Choose a day after today."), "error")
+            return _back(enrolment)
+        ends_at = datetime.combine(form.ends_on.data, time(0, 0), tzinfo=STOCKHOLM).astimezone(timezone.utc)
+    services.set_end_date(enrolment, current_user, ends_at)
+    db.session.commit()
+    flash(_("Access closes by itself on %(date)s.", date=form.ends_on.data) if ends_at
+          else _("Access no longer closes by itself."), "success")
+    return _back(enrolment)
+
+
+@bp.route("/enrolments/<int:enrolment_id>/welcome", methods=["POST"])
+@role_required("clinician")
+def welcome(enrolment_id: int):
+    """Edit the welcome text the patient sees on their start page."""
+    enrolment = services.load_enrolment_for_clinician(enrolment_id, current_user)
+    form = forms.WelcomeForm()
+    if not form.validate_on_submit():
+        _form_errors(form)
+        return _back(enrolment)
+    services.set_welcome(enrolment, current_user, form.welcome_text.data or "")
+    db.session.commit()
+    flash(_("The welcome text is saved."), "success")
+    return _back(enrolment)
+
+
+@bp.route("/enrolments/<int:enrolment_id>/schedule", methods=["POST"])
+@role_required("clinician")
+def schedule(enrolment_id: int):
+    """Leave a module out, take it back, open it now or set the day it opens."""
+    enrolment = services.load_enrolment_for_clinician(enrolment_id, current_user)
+    form = forms.ScheduleForm()
+    programme = get_catalogue().programmes.get(enrolment.programme_id)
+    if not form.validate_on_submit() or programme is None or programme.module(form.module_id.data) is None \
+            or form.action.data not in ("skip", "include", "open_now", "set_date"):
+        _form_errors(form)
+        return _back(enrolment)
+    opens_at = None
+    if form.action.data == "set_date":
+        if form.opens_on.data is None:
+            flash(_("Choose a date."), "error")
+            return _back(enrolment)
+        # Modules open at the start of the chosen day, Swedish time.
+        opens_at = datetime.combine(form.opens_on.data, time(0, 0), tzinfo=STOCKHOLM).astimezone(timezone.utc)
+    services.set_schedule(enrolment, current_user, form.module_id.data, form.action.data, opens_at)
+    db.session.commit()
+    flash(_("The schedule is saved."), "success")
+    return _back(enrolment)

@@ -136,6 +136,8 @@ class Programme:
     pace: str
     modules: list[Module] = field(default_factory=list)
     path: str = ""
+    # The clinician's default welcome text (Markdown) per language.
+    welcome: dict[str, str] = field(default_factory=dict)
 
     def title(self, locale: str) -> str:
         return self.titles.get(locale) or self.titles[self.default_language]
@@ -331,7 +333,7 @@ def _load_programme(path: Path, catalogue: Catalogue, form_ids: set[str]) -> Pro
     programme = Programme(
         id=data["id"], titles=dict(data["title"]), descriptions=dict(data.get("description") or {}),
         default_language=default, languages=languages, recommended_days=data["recommended_days"],
-        pace=data["pace"], path=rel,
+        pace=data["pace"], path=rel, welcome={k: str(v).strip() for k, v in (data.get("welcome") or {}).items()},
     )
     seen_answer_ids: dict[str, str] = {}
     for position, module_id in enumerate(order, start=1):

@@ -26,6 +26,25 @@ STATUS_LABELS = {
 }
 
 
+FLAG_LABELS = {
+    "inactive": _l("Inactive 14+ days"),
+    "duration_reached": _l("Recommended duration reached"),
+    "closing_soon": _l("Recommended duration ends soon"),
+}
+
+EVENT_LABELS = {
+    "opened": _l("Access opened"),
+    "closed": _l("Access closed"),
+    "reopened": _l("Access opened again"),
+    "extended": _l("Duration extended (days)"),
+    "maintenance": _l("Maintenance phase started"),
+    "handed_over": _l("Handed over"),
+    "welcome_edited": _l("Welcome text changed"),
+    "schedule_changed": _l("Schedule changed"),
+    "end_date": _l("End date set"),
+}
+
+
 def timeago(value) -> str:
     """'9 days ago' in the current language."""
     if value is None:
@@ -46,6 +65,8 @@ def init_templating(app: Flask) -> None:
             "error_text": error_text,
             "role_label": lambda role: str(ROLE_LABELS.get(role, role)),
             "status_label": lambda status: str(STATUS_LABELS.get(status, status)),
+            "flag_label": lambda flag: str(FLAG_LABELS.get(flag, flag)),
+            "event_label": lambda kind: str(EVENT_LABELS.get(kind, kind)),
         }
 
     app.jinja_env.filters["date"] = lambda value, fmt="medium": format_date(value, fmt) if value else ""

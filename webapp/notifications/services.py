@@ -39,6 +39,13 @@ class Kind(str, enum.Enum):
 
     INVITATION = "invitation"
     PASSWORD_RESET = "password_reset"
+    # An existing patient was given access to one more programme.
+    PROGRAMME_OPENED = "programme_opened"
+    ACCESS_CLOSED = "access_closed"
+    # To the patient, 14 days before an automatic close.
+    ACCESS_CLOSING_SOON = "access_closing_soon"
+    # To the responsible clinician.
+    DURATION_REACHED = "duration_reached"
 
 
 def notify(user, kind: Kind, payload: dict, channels: Iterable[str] = ("email",),

@@ -49,6 +49,13 @@ class Enrolment(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the maintenance phase began: modules due after this do not open.
+    maintenance_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Optional automatic close; the patient is told 14 days before.
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when the responsible clinician was reminded that the duration is reached.
+    duration_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     close_reason: Mapped[str | None] = mapped_column(String(500))
     # Updated at most every few minutes per session, not on every request.
     last_active_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -158,3 +165,24 @@ class AnswerVersion(db.Model):
     checked_items: Mapped[str] = mapped_column(String(200), default="")
     is_conflict: Mapped[bool] = mapped_column(Boolean, default=False)
     saved_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EnrolmentEvent(db.Model):
+    """What happened to an enrolment and who did it: opened, closed, handed over…
+
+    Kept for the history on the enrolment page, which both the old and the new
+    clinician (or care unit) see after a hand-over.
+    """
+
+    __tablename__ = "enrolment_event"
+    __table_args__ = (Index("ix_enrolment_event_enrolment_at", "enrolment_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolment.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    # opened, closed, reopened, extended, maintenance, handed_over, welcome_edited, schedule_changed
+    kind: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(String(500), default="")
+
+    actor: Mapped[User | None] = relationship()

@@ -78,6 +78,15 @@ def load_enrolment_for_patient(enrolment_id: int, patient, allow_closed: bool = 
     return enrolment
 
 
+def activate_invited_enrolments(patient) -> None:
+    """When the patient accepts the invitation, their programmes start counting."""
+    now = utcnow()
+    for enrolment in db.session.scalars(select(Enrolment).where(
+            Enrolment.patient_id == patient.id, Enrolment.status == EnrolmentStatus.INVITED.value)):
+        enrolment.status = EnrolmentStatus.ACTIVE.value
+        enrolment.started_at = now
+
+
 def record_activity(enrolments: list[Enrolment], now: datetime | None = None) -> bool:
     """Move last_active_at forward if it is older than the resolution; True if changed."""
     now = now or utcnow()
@@ -130,9 +139,11 @@ def schedule_for(enrolment: Enrolment, programme: Programme, now: datetime | Non
         if override is not None:
             opens_at = override.opens_at or opens_at
             skipped = override.is_skipped
+        # In the maintenance phase nothing new opens: only what was due before it began.
+        cutoff = min(now, enrolment.maintenance_at) if enrolment.maintenance_at else now
         result.append(ScheduledModule(
             module=module, opens_at=opens_at, is_skipped=skipped,
-            is_open=is_open_enrolment and not skipped and opens_at <= now,
+            is_open=is_open_enrolment and not skipped and opens_at <= cutoff,
             progress=progress.get(module.id),
         ))
     return result

@@ -49,9 +49,11 @@ def home():
             "enrolment": enrolment, "programme": programme, "done": done, "total": total,
             "continue": services.continue_point(schedule), "next": services.next_to_open(schedule),
         })
-    if services.record_activity([e for e in enrolments if e.status in services.OPEN_STATUSES]):
+    changed = services.record_activity([e for e in enrolments if e.status in services.OPEN_STATUSES])
+    html = render_template("programme/home.html", cards=cards, render_markdown=render_markdown)
+    if changed:
         db.session.commit()
-    return render_template("programme/home.html", cards=cards, render_markdown=render_markdown)
+    return html
 
 
 @bp.route("/e/<int:enrolment_id>/")
@@ -80,8 +82,9 @@ def module_page(enrolment_id: int, module_id: str, page: int):
     services.record_page_view(enrolment, scheduled, page, session.get("reading"))
     session["reading"] = {"key": f"{enrolment.id}:{module_id}", "at": int(time.time())}
     services.record_activity([enrolment])
-    db.session.commit()
-    return _render_module_page(enrolment, programme, schedule, scheduled, version, is_fallback, page)
+    response = _render_module_page(enrolment, programme, schedule, scheduled, version, is_fallback, page)
+    db.session.commit()  # after rendering, so the page reads nothing twice
+    return response
 
 
 def _render_module_page(enrolment, programme, schedule, scheduled, version, is_fallback, page,

@@ -1,0 +1,63 @@
+"""The scheduler's enrolment sweep: duration reminders, end warnings, automatic close."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from webapp.clinician.services import sweep_enrolments
+from webapp.core.db import utcnow
+from webapp.notifications.models import OutboxItem
+from webapp.notifications.services import Channels
+from webapp.programme.models import Enrolment, EnrolmentEvent
+from webapp.scheduler import run_jobs
+
+
+def _outbox(db):
+    return sorted((o.kind, o.address) for o in db.session.scalars(select(OutboxItem)))
+
+
+def test_clinician_is_reminded_once_when_the_duration_is_reached(app, db, make):
+    unit = make.unit()
+    clinician = make.user("clinician", units=[unit])
+    due = make.enrolment(make.user("patient"), unit, clinician, started_at=utcnow() - timedelta(days=366))
+    make.enrolment(make.user("patient"), unit, clinician, started_at=utcnow() - timedelta(days=100))
+    assert sweep_enrolments()["reminded"] == 1
+    assert _outbox(db) == [("duration_reached", clinician.email)]
+    payload = db.session.scalars(select(OutboxItem.payload)).one()
+    assert f"/clinician/enrolments/{due.id}" in payload
+    assert sweep_enrolments()["reminded"] == 0  # told once
+
+
+def test_patient_is_warned_14_days_before_and_closed_at_the_end(app, db, make):
+    unit = make.unit()
+    clinician = make.user("clinician", units=[unit])
+    patient = make.user("patient", phone="+46701740605")
+    enrolment = make.enrolment(patient, unit, clinician, ends_at=utcnow() + timedelta(days=10))
+    result = sweep_enrolments()
+    assert result["warned"] == 1 and result["closed"] == 0
+    assert _outbox(db) == [("access_closing_soon", "+46701740605"), ("access_closing_soon", patient.email)]
+    assert sweep_enrolments()["warned"] == 0
+    later = utcnow() + timedelta(days=11)
+    assert sweep_enrolments(now=later)["closed"] == 1
+    db.session.expire_all()
+    closed = db.session.get(Enrolment, enrolment.id)
+    assert closed.status == "closed"
+    assert [e.kind for e in db.session.scalars(select(EnrolmentEvent))] == ["closed"]
+    assert ("access_closed", patient.email) in _outbox(db)
+
+
+def test_a_scheduler_tick_sweeps_and_delivers(app, db, make, smtp_server):
+    from webapp.core.mail import SmtpMailer
+
+    unit = make.unit()
+    clinician = make.user("clinician", units=[unit])
+    make.enrolment(make.user("patient"), unit, clinician, started_at=utcnow() - timedelta(days=400))
+    result = run_jobs(Channels(SmtpMailer("127.0.0.1", smtp_server.port, sender="lotsa@lotsa.example")))
+    assert result["reminded"] == 1 and result["sent"] == 1
+    (message,) = smtp_server.sink.messages
+    assert message["To"] == clinician.email
+    body = message.get_body(("plain",)).get_content()
+    # Content-free: no patient name, no programme name.
+    assert "Test Patient" not in body and "smärtskola" not in body.lower()

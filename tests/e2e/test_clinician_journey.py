@@ -1,0 +1,87 @@
+"""A clinician opens access for a new patient and later closes it, in a real browser."""
+
+from __future__ import annotations
+
+import re
+
+import pyotp
+import pytest
+
+from tests.fixtures.plugin import PASSWORD
+
+pytestmark = pytest.mark.e2e
+
+
+def test_open_access_invite_follow_and_close(app, browser, live_server, make, db, smtp_server, axe):
+    from webapp.core.mail import SmtpMailer
+    from webapp.notifications.services import Channels
+    from webapp.scheduler import run_jobs
+
+    unit = make.unit(name="Vårdcentralen Ekbacken")
+    clinician = make.user("clinician", units=[unit], name="Elsa Exempel")
+    email, secret = clinician.email, clinician.totp_secret
+    db.session.close()
+
+    staff = browser.new_context(viewport={"width": 1280, "height": 900}, locale="sv-SE")
+    page = staff.new_page()
+    page.set_default_timeout(10_000)
+    page.goto(live_server.url + "/auth/login")
+    page.get_by_label("E-postadress").fill(email)
+    page.get_by_label("Lösenord").fill(PASSWORD)
+    page.get_by_role("button", name="Logga in").click()
+    page.get_by_label("Sexsiffrig kod").fill(pyotp.TOTP(secret).now())
+    page.get_by_role("button", name="Fortsätt").click()
+    page.wait_for_url("**/clinician/")
+    axe(page, "caseload")
+
+    # Register a new patient and open access with an edited welcome text and one module left out.
+    page.get_by_role("link", name="Öppna tillgång för en patient").click()
+    page.get_by_label("Personnummer").fill("19811218-9876")
+    page.get_by_label("Program").select_option("pain-school")
+    page.get_by_role("button", name="Fortsätt").click()
+    page.get_by_label("Namn").fill("Kim Exempelsson")
+    page.get_by_label("E-postadress").fill("kim@lotsa.example")
+    page.get_by_label("Välkomsttext").fill("Hej Kim! Börja med första avsnittet när du har ork.")
+    page.get_by_label("7. Familj och närstående").check()
+    axe(page, "open access form")
+    page.get_by_role("button", name="Öppna tillgång").click()
+    page.wait_for_url("**/clinician/enrolments/*")
+    assert page.get_by_text("Tillgången är öppnad").is_visible()
+    axe(page, "enrolment page")
+
+    # The scheduler delivers the invitation to the test SMTP server.
+    with app.app_context():
+        run_jobs(Channels(SmtpMailer("127.0.0.1", smtp_server.port, sender="lotsa@lotsa.example")))
+    (invitation,) = smtp_server.sink.bodies_to("kim@lotsa.example")
+    link = re.search(r"http://127\.0\.0\.1:\d+(/auth/invitation/\S+)", invitation).group(1)
+
+    patient_context = browser.new_context(viewport={"width": 390, "height": 800}, locale="sv-SE")
+    patient = patient_context.new_page()
+    patient.set_default_timeout(10_000)
+    patient.goto(live_server.url + link)
+    patient.get_by_label("Nytt lösenord").fill("en lång och säker fras")
+    patient.get_by_label("Upprepa det nya lösenordet").fill("en lång och säker fras")
+    patient.get_by_role("button", name="Spara lösenord").click()
+    patient.wait_for_url("**/home")
+    assert patient.get_by_text("Hej Kim! Börja med första avsnittet när du har ork.").is_visible()
+    assert patient.get_by_text("0 av 7 moduler klara").is_visible()
+    patient.get_by_role("link", name="Alla moduler").click()
+    assert patient.get_by_text("Familj och närstående").count() == 0
+    patient.get_by_role("link", name="Introduktion och smärtfysiologi").click()
+
+    # The clinician sees the patient become active and start reading.
+    page.reload()
+    assert page.get_by_text("Aldrig").count() == 0  # last active is set now
+    assert "1 / 6" in page.locator("table").first.inner_text()  # pages seen in module 1
+
+    # Close access; the patient is blocked but keeps the summary.
+    page.get_by_label("Orsak").fill("Programmet är avslutat")
+    page.get_by_label("Ja, avsluta patientens tillgång").check()
+    page.get_by_role("button", name="Avsluta tillgången").click()
+    assert page.get_by_text("Tillgången är avslutad").is_visible()
+    patient.reload()
+    assert "Sidan finns inte" in patient.content()
+    patient.goto(live_server.url + "/home")
+    assert patient.get_by_text("Din tillgång till programmet har avslutats.").is_visible()
+    staff.close()
+    patient_context.close()

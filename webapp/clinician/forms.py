@@ -1,0 +1,108 @@
+"""Forms for opening access and changing an enrolment."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from webapp.core.identity import IdentityError, normalise_mobile, normalise_personal_number
+
+PNR_MESSAGES = {
+    "format": _l("Write the personal identity number with 12 digits, for example 19121212-1212."),
+    "date": _l("The date in the personal identity number does not exist."),
+    "checksum": _l("The last digit does not match the others. Check the number."),
+}
+
+
+def personal_number_field():
+    return StringField(
+        _l("Personal identity number"),
+        validators=[DataRequired(_l("Write the patient's personal identity number.")), Length(max=20, message=PNR_MESSAGES["format"])],
+        render_kw={"autocomplete": "off", "inputmode": "numeric", "spellcheck": "false"},
+    )
+
+
+class PersonalNumberMixin:
+    def validate_personal_number(self, field):
+        try:
+            field.normalised = normalise_personal_number(field.data)
+        except IdentityError as exc:
+            raise ValidationError(PNR_MESSAGES[exc.code]) from None
+
+
+class OpenAccessStartForm(PersonalNumberMixin, FlaskForm):
+    personal_number = personal_number_field()
+    programme = SelectField(_l("Programme"), choices=[], validators=[DataRequired(_l("Choose a programme."))])
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class OpenAccessForm(PersonalNumberMixin, FlaskForm):
+    step = HiddenField(default="2")
+    personal_number = personal_number_field()
+    programme = HiddenField()
+    # Only for a patient who has no account yet.
+    full_name = StringField(_l("Name"), validators=[Optional(), Length(max=200, message=_l("The name is too long."))])
+    email = EmailField(_l("E-mail address"), validators=[
+        Optional(), Length(max=254, message=_l("The e-mail address is too long.")),
+        Email(_l("Enter an e-mail address like name@example.se."), check_deliverability=False)])
+    phone = StringField(_l("Mobile number (for SMS, optional)"), validators=[Optional(), Length(max=30)],
+                        render_kw={"autocomplete": "off", "inputmode": "tel"})
+    locale = SelectField(_l("The patient's language"), choices=[])
+    responsible = SelectField(_l("Responsible clinician"), coerce=int, choices=[])
+    recommended_days = IntegerField(_l("Recommended duration in days"), validators=[
+        InputRequired(_l("Write a number of days.")),
+        NumberRange(min=1, max=3650, message=_l("Choose between 1 and 3650 days."))])
+    welcome_text = TextAreaField(_l("Welcome text"), validators=[Length(max=5000, message=_l("The welcome text can be at most 5000 characters."))])
+    skipped = MultiCheckboxField(_l("Leave out these modules"), choices=[])
+
+    def validate_phone(self, field):
+        if field.data:
+            try:
+                field.data = normalise_mobile(field.data)
+            except ValueError:
+                raise ValidationError(_l("Write a Swedish mobile number, for example 070-123 45 67.")) from None
+
+
+class CloseForm(FlaskForm):
+    reason = StringField(_l("Reason"), validators=[DataRequired(_l("Write why access is closed.")), Length(max=500)])
+    confirm = BooleanField(_l("Yes, close the patient's access"), validators=[DataRequired(_l("Tick the box to confirm."))])
+
+
+class ExtendForm(FlaskForm):
+    days = IntegerField(_l("Extend by (days)"), validators=[
+        InputRequired(_l("Write a number of days.")), NumberRange(min=1, max=3650, message=_l("Choose between 1 and 3650 days."))])
+
+
+class HandOverForm(FlaskForm):
+    clinician = SelectField(_l("New responsible clinician"), coerce=int, choices=[])
+
+
+class WelcomeForm(FlaskForm):
+    welcome_text = TextAreaField(_l("Welcome text"), validators=[Length(max=5000, message=_l("The welcome text can be at most 5000 characters."))])
+
+
+class ScheduleForm(FlaskForm):
+    module_id = HiddenField()
+    action = HiddenField()
+    opens_on = DateField(_l("Opens on"), validators=[Optional()])
+
+
+class EndDateForm(FlaskForm):
+    ends_on = DateField(_l("Close automatically on"), validators=[Optional()])

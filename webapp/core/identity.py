@@ -1,0 +1,81 @@
+"""Swedish personal identity numbers and mobile numbers: validate and normalise.
+
+A personal identity number (personnummer) is stored as 12 digits, YYYYMMDDNNNC:
+birth date, a three-digit birth number and a Luhn check digit over the last
+ten digits. Coordination numbers (samordningsnummer) add 60 to the day.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import phonenumbers
+
+PNR_RE = re.compile(r"^(\d{2})?(\d{2})(\d{2})(\d{2})([-+]?)(\d{3})(\d)$")
+
+
+class IdentityError(ValueError):
+    """``code`` is one of: format, date, checksum."""
+
+    def __init__(self, code: str):
+        super().__init__(code)
+        self.code = code
+
+
+def luhn_check_digit(nine_digits: str) -> int:
+    total = 0
+    for index, char in enumerate(nine_digits):
+        product = int(char) * (2 if index % 2 == 0 else 1)
+        total += product // 10 + product % 10
+    return (10 - total % 10) % 10
+
+
+def normalise_personal_number(raw: str, today: date | None = None) -> str:
+    """Return the 12-digit form, or raise IdentityError saying what is wrong."""
+    today = today or date.today()
+    text = "".join((raw or "").split())
+    match = PNR_RE.match(text)
+    if not match:
+        raise IdentityError("format")
+    century, yy, mm, dd, sign, birth, check = match.groups()
+    if century is None:
+        # Ten digits: the person is under 100 unless written with '+'.
+        year = today.year - (100 if sign == "+" else 0)
+        candidate = int(f"{str(year)[:2]}{yy}")
+        if candidate > year:
+            candidate -= 100
+        full_year = candidate
+    else:
+        full_year = int(century + yy)
+    day = int(dd) - 60 if int(dd) > 60 else int(dd)  # coordination numbers
+    try:
+        born = date(full_year, int(mm), day)
+    except ValueError:
+        raise IdentityError("date") from None
+    if born > today:
+        raise IdentityError("date")
+    if luhn_check_digit(f"{yy}{mm}{dd}{birth}") != int(check):
+        raise IdentityError("checksum")
+    return f"{full_year:04d}{mm}{dd}{birth}{check}"
+
+
+def format_personal_number(twelve: str | None) -> str:
+    """19121212-1212 style for display."""
+    if not twelve or len(twelve) != 12:
+        return twelve or ""
+    return f"{twelve[:8]}-{twelve[8:]}"
+
+
+def normalise_mobile(raw: str, region: str = "SE") -> str:
+    """E.164 form (+46701234567) of a mobile number; ValueError if it is not one."""
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        raise ValueError("format") from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("format")
+    if phonenumbers.number_type(number) not in (phonenumbers.PhoneNumberType.MOBILE,
+                                                phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE):
+        raise ValueError("not_mobile")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

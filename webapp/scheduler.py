@@ -1,0 +1,67 @@
+"""The scheduler process: ``flask --app webapp scheduler``.
+
+Run exactly this, beside the web servers, never inside them. Each tick runs the
+periodic jobs below; several scheduler processes may run at once because every
+job claims its rows (FOR UPDATE SKIP LOCKED) and marks what it has done.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+log = logging.getLogger("lotsa.scheduler")
+
+
+def run_jobs(channels=None) -> dict:
+    """One tick: enrolment reminders and closes first, so their messages go out at once."""
+    from webapp.clinician.services import sweep_enrolments
+    from webapp.notifications.services import dispatch_all_due
+
+    swept = sweep_enrolments()
+    sent = dispatch_all_due(channels)
+    return {**swept, "sent": sent}
+
+
+@click.command("scheduler")
+@click.option("--once", is_flag=True, help="Run the jobs once and exit.")
+@with_appcontext
+def scheduler_command(once: bool) -> None:
+    """Run the periodic jobs every SCHEDULER_INTERVAL_SECONDS."""
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    from webapp.extensions import db
+    from webapp.notifications.services import Channels
+
+    app = current_app._get_current_object()
+    channels = Channels.from_config(app.config)
+
+    def tick() -> None:
+        with app.app_context():
+            try:
+                result = run_jobs(channels)
+                if any(result.values()):
+                    log.info("scheduler: %s", result)
+            except Exception:  # one failed tick must not stop the next ones
+                log.exception("scheduler tick failed")
+            finally:
+                db.session.remove()
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s scheduler %(levelname)s %(message)s")
+    if once:
+        tick()
+        return
+    # One line per sweep from APScheduler is noise; our own log says what was done.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    scheduler = BlockingScheduler(timezone="UTC")
+    # max_instances=1 and coalesce: a slow tick is never run twice at once.
+    scheduler.add_job(tick, "interval", seconds=app.config["SCHEDULER_INTERVAL_SECONDS"],
+                      max_instances=1, coalesce=True, id="lotsa-jobs")
+    click.echo(f"Lotsa scheduler: running jobs every {app.config['SCHEDULER_INTERVAL_SECONDS']} s")
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
