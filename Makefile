@@ -37,7 +37,7 @@ migrate: $(VENV)/.installed
 run: install translations migrate
 	$(FLASK) demo seed --if-empty
 	@echo "Serving Lotsa on http://$(HOST):$(PORT) (gunicorn, $(WORKERS) workers) with the scheduler beside it. Ctrl-C stops both."
-	@$(FLASK) scheduler & SCHEDULER=$$!; \
+	@$(FLASK) scheduler run & SCHEDULER=$$!; \
 	trap 'kill $$SCHEDULER 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - 'webapp:create_app()'
 

@@ -56,6 +56,8 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_LOGIN_ACCOUNT": "5 per minute",
     # One-time-code attempts per client address.
     "RATELIMIT_OTP": "10 per minute",
+    # Messages a user may send per minute (stops floods, not conversations).
+    "RATELIMIT_MESSAGES": "20 per minute",
     # Password-reset requests per client address.
     "RATELIMIT_RESET": "5 per 15 minutes",
     # Turn rate limiting off entirely (tests that are not about limits).

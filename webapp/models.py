@@ -3,7 +3,8 @@
 
 from webapp.auth.models import AuthToken, CareUnit, Membership, User, UserSession  # noqa: F401
 from webapp.core.audit import AccessLogEntry  # noqa: F401
-from webapp.notifications.models import OutboxItem  # noqa: F401
+from webapp.messages.models import Conversation, Message  # noqa: F401
+from webapp.notifications.models import NotificationConsent, OutboxItem, SchedulerHeartbeat  # noqa: F401
 from webapp.programme.models import (  # noqa: F401
     Answer,
     AnswerVersion,

@@ -1,4 +1,4 @@
-"""The scheduler process: ``flask --app webapp scheduler``.
+"""The scheduler process: ``flask --app webapp scheduler run``.
 
 Run exactly this, beside the web servers, never inside them. Each tick runs the
 periodic jobs below; several scheduler processes may run at once because every
@@ -8,6 +8,7 @@ job claims its rows (FOR UPDATE SKIP LOCKED) and marks what it has done.
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timezone
 
 import click
 from flask import current_app
@@ -19,18 +20,24 @@ log = logging.getLogger("lotsa.scheduler")
 def run_jobs(channels=None) -> dict:
     """One tick: enrolment reminders and closes first, so their messages go out at once."""
     from webapp.clinician.services import sweep_enrolments
-    from webapp.notifications.services import dispatch_all_due
+    from webapp.notifications.services import beat, dispatch_all_due
 
+    beat()
     swept = sweep_enrolments()
     sent = dispatch_all_due(channels)
     return {**swept, "sent": sent}
 
 
-@click.command("scheduler")
+@click.group("scheduler")
+def scheduler_command() -> None:
+    """The scheduler process: reminders, automatic closes and notification delivery."""
+
+
+@scheduler_command.command("run")
 @click.option("--once", is_flag=True, help="Run the jobs once and exit.")
 @with_appcontext
-def scheduler_command(once: bool) -> None:
-    """Run the periodic jobs every SCHEDULER_INTERVAL_SECONDS."""
+def run(once: bool) -> None:
+    """Run the periodic jobs every SCHEDULER_INTERVAL_SECONDS (catching up on start)."""
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     from webapp.extensions import db
@@ -58,8 +65,11 @@ def scheduler_command(once: bool) -> None:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     scheduler = BlockingScheduler(timezone="UTC")
     # max_instances=1 and coalesce: a slow tick is never run twice at once.
+    # Whatever fell due while no scheduler ran is picked up by the first tick:
+    # jobs read due rows from the database, nothing lives in the scheduler's memory.
     scheduler.add_job(tick, "interval", seconds=app.config["SCHEDULER_INTERVAL_SECONDS"],
-                      max_instances=1, coalesce=True, id="lotsa-jobs")
+                      max_instances=1, coalesce=True, misfire_grace_time=60, id="lotsa-jobs",
+                      next_run_time=datetime.now(timezone.utc))
     click.echo(f"Lotsa scheduler: running jobs every {app.config['SCHEDULER_INTERVAL_SECONDS']} s")
     try:
         scheduler.start()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from flask import Blueprint, Response, render_template, request
 from flask_login import current_user
@@ -12,6 +12,7 @@ from webapp.auth.models import CareUnit
 from webapp.clinician.services import units_of
 from webapp.content.services import get_catalogue
 from webapp.core.access import role_required
+from webapp.core.db import utcnow
 from webapp.extensions import db
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
@@ -27,8 +28,13 @@ def _date_arg(name: str) -> date | None:
 @bp.route("/")
 @role_required("admin")
 def index():
-    """Care units and staff accounts."""
-    return render_template("admin/index.html", units=services.units_with_counts(), staff=services.staff())
+    """Care units, staff accounts, the scheduler's heartbeat and failed deliveries."""
+    from webapp.notifications.services import failed_deliveries, last_heartbeat
+
+    beat = last_heartbeat()
+    scheduler_ok = beat is not None and utcnow() - beat < timedelta(minutes=2)
+    return render_template("admin/index.html", units=services.units_with_counts(), staff=services.staff(),
+                           last_beat=beat, scheduler_ok=scheduler_ok, failed=failed_deliveries())
 
 
 @bp.route("/access-log")

@@ -52,6 +52,10 @@ class User(UserMixin, db.Model):
     personal_number: Mapped[str | None] = mapped_column(String(12), unique=True)
     # Mobile number in E.164 form (+46701234567).
     phone: Mapped[str | None] = mapped_column(String(20))
+    # Set when the patient typed back a code sent to the number; SMS needs it.
+    phone_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    phone_code_hash: Mapped[str | None] = mapped_column(String(64))
+    phone_code_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     locale: Mapped[str] = mapped_column(String(8), default="sv")
     # None until the invitation has been accepted.
     password_hash: Mapped[str | None] = mapped_column(String(255))

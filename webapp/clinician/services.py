@@ -336,7 +336,7 @@ def sweep_enrolments(now: datetime | None = None) -> dict[str, int]:
         .where(open_status, Enrolment.started_at.is_not(None), Enrolment.duration_reminded_at.is_(None),
                Enrolment.responsible_clinician_id.is_not(None),
                _days_between(started, now) >= Enrolment.recommended_days)
-        .with_for_update(skip_locked=True)
+        .with_for_update(of=Enrolment, skip_locked=True)
     ).unique().all()
     for enrolment in reached:
         enrolment.duration_reminded_at = now
@@ -347,7 +347,7 @@ def sweep_enrolments(now: datetime | None = None) -> dict[str, int]:
         select(Enrolment).options(joinedload(Enrolment.patient))
         .where(open_status, Enrolment.ends_at.is_not(None), Enrolment.end_warned_at.is_(None),
                Enrolment.ends_at <= now + timedelta(days=END_WARNING_DAYS), Enrolment.ends_at > now)
-        .with_for_update(skip_locked=True)
+        .with_for_update(of=Enrolment, skip_locked=True)
     ).unique().all()
     for enrolment in warn:
         enrolment.end_warned_at = now
@@ -357,7 +357,7 @@ def sweep_enrolments(now: datetime | None = None) -> dict[str, int]:
     due = db.session.scalars(
         select(Enrolment).options(joinedload(Enrolment.patient))
         .where(open_status, Enrolment.ends_at.is_not(None), Enrolment.ends_at <= now)
-        .with_for_update(skip_locked=True)
+        .with_for_update(of=Enrolment, skip_locked=True)
     ).unique().all()
     for enrolment in due:
         close(enrolment, None, "automatic close at the end date")

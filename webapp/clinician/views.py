@@ -17,6 +17,7 @@ from webapp.core.audit import log_access
 from webapp.core.identity import format_personal_number
 from webapp.core.markdown import render_markdown
 from webapp.extensions import db
+from webapp.messages.services import conversations_for
 from webapp.programme import services as patient_services
 
 bp = Blueprint("clinician", __name__, url_prefix="/clinician", template_folder="templates")
@@ -46,8 +47,10 @@ def caseload():
                + (f", search {filters.q!r}" if filters.q else ""))
     catalogue = get_catalogue()
     totals = {pid: len(p.published_modules) for pid, p in catalogue.programmes.items()}
+    conversations = conversations_for([row.enrolment.id for row in rows])
     html = render_template("clinician/caseload.html", rows=rows, total=total, filters=filters,
-                           page_size=services.PAGE_SIZE, catalogue=catalogue, totals=totals)
+                           page_size=services.PAGE_SIZE, catalogue=catalogue, totals=totals,
+                           conversations=conversations)
     # Commit after rendering: a commit expires the loaded rows, and reading them
     # again would cost a query per row.
     db.session.commit()
@@ -164,6 +167,7 @@ def enrolment(enrolment_id: int):
         "clinician/enrolment.html", enrolment=enrolment, programme=programme, schedule=schedule, summary=summary,
         done=patient_services.progress_counts(schedule), flags=services.flags_for(enrolment),
         history=services.history(enrolment), render_markdown=render_markdown,
+        conversation=conversations_for([enrolment.id]).get(enrolment.id),
         close_form=forms.CloseForm(), extend_form=forms.ExtendForm(), hand_over_form=hand_over,
         end_date_form=forms.EndDateForm(ends_on=enrolment.ends_at.astimezone(STOCKHOLM).date() if enrolment.ends_at else None),
         welcome_form=forms.WelcomeForm(welcome_text=enrolment.welcome_text), schedule_form=forms.ScheduleForm(),

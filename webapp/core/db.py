@@ -81,4 +81,8 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
+        # An AUTOCOMMIT connection runs each statement on its own; SQLAlchemy
+        # never commits it, so a BEGIN here would silently swallow its writes.
+        if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            return
         connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+import time
 from email.message import EmailMessage
 from email.utils import make_msgid
 
@@ -60,8 +61,18 @@ class SmtpMailer:
             raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
 
 
-class ConsoleMailer:
-    """Development only: print e-mail to the scheduler's console instead of sending it."""
+class MailboxFileMailer:
+    """Development only: append e-mail to a mailbox file (and echo it) instead of sending it."""
+
+    def __init__(self, path: str):
+        self.path = path
 
     def send(self, to: str, subject: str, body: str) -> None:
-        print(f"\n--- e-mail to {to}\nSubject: {subject}\n\n{body}--- end of e-mail\n", flush=True)
+        msg = EmailMessage()
+        msg["From"] = "Lotsa <no-reply@lotsa.invalid>"
+        msg["To"] = to
+        msg["Subject"] = subject
+        msg.set_content(body)
+        with open(self.path, "a", encoding="utf-8") as mailbox:
+            mailbox.write(f"From lotsa {time.asctime()}\n{msg.as_string()}\n")
+        print(f"\n--- e-mail to {to} (also in {self.path})\nSubject: {subject}\n\n{body}--- end\n", flush=True)

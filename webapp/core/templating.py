@@ -57,8 +57,11 @@ def init_templating(app: Flask) -> None:
     def _common():
         from webapp.auth.services import session_times
 
+        from webapp.messages.views import unread_count
+
         times = session_times() if current_user.is_authenticated else None
         return {
+            "unread_count": unread_count(),
             "session_seconds_left": times.seconds_left if times else None,
             "session_warning_seconds": current_app.config["SESSION_WARNING_SECONDS"],
             "error_title": error_title,

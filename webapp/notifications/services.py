@@ -19,14 +19,15 @@ import os
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from flask import current_app, render_template
 from flask_babel import force_locale
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, text, update
 
-from webapp.core.db import utcnow
-from webapp.core.mail import ConsoleMailer, DeliveryError, SmtpMailer
+from webapp.core.db import UTCDateTime, utcnow
+from webapp.core.mail import DeliveryError, MailboxFileMailer, SmtpMailer
 from webapp.core.sms import ConsoleSms, HttpSmsGateway
 from webapp.extensions import db
 from webapp.notifications.models import OutboxItem
@@ -46,16 +47,65 @@ class Kind(str, enum.Enum):
     ACCESS_CLOSING_SOON = "access_closing_soon"
     # To the responsible clinician.
     DURATION_REACHED = "duration_reached"
+    # A new message: to the patient (if they opted in) and to the care team.
+    NEW_MESSAGE = "new_message"
+    NEW_MESSAGE_STAFF = "new_message_staff"
+    # A code to confirm a mobile number (always sent: the patient asked for it).
+    PHONE_CODE = "phone_code"
+
+
+# Kinds a patient chooses to get, per channel; the others are part of a service
+# they asked for (invitation, password reset, access changes) and always sent.
+OPTIONAL_KINDS = (Kind.NEW_MESSAGE,)
+QUIET_START, QUIET_END = 21, 8  # SMS quiet hours, Europe/Stockholm
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+
+def next_sms_time(at: datetime) -> datetime:
+    """``at`` unless it falls in the quiet hours; then 08:00 Stockholm time that morning."""
+    local = at.astimezone(STOCKHOLM)
+    if QUIET_END <= local.hour < QUIET_START:
+        return at
+    morning = local.replace(hour=QUIET_END, minute=0, second=0, microsecond=0)
+    if local.hour >= QUIET_START:
+        morning = (local + timedelta(days=1)).replace(hour=QUIET_END, minute=0, second=0, microsecond=0)
+    # Build the wall-clock time again so a DST change overnight lands on 08:00.
+    morning = datetime(morning.year, morning.month, morning.day, QUIET_END, tzinfo=STOCKHOLM)
+    return morning.astimezone(timezone.utc)
+
+
+def channels_for(user, kind: Kind) -> tuple[str, ...]:
+    """The channels a user has opted into for an optional kind (SMS only to a confirmed mobile)."""
+    from webapp.notifications.models import NotificationConsent
+
+    if user.role != "patient":
+        return ("email",)
+    rows = db.session.scalars(select(NotificationConsent).where(
+        NotificationConsent.user_id == user.id, NotificationConsent.kind == Kind(kind).value,
+        NotificationConsent.is_enabled.is_(True)))
+    chosen = {row.channel for row in rows}
+    if "sms" in chosen and not (user.phone and user.phone_verified_at):
+        chosen.discard("sms")
+    return tuple(sorted(chosen))
+
+
+def notify_user(user, kind: Kind, payload: dict) -> list[OutboxItem]:
+    """Tell a user about an optional kind of event on the channels they chose."""
+    return notify(user, kind, payload, channels=channels_for(user, kind))
 
 
 def notify(user, kind: Kind, payload: dict, channels: Iterable[str] = ("email",),
-           due_at: datetime | None = None) -> list[OutboxItem]:
-    """Queue a notification for a user on the given channels (in this transaction)."""
+           due_at: datetime | None = None, immediate: bool = False) -> list[OutboxItem]:
+    """Queue a notification for a user on the given channels (in this transaction).
+
+    SMS wait out the quiet hours unless ``immediate`` (a code the user asked for).
+    """
     items = []
     for channel in channels:
         address = user.email if channel == "email" else user.phone if channel == "sms" else ""
         if channel != "null" and not address:
             continue
+        due = due_at or utcnow()
         item = OutboxItem(
             kind=Kind(kind).value,
             channel=channel,
@@ -65,7 +115,8 @@ def notify(user, kind: Kind, payload: dict, channels: Iterable[str] = ("email",)
             payload=json.dumps(payload),
             status="pending",
             attempts=0,
-            due_at=due_at or utcnow(),
+            # SMS wait for the morning; e-mail waits in the inbox anyway.
+            due_at=next_sms_time(due) if channel == "sms" and not immediate else due,
         )
         db.session.add(item)
         items.append(item)
@@ -102,7 +153,7 @@ class Channels:
         mailer, sms = SmtpMailer.from_config(config), HttpSmsGateway.from_config(config)
         if config["LOTSA_ENV"] == "development":
             # `make run` needs no mail server: unconfigured channels print instead.
-            mailer = mailer or ConsoleMailer()
+            mailer = mailer or MailboxFileMailer(os.path.join(current_app.instance_path, "mailbox.txt"))
             sms = sms or ConsoleSms()
         return cls(mailer, sms)
 
@@ -179,34 +230,90 @@ def claim_due(now: datetime | None = None, limit: int | None = None) -> list[Out
 
 def dispatch_due(channels: Channels | None = None, now: datetime | None = None,
                  limit: int | None = None) -> int:
-    """Deliver one batch of due items; return how many were delivered."""
+    """Deliver one batch of due items; return how many were delivered.
+
+    Each item's result is committed as soon as it is known, so a scheduler that
+    dies in the middle of a batch re-sends at most the one item it was sending.
+    """
     channels = channels or Channels.from_config(current_app.config)
     items = claim_due(now, limit)
+    if not items:
+        return 0
     max_attempts = current_app.config["OUTBOX_MAX_ATTEMPTS"]
-    results = []
-    for item in items:
-        # Every result row has the same keys, so one executemany writes them all.
-        result = {"id": item.id, "status": "sent", "sent_at": utcnow(), "payload": "{}",
-                  "last_error": None, "due_at": item.due_at}
+    delivered = 0
+    # Results go through an autocommit connection: one round trip per item
+    # instead of BEGIN/UPDATE/COMMIT, and still durable item by item.
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as results:
+        postgres = results.dialect.name == "postgresql"
+        if postgres:
+            # Don't wait for the WAL flush on each result: if the database server
+            # itself crashed, the last few results could be lost and those items
+            # sent again (at-least-once), which is the guarantee we give anyway.
+            results.exec_driver_sql("SET synchronous_commit TO OFF")
         try:
-            channels.deliver(item, render(item))
-        except DeliveryError as exc:
-            result.update(sent_at=None, payload=item.payload, last_error=str(exc)[:500])
-            if exc.permanent or item.attempts >= max_attempts:
-                result["status"] = "failed"
-                log.warning("outbox item %s failed for good: %s", item.id, exc)
-            else:
-                result.update(status="pending", due_at=utcnow() + backoff(item.attempts))
-                log.info("outbox item %s will be retried: %s", item.id, exc)
-        except Exception as exc:  # a template bug must not stop the other deliveries
-            log.exception("outbox item %s could not be rendered", item.id)
-            result.update(status="failed", sent_at=None, payload=item.payload,
-                          last_error=f"{type(exc).__name__}: {exc}"[:500])
-        results.append(result)
-    if results:
-        db.session.execute(update(OutboxItem), results)
-        db.session.commit()
-    return sum(1 for r in results if r["status"] == "sent")
+            for item in items:
+                delivered += _deliver_one(channels, item, max_attempts, results)
+        finally:
+            if postgres:
+                results.exec_driver_sql("RESET synchronous_commit")
+    return delivered
+
+
+# One prepared shape for every result, so recording costs one cheap round trip.
+RECORD_RESULT = text(
+    "UPDATE outbox_item SET status = :status, sent_at = :sent_at, payload = :payload, "
+    "last_error = :last_error, due_at = :due_at WHERE id = :id"
+).bindparams(bindparam("sent_at", type_=UTCDateTime()), bindparam("due_at", type_=UTCDateTime()))
+
+
+def _deliver_one(channels: Channels, item: OutboxItem, max_attempts: int, results) -> bool:
+    """Deliver one claimed item and record the outcome at once; True if sent."""
+    values = {"id": item.id, "status": "sent", "sent_at": utcnow(), "payload": "{}", "last_error": None,
+              "due_at": item.due_at}
+    try:
+        channels.deliver(item, render(item))
+    except DeliveryError as exc:
+        values.update(sent_at=None, payload=item.payload, last_error=str(exc)[:500])
+        if exc.permanent or item.attempts >= max_attempts:
+            values["status"] = "failed"
+            log.warning("outbox item %s failed for good: %s", item.id, exc)
+        else:
+            retry_at = utcnow() + backoff(item.attempts)
+            values.update(status="pending",
+                          due_at=next_sms_time(retry_at) if item.channel == "sms" else retry_at)
+            log.info("outbox item %s will be retried: %s", item.id, exc)
+    except Exception as exc:  # a template bug must not stop the other deliveries
+        log.exception("outbox item %s could not be rendered", item.id)
+        values.update(status="failed", sent_at=None, payload=item.payload,
+                      last_error=f"{type(exc).__name__}: {exc}"[:500])
+    results.execute(RECORD_RESULT, values)
+    return values["status"] == "sent"
+
+
+def beat(now: datetime | None = None) -> None:
+    """Record that this scheduler process is alive (the admin page warns when none is)."""
+    from webapp.notifications.models import SchedulerHeartbeat
+
+    row = db.session.get(SchedulerHeartbeat, worker_id())
+    if row is None:
+        db.session.add(SchedulerHeartbeat(worker=worker_id(), beat_at=now or utcnow()))
+    else:
+        row.beat_at = now or utcnow()
+    db.session.commit()
+
+
+def last_heartbeat() -> datetime | None:
+    from sqlalchemy import func
+
+    from webapp.notifications.models import SchedulerHeartbeat
+
+    return db.session.scalar(select(func.max(SchedulerHeartbeat.beat_at)))
+
+
+def failed_deliveries(limit: int = 100) -> list[OutboxItem]:
+    """Items given up on, newest first, for the administrators."""
+    return list(db.session.scalars(select(OutboxItem).where(OutboxItem.status == "failed")
+                                   .order_by(OutboxItem.id.desc()).limit(limit)))
 
 
 def dispatch_all_due(channels: Channels | None = None) -> int:

@@ -14,6 +14,7 @@ from webapp.core.access import role_required
 from webapp.core.markdown import render_markdown
 from webapp.core.db import utcnow
 from webapp.extensions import db
+from webapp.messages.services import conversations_for
 from webapp.programme import services
 
 bp = Blueprint("programme", __name__, template_folder="templates")
@@ -39,6 +40,7 @@ def home():
     catalogue = get_catalogue()
     cards = []
     enrolments = services.enrolments_for_patient(current_user)
+    conversations = conversations_for([e.id for e in enrolments])
     for enrolment in enrolments:
         programme = catalogue.programmes.get(enrolment.programme_id)
         if programme is None:
@@ -48,6 +50,7 @@ def home():
         cards.append({
             "enrolment": enrolment, "programme": programme, "done": done, "total": total,
             "continue": services.continue_point(schedule), "next": services.next_to_open(schedule),
+            "conversation": conversations.get(enrolment.id),
         })
     changed = services.record_activity([e for e in enrolments if e.status in services.OPEN_STATUSES])
     html = render_template("programme/home.html", cards=cards, render_markdown=render_markdown)
