@@ -61,3 +61,44 @@ def test_a_scheduler_tick_sweeps_and_delivers(app, db, make, smtp_server):
     body = message.get_body(("plain",)).get_content()
     # Content-free: no patient name, no programme name.
     assert "Test Patient" not in body and "smärtskola" not in body.lower()
+
+
+def _opt_in(db, patient, kind):
+    from webapp.notifications.models import NotificationConsent
+
+    db.session.add(NotificationConsent(user_id=patient.id, kind=kind, channel="email", is_enabled=True,
+                                       consented_at=utcnow()))
+    db.session.commit()
+
+
+def test_opted_in_patient_hears_once_when_a_module_opens(app, db, make):
+    unit = make.unit()
+    patient = make.user("patient")
+    quiet = make.user("patient")
+    started = utcnow() - timedelta(days=6, hours=23)
+    make.enrolment(patient, unit, None, programme="pain-school", started_at=started)
+    make.enrolment(quiet, unit, None, programme="pain-school", started_at=started)
+    _opt_in(db, patient, "module_opened")
+    assert sweep_enrolments()["modules"] == 0  # nothing new since the start
+    # Module 2 opens seven days after the start.
+    assert sweep_enrolments(now=utcnow() + timedelta(hours=2))["modules"] == 1
+    assert _outbox(db) == [("module_opened", patient.email)]
+    assert sweep_enrolments(now=utcnow() + timedelta(hours=4))["modules"] == 0
+
+
+def test_inactivity_nudge_once_per_absence_for_those_who_asked(app, db, make):
+    unit = make.unit()
+    away = make.user("patient")
+    also_away = make.user("patient")
+    long_ago = utcnow() - timedelta(days=30)
+    enrolment = make.enrolment(away, unit, None, started_at=long_ago, last_active_at=long_ago)
+    make.enrolment(also_away, unit, None, started_at=long_ago, last_active_at=long_ago)
+    _opt_in(db, away, "inactivity")
+    assert sweep_enrolments()["nudged"] == 1
+    assert sweep_enrolments()["nudged"] == 0
+    # Nudged 20 days ago, came back 15 days ago, away since: one more nudge.
+    enrolment.inactivity_nudged_at = utcnow() - timedelta(days=20)
+    enrolment.last_active_at = utcnow() - timedelta(days=15)
+    db.session.commit()
+    assert sweep_enrolments()["nudged"] == 1
+    assert [k for k, _a in _outbox(db)] == ["inactivity", "inactivity"]

@@ -132,3 +132,26 @@ def test_dispatch_costs_one_statement_per_item_plus_a_constant(app, db, make, co
     # Claiming is three statements per batch; each result is one UPDATE.
     assert counts[50] - counts[5] == 45, counts
     _db.session.remove()
+
+
+def test_a_newer_message_notice_waits_behind_the_pending_one(app, db, make):
+    patient = make.user("patient")
+    for _ in range(3):
+        notify(patient, Kind.NEW_MESSAGE, {"url": LINK})
+    notify(patient, Kind.PASSWORD_RESET, {"url": LINK})
+    notify(patient, Kind.PASSWORD_RESET, {"url": LINK})
+    db.session.commit()
+    kinds = sorted(db.session.scalars(select(OutboxItem.kind)))
+    assert kinds == ["new_message", "password_reset", "password_reset"]
+
+
+def test_administrators_hear_about_failed_deliveries(app, db, make, sms_gateway):
+    admin = make.user("admin")
+    patient = make.user("patient", phone="+46701740605")
+    notify(patient, Kind.INVITATION, {"url": LINK}, channels=("sms",), immediate=True)
+    db.session.commit()
+    sms_gateway.fail_with = 400
+    dispatch_due(_channels(app, sms_gateway=sms_gateway))
+    report = db.session.scalars(select(OutboxItem).where(OutboxItem.kind == "delivery_failed")).one()
+    assert report.address == admin.email
+    assert "/admin/" in report.payload

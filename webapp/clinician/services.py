@@ -19,7 +19,8 @@ from webapp.content.services import Programme
 from webapp.core.db import utcnow
 from webapp.core.urls import external_url
 from webapp.extensions import db
-from webapp.notifications.services import Kind, notify
+from webapp.notifications.models import NotificationConsent
+from webapp.notifications.services import Kind, notify, notify_user
 from webapp.programme.models import Enrolment, EnrolmentEvent, EnrolmentStatus, ModuleProgress, ScheduleEntry
 
 PAGE_SIZE = 50
@@ -362,8 +363,60 @@ def sweep_enrolments(now: datetime | None = None) -> dict[str, int]:
     for enrolment in due:
         close(enrolment, None, "automatic close at the end date")
         counts["closed"] += 1
+    counts["modules"] = _notice_opened_modules(now, open_status)
+    counts["nudged"] = _nudge_inactive(now)
     db.session.commit()
     return counts
+
+
+def _opted_in(kind: Kind):
+    """Patients who chose to hear about ``kind`` on some channel."""
+    return select(NotificationConsent.user_id).where(NotificationConsent.kind == kind.value,
+                                                     NotificationConsent.is_enabled.is_(True))
+
+
+def _notice_opened_modules(now: datetime, open_status) -> int:
+    """Tell opted-in patients once when a module has opened since the last notice.
+
+    Each enrolment is looked at most once an hour, so the sweep stays cheap.
+    """
+    from webapp.content.services import get_catalogue
+    from webapp.programme.services import schedule_for
+
+    catalogue = get_catalogue()
+    told = 0
+    rows = db.session.scalars(
+        select(Enrolment).options(joinedload(Enrolment.patient))
+        .where(Enrolment.status == EnrolmentStatus.ACTIVE.value, Enrolment.patient_id.in_(_opted_in(Kind.MODULE_OPENED)),
+               or_(Enrolment.modules_noticed_at.is_(None), Enrolment.modules_noticed_at < now - timedelta(hours=1)))
+        .with_for_update(of=Enrolment, skip_locked=True)
+    ).unique().all()
+    for enrolment in rows:
+        programme = catalogue.programmes.get(enrolment.programme_id)
+        since = enrolment.modules_noticed_at or enrolment.started_at or enrolment.created_at
+        if programme is not None and any(
+                s.is_open and since < s.opens_at <= now for s in schedule_for(enrolment, programme, now)):
+            notify_user(enrolment.patient, Kind.MODULE_OPENED, {"url": external_url("auth.login")})
+            told += 1
+        enrolment.modules_noticed_at = now
+    return told
+
+
+def _nudge_inactive(now: datetime) -> int:
+    """One friendly nudge per absence to opted-in patients away for INACTIVE_DAYS."""
+    cutoff = now - timedelta(days=INACTIVE_DAYS)
+    rows = db.session.scalars(
+        select(Enrolment).options(joinedload(Enrolment.patient))
+        .where(Enrolment.status == EnrolmentStatus.ACTIVE.value, Enrolment.patient_id.in_(_opted_in(Kind.INACTIVITY)),
+               func.coalesce(Enrolment.last_active_at, Enrolment.started_at) < cutoff,
+               or_(Enrolment.inactivity_nudged_at.is_(None),
+                   Enrolment.inactivity_nudged_at < func.coalesce(Enrolment.last_active_at, Enrolment.started_at)))
+        .with_for_update(of=Enrolment, skip_locked=True)
+    ).unique().all()
+    for enrolment in rows:
+        notify_user(enrolment.patient, Kind.INACTIVITY, {"url": external_url("auth.login")})
+        enrolment.inactivity_nudged_at = now
+    return len(rows)
 
 
 def set_end_date(enrolment: Enrolment, actor: User, ends_at: datetime | None) -> None:

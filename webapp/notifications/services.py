@@ -29,6 +29,7 @@ from sqlalchemy import and_, bindparam, or_, select, text, update
 from webapp.core.db import UTCDateTime, utcnow
 from webapp.core.mail import DeliveryError, MailboxFileMailer, SmtpMailer
 from webapp.core.sms import ConsoleSms, HttpSmsGateway
+from webapp.core.urls import external_url
 from webapp.extensions import db
 from webapp.notifications.models import OutboxItem
 
@@ -52,11 +53,19 @@ class Kind(str, enum.Enum):
     NEW_MESSAGE_STAFF = "new_message_staff"
     # A code to confirm a mobile number (always sent: the patient asked for it).
     PHONE_CODE = "phone_code"
+    # Opt-in reminders for the patient.
+    MODULE_OPENED = "module_opened"
+    INACTIVITY = "inactivity"
+    # To administrators: deliveries that failed for good.
+    DELIVERY_FAILED = "delivery_failed"
 
 
 # Kinds a patient chooses to get, per channel; the others are part of a service
 # they asked for (invitation, password reset, access changes) and always sent.
-OPTIONAL_KINDS = (Kind.NEW_MESSAGE,)
+OPTIONAL_KINDS = (Kind.NEW_MESSAGE, Kind.MODULE_OPENED, Kind.INACTIVITY)
+# While one of these is still waiting to go out, a newer one adds nothing:
+# "you have a new message" once is enough.
+COALESCED_KINDS = {Kind.NEW_MESSAGE, Kind.NEW_MESSAGE_STAFF, Kind.MODULE_OPENED, Kind.DELIVERY_FAILED}
 QUIET_START, QUIET_END = 21, 8  # SMS quiet hours, Europe/Stockholm
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
@@ -101,9 +110,14 @@ def notify(user, kind: Kind, payload: dict, channels: Iterable[str] = ("email",)
     SMS wait out the quiet hours unless ``immediate`` (a code the user asked for).
     """
     items = []
+    kind = Kind(kind)
     for channel in channels:
         address = user.email if channel == "email" else user.phone if channel == "sms" else ""
         if channel != "null" and not address:
+            continue
+        if kind in COALESCED_KINDS and db.session.scalar(select(OutboxItem.id).where(
+                OutboxItem.user_id == user.id, OutboxItem.kind == kind.value, OutboxItem.channel == channel,
+                OutboxItem.status == "pending").limit(1)):
             continue
         due = due_at or utcnow()
         item = OutboxItem(
@@ -250,13 +264,27 @@ def dispatch_due(channels: Channels | None = None, now: datetime | None = None,
             # itself crashed, the last few results could be lost and those items
             # sent again (at-least-once), which is the guarantee we give anyway.
             results.exec_driver_sql("SET synchronous_commit TO OFF")
+        failed = 0
         try:
             for item in items:
-                delivered += _deliver_one(channels, item, max_attempts, results)
+                outcome = _deliver_one(channels, item, max_attempts, results)
+                delivered += outcome == "sent"
+                failed += outcome == "failed" and item.kind != Kind.DELIVERY_FAILED.value
         finally:
             if postgres:
                 results.exec_driver_sql("RESET synchronous_commit")
+    if failed:
+        _tell_administrators()
     return delivered
+
+
+def _tell_administrators() -> None:
+    """E-mail every administrator that deliveries failed for good (no details: see the admin page)."""
+    from webapp.auth.models import User
+
+    for admin in db.session.scalars(select(User).where(User.role == "admin", User.is_active_account.is_(True))):
+        notify(admin, Kind.DELIVERY_FAILED, {"url": external_url("admin.index")})
+    db.session.commit()
 
 
 # One prepared shape for every result, so recording costs one cheap round trip.
@@ -266,8 +294,8 @@ RECORD_RESULT = text(
 ).bindparams(bindparam("sent_at", type_=UTCDateTime()), bindparam("due_at", type_=UTCDateTime()))
 
 
-def _deliver_one(channels: Channels, item: OutboxItem, max_attempts: int, results) -> bool:
-    """Deliver one claimed item and record the outcome at once; True if sent."""
+def _deliver_one(channels: Channels, item: OutboxItem, max_attempts: int, results) -> str:
+    """Deliver one claimed item and record the outcome at once; return the new status."""
     values = {"id": item.id, "status": "sent", "sent_at": utcnow(), "payload": "{}", "last_error": None,
               "due_at": item.due_at}
     try:
@@ -287,7 +315,7 @@ def _deliver_one(channels: Channels, item: OutboxItem, max_attempts: int, result
         values.update(status="failed", sent_at=None, payload=item.payload,
                       last_error=f"{type(exc).__name__}: {exc}"[:500])
     results.execute(RECORD_RESULT, values)
-    return values["status"] == "sent"
+    return values["status"]
 
 
 def beat(now: datetime | None = None) -> None:

@@ -56,6 +56,10 @@ class Enrolment(db.Model):
     end_warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set when the responsible clinician was reminded that the duration is reached.
     duration_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Up to when the patient has been told about newly opened modules.
+    modules_noticed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the patient was last nudged after a long time away (opt-in).
+    inactivity_nudged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     close_reason: Mapped[str | None] = mapped_column(String(500))
     # Updated at most every few minutes per session, not on every request.
     last_active_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
