@@ -111,3 +111,9 @@ def test_shipped_content_has_no_errors():
     assert {"pain-school", "act-long-term-pain", "pain-info"} <= set(catalogue.programmes)
     assert len(catalogue.programmes["pain-school"].published_modules) == 8
     assert len(catalogue.programmes["act-long-term-pain"].published_modules) >= 6
+
+
+def test_subheadings_stay_on_their_page_one_level_below_the_title():
+    parsed = parse_module_file("---\ntitle: T\nkind: normal\n---\n\n## Sida ett\n\n### Under\n\nText.\n\n## Sida två\n", "z.md")
+    assert [p.title for p in parsed.pages] == ["Sida ett", "Sida två"]
+    assert "<h2>Under</h2>" in str(parsed.pages[0].segments[0].html)

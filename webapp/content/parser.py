@@ -199,6 +199,13 @@ def _check_unclosed_blocks(tokens: list[Token], body: str, parsed: ParsedFile, o
 
 
 def _build_pages(tokens: list[Token], module_title: str, parsed: ParsedFile, offset: int, env: dict) -> list[Page]:
+    # Page breaks are the top-level "##" headings, found before any tag changes.
+    breaks = {id(t) for t in tokens if t.type == "heading_open" and t.tag == "h2" and t.level == 0}
+    # A page's title is its h1, so "###" inside a page is the next level down:
+    # render h3..h6 one level up to keep the outline whole.
+    for token in tokens:
+        if token.type in ("heading_open", "heading_close") and token.tag in ("h3", "h4", "h5", "h6"):
+            token.tag = f"h{int(token.tag[1]) - 1}"
     pages: list[Page] = []
     title = module_title
     current: list[Segment] = []
@@ -215,7 +222,7 @@ def _build_pages(tokens: list[Token], module_title: str, parsed: ParsedFile, off
     started = False
     while index < len(tokens):
         token = tokens[index]
-        if token.type == "heading_open" and token.tag == "h2" and token.level == 0:
+        if id(token) in breaks:
             flush_html()
             if current or started:
                 pages.append(Page(title=title, segments=tuple(current)))
@@ -241,7 +248,7 @@ def _build_pages(tokens: list[Token], module_title: str, parsed: ParsedFile, off
         html_run.append(token)
         index += 1
     flush_html()
-    if current or not pages:
+    if current or started or not pages:
         pages.append(Page(title=title, segments=tuple(current)))
     return pages
 
