@@ -86,9 +86,45 @@ def seed(if_empty: bool) -> None:
             closed_at=now - timedelta(days=30) if status == "closed" else None,
             close_reason="Programmet avslutat" if status == "closed" else None,
         ))
+    db.session.flush()
+    _demo_activity(staff["elin"])
     db.session.commit()
     click.echo("Demo data created.")
     print_logins()
+
+
+def _demo_activity(clinician: User) -> None:
+    """Some reading, answers and a short conversation, so every page has something to show."""
+    from webapp.content.services import get_catalogue
+    from webapp.messages.services import post_as_patient, post_as_staff
+    from webapp.programme import services as journey
+
+    tolvan = db.session.scalar(select(Enrolment).join(User, Enrolment.patient_id == User.id)
+                               .where(User.email == f"tolvan@{DEMO_DOMAIN}"))
+    programme = get_catalogue().programmes.get(tolvan.programme_id)
+    if programme is None:
+        return
+    schedule = journey.schedule_for(tolvan, programme)
+    for item in schedule[:3]:
+        version = item.module.versions[programme.default_language]
+        for page in range(1, len(version.pages) + 1):
+            journey.record_page_view(tolvan, item, page, None)
+        journey.mark_done(tolvan, item)
+    first = schedule[0].module
+    answers = {
+        "reflection": "Jag vill kunna gå till affären och umgås med barnbarnen utan att behöva vila hela dagen efter.",
+        "task": "Korta promenader måndag, onsdag och fredag förmiddag.",
+    }
+    for kind, block_id, items in first.answer_ids():
+        cleaned = journey.clean_answer(kind, items, answers.get(kind, ""), "4" if kind == "rating" else None,
+                                       ["0"] if kind == "task" else [])
+        journey.save_answer(tolvan, first, block_id, kind, cleaned, None)
+    with current_app.test_request_context():
+        post_as_patient(tolvan, tolvan.patient, "Hej! Jag har svårt att komma igång med promenaderna när det "
+                                                "regnar. Har du något tips?")
+        post_as_staff(tolvan, clinician, "Hej Tolvan! Prova gärna att gå i trapphuset eller i en galleria. "
+                                         "Det viktiga är att röra på sig lite, inte var.")
+        post_as_patient(tolvan, tolvan.patient, "Tack, det ska jag prova!")
 
 
 def print_logins() -> None:
