@@ -51,7 +51,7 @@ def build(target: Path, modules: int) -> int:
         for lang in LANGS:
             # The same text in every language keeps ids and block counts equal.
             text = source.read_text(encoding="utf-8")
-            text = BLOCK_ID.sub(lambda m: f"{m.group(1)}{name}-{m.group(2)}", text)
+            text = BLOCK_ID.sub(lambda m, prefix=name: f"{m.group(1)}{prefix}-{m.group(2)}", text)
             text = text.replace("::: video what-is-pain\n", "::: tip\n")
             text = re.sub(r"\(module:[a-z0-9-]+\)", f"(module:{names[0]})", text)
             (folder / f"{lang}.md").write_text(text, encoding="utf-8")

@@ -68,3 +68,20 @@ def test_access_log_is_for_administrators(app, make, db, role, status):
     client = app.test_client()
     Auth(client, db).login(make.user(role, units=[make.unit()] if role == "clinician" else []))
     assert client.get("/admin/access-log").status_code == status
+
+
+def test_admin_page_warns_when_the_scheduler_is_down_and_lists_failures(client, auth, make, db):
+    from webapp.notifications.models import OutboxItem
+    from webapp.notifications.services import beat
+
+    auth.login(make.user("admin"))
+    html = client.get("/admin/").get_data(as_text=True)
+    assert "<title>Administration – Lotsa</title>" in html
+    assert "Schemaläggaren körs inte" in html and "Inga misslyckade utskick." in html
+    beat()
+    db.session.add(OutboxItem(kind="invitation", channel="sms", address="+46701740605", locale="sv", payload="{}",
+                              status="failed", attempts=8, last_error="gateway answered 400"))
+    db.session.commit()
+    html = client.get("/admin/").get_data(as_text=True)
+    assert "Schemaläggaren körs inte" not in html
+    assert "gateway answered 400" in html

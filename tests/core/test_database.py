@@ -9,7 +9,7 @@ import time
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select, text
 from sqlalchemy.exc import DatabaseError
 
 from webapp.core.audit import AccessLogEntry, AppendOnlyError, log_access

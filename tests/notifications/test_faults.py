@@ -46,7 +46,7 @@ def test_smtp_down_then_back_delivers_exactly_once(app, db, make, smtp_server):
     down = Channels(SmtpMailer("127.0.0.1", 1, sender="lotsa@lotsa.example", timeout=2))
     up = Channels(SmtpMailer("127.0.0.1", smtp_server.port, sender="lotsa@lotsa.example"))
     now = utcnow()
-    for attempt in range(3):  # three failed tries, each pushed further out
+    for _ in range(3):  # three failed tries, each pushed further out
         assert dispatch_due(down, now=now) == 0
         now = db.session.scalars(select(OutboxItem.due_at)).one() + timedelta(seconds=1)
     assert db.session.scalars(select(OutboxItem.attempts)).one() == 3

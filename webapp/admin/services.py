@@ -159,18 +159,22 @@ def follow_up(units: list[CareUnit], catalogue, now: datetime | None = None) -> 
                                    sum(1 for e in group if any(c.module_id == module.id for c in by_enrolment.get(e.id, [])))))
             durations = [(c.completed_at - c.first_opened_at).total_seconds() / 86400
                          for e in group for c in by_enrolment.get(e.id, [])]
-            share = (lambda n: round(100 * n / len(open_group), 1) if open_group else None)
             results.append(FollowUp(
                 unit=unit, programme_id=programme_id,
                 active=sum(1 for e in group if e.status == EnrolmentStatus.ACTIVE.value), total=len(group),
-                with_clinician_share=share(sum(1 for e in open_group if e.responsible_clinician_id)),
-                schedule_set_share=share(sum(1 for e in open_group if e.id in early_schedules)),
-                inactive_share=share(sum(1 for e in open_group if e.last_active_at is None
-                                         or now - e.last_active_at > timedelta(days=14))),
+                with_clinician_share=_share(sum(1 for e in open_group if e.responsible_clinician_id), open_group),
+                schedule_set_share=_share(sum(1 for e in open_group if e.id in early_schedules), open_group),
+                inactive_share=_share(sum(1 for e in open_group if e.last_active_at is None
+                                          or now - e.last_active_at > timedelta(days=14)), open_group),
                 funnel=funnel,
                 median_days_per_module=round(statistics.median(durations), 1) if durations else None,
             ))
     return results
+
+
+def _share(count: int, group: list) -> float | None:
+    """Percentage of the group, one decimal; None for an empty group."""
+    return round(100 * count / len(group), 1) if group else None
 
 
 def follow_up_csv(rows: list[FollowUp], catalogue) -> str:

@@ -345,7 +345,7 @@ def _load_programme(path: Path, catalogue: Catalogue, form_ids: set[str]) -> Pro
         module = _load_module(module_folder, programme, position, catalogue, form_ids, order)
         if module is None:
             continue
-        for kind, block_id, _items in module.answer_ids():
+        for _kind, block_id, _items in module.answer_ids():
             if block_id in seen_answer_ids:
                 version = module.versions[default]
                 line = next(line for k, i, line, _n in version.answer_blocks if i == block_id)

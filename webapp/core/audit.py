@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import has_request_context, request
-from sqlalchemy import ForeignKey, Index, String, event
+from sqlalchemy import Index, String, event
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from webapp.core.db import UTCDateTime, utcnow

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from flask import current_app, render_template
+from flask import current_app
 from flask_babel import force_locale
 from sqlalchemy import and_, bindparam, or_, select, text, update
 
