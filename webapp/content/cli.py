@@ -26,8 +26,9 @@ def check(strict: bool) -> None:
     catalogue = load_catalogue(Path(config["CONTENT_ROOT"]), Path(config["MEDIA_ROOT"]), Path(config["FORMS_ROOT"]))
     modules = sum(len(p.modules) for p in catalogue.programmes.values())
     files = sum(len(m.versions) for p in catalogue.programmes.values() for m in p.modules)
-    click.echo(f"Checked {len(catalogue.programmes)} programmes, {modules} modules, {files} module files "
-               f"and {len(catalogue.media)} media items in {catalogue.load_seconds * 1000:.0f} ms.")
+    click.echo(f"Checked {len(catalogue.programmes)} programmes, {modules} modules, {files} module files, "
+               f"{len(catalogue.media)} media items and {len(catalogue.forms)} questionnaires "
+               f"in {catalogue.load_seconds * 1000:.0f} ms.")
     if catalogue.errors:
         click.echo(f"\n{len(catalogue.errors)} error(s):")
         for problem in catalogue.errors:

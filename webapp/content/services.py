@@ -24,6 +24,7 @@ from markupsafe import Markup
 from webapp.config import PROJECT_ROOT
 from webapp.content.parser import ID_RE, ParsedFile, Problem, parse_module_file
 from webapp.core.markdown import render_markdown
+from webapp.questionnaires.services import load_forms
 
 CONTENT_ROOT = PROJECT_ROOT / "content" / "modules"
 MEDIA_ROOT = PROJECT_ROOT / "media"
@@ -158,6 +159,8 @@ class Catalogue:
     programmes: dict[str, Programme] = field(default_factory=dict)
     media: dict[str, Media] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    # Questionnaire definitions from content/forms (see webapp.questionnaires).
+    forms: dict = field(default_factory=dict)
     signature: tuple = ()
     load_seconds: float = 0.0
 
@@ -214,9 +217,11 @@ def load_catalogue(root: Path = CONTENT_ROOT, media_root: Path = MEDIA_ROOT,
                    forms_root: Path = FORMS_ROOT) -> Catalogue:
     """Read, parse and check all content; problems are collected, never raised."""
     started = time.perf_counter()
-    catalogue = Catalogue(signature=content_signature(root, media_root))
+    catalogue = Catalogue(signature=content_signature(root, media_root, forms_root))
     catalogue.media = _load_media(media_root, catalogue.problems)
-    form_ids = {p.stem for p in forms_root.glob("*.yaml")} if forms_root.exists() else set()
+    catalogue.forms, form_problems = load_forms(forms_root)
+    catalogue.problems.extend(form_problems)
+    form_ids = set(catalogue.forms)
     for path in sorted(root.glob("*/programme.yaml")):
         programme = _load_programme(path, catalogue, form_ids)
         if programme is not None:
@@ -463,7 +468,7 @@ def init_catalogue(app) -> None:
             if now - state[0] < 1.0:
                 return
             state[0] = now
-            roots = (Path(app.config["CONTENT_ROOT"]), Path(app.config["MEDIA_ROOT"]))
+            roots = (Path(app.config["CONTENT_ROOT"]), Path(app.config["MEDIA_ROOT"]), Path(app.config["FORMS_ROOT"]))
             if content_signature(*roots) != app.extensions["lotsa_catalogue"].signature:
                 _load_into(app)
 
