@@ -73,11 +73,12 @@ def _register_blueprints(app: Flask) -> None:
     from webapp.content.views import bp as content_bp
     from webapp.core.views import bp as core_bp
     from webapp.messages.views import bp as messages_bp
+    from webapp.questionnaires.views import bp as questionnaires_bp
     from webapp.notifications.views import bp as notifications_bp
     from webapp.programme.views import bp as programme_bp
 
     for blueprint in (core_bp, auth_bp, programme_bp, clinician_bp, content_bp, admin_bp, notifications_bp,
-                      messages_bp):
+                      messages_bp, questionnaires_bp):
         app.register_blueprint(blueprint)
 
 

@@ -20,12 +20,16 @@ log = logging.getLogger("lotsa.scheduler")
 def run_jobs(channels=None) -> dict:
     """One tick: enrolment reminders and closes first, so their messages go out at once."""
     from webapp.clinician.services import sweep_enrolments
+    from webapp.extensions import db
     from webapp.notifications.services import beat, dispatch_all_due
+    from webapp.questionnaires.services import remind_unanswered
 
     beat()
     swept = sweep_enrolments()
+    reminded = remind_unanswered()
+    db.session.commit()
     sent = dispatch_all_due(channels)
-    return {**swept, "sent": sent}
+    return {**swept, "questionnaire_reminders": reminded, "sent": sent}
 
 
 @click.group("scheduler")

@@ -43,11 +43,16 @@ def world(make, db):
     enrolment = make.enrolment(patient, unit, clinician, programme="pain-school", welcome_text="Välkommen!")
     from flask import current_app
 
+    from webapp.content.services import get_catalogue
+    from webapp.questionnaires.services import send
+
     with current_app.test_request_context():
         post_as_patient(enrolment, patient, "Hej! Här är en länk: https://www.1177.se")
+    dispatch = send(enrolment, get_catalogue().forms["phq-9"], clinician)
     db.session.commit()
+    dispatch_id = dispatch.id
     world = {"unit": unit, "clinician": (clinician.email, clinician.totp_secret), "patient": patient.email,
-             "enrolment": enrolment.id, "editor": None, "admin": None}
+             "enrolment": enrolment.id, "dispatch": dispatch_id, "editor": None, "admin": None}
     editor, admin = make.user("editor"), make.user("admin")
     world["editor"] = (editor.email, editor.totp_secret)
     world["admin"] = (admin.email, admin.totp_secret)
@@ -59,7 +64,8 @@ def test_patient_pages(page, live_server, axe, world):
     e = world["enrolment"]
     _login(page, live_server, world["patient"])
     _check(page, live_server, axe, ["/home", f"/e/{e}/", f"/e/{e}/pain-physiology/2", f"/e/{e}/messages",
-                                    f"/e/{e}/summary", "/auth/account", "/account/notifications", "/accessibility"])
+                                    f"/e/{e}/summary", "/auth/account", "/account/notifications", "/accessibility",
+                                    f"/e/{e}/questionnaires/{world['dispatch']}"])
 
 
 def test_clinician_pages(page, live_server, axe, world):

@@ -141,7 +141,7 @@ def flag_sql(now: datetime):
     days_run = _days_between(started, now)
     reached = days_run >= Enrolment.recommended_days
     closing = and_(days_run >= Enrolment.recommended_days - CLOSING_SOON_DAYS, days_run < Enrolment.recommended_days)
-    return [inactive, reached, closing]
+    return [inactive, reached, closing, Enrolment.safety_flag_at.is_not(None)]
 
 
 def _days_between(column, now: datetime):
@@ -153,11 +153,11 @@ def _days_between(column, now: datetime):
 
 
 def flags_for(enrolment: Enrolment, now: datetime | None = None) -> list[str]:
-    """inactive / duration_reached / closing_soon for an open enrolment."""
+    """safety / inactive / duration_reached / closing_soon for an open enrolment."""
     now = now or utcnow()
     if enrolment.status == EnrolmentStatus.CLOSED.value:
         return []
-    flags = []
+    flags = ["safety"] if enrolment.safety_flag_at else []
     if enrolment.status == EnrolmentStatus.ACTIVE.value and (
             enrolment.last_active_at is None or now - enrolment.last_active_at > timedelta(days=INACTIVE_DAYS)):
         flags.append("inactive")

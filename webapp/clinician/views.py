@@ -18,6 +18,7 @@ from webapp.core.identity import format_personal_number
 from webapp.core.markdown import render_markdown
 from webapp.extensions import db
 from webapp.messages.services import conversations_for
+from webapp.questionnaires.services import history as questionnaire_history
 from webapp.programme import services as patient_services
 
 bp = Blueprint("clinician", __name__, url_prefix="/clinician", template_folder="templates")
@@ -168,6 +169,7 @@ def enrolment(enrolment_id: int):
         done=patient_services.progress_counts(schedule), flags=services.flags_for(enrolment),
         history=services.history(enrolment), render_markdown=render_markdown,
         conversation=conversations_for([enrolment.id]).get(enrolment.id),
+        dispatches=questionnaire_history(enrolment), forms=get_catalogue().forms,
         close_form=forms.CloseForm(), extend_form=forms.ExtendForm(), hand_over_form=hand_over,
         end_date_form=forms.EndDateForm(ends_on=enrolment.ends_at.astimezone(STOCKHOLM).date() if enrolment.ends_at else None),
         welcome_form=forms.WelcomeForm(welcome_text=enrolment.welcome_text), schedule_form=forms.ScheduleForm(),

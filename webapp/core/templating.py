@@ -27,6 +27,7 @@ STATUS_LABELS = {
 
 
 FLAG_LABELS = {
+    "safety": _l("Safety answer"),
     "inactive": _l("Inactive 14+ days"),
     "duration_reached": _l("Recommended duration reached"),
     "closing_soon": _l("Recommended duration ends soon"),
@@ -42,6 +43,7 @@ EVENT_LABELS = {
     "welcome_edited": _l("Welcome text changed"),
     "schedule_changed": _l("Schedule changed"),
     "end_date": _l("End date set"),
+    "safety_acknowledged": _l("Safety answer handled"),
 }
 
 
@@ -50,6 +52,18 @@ def timeago(value) -> str:
     if value is None:
         return ""
     return format_timedelta(value - utcnow(), granularity="minute", add_direction=True)
+
+
+def band_label(form, stored: str) -> str:
+    """A stored band (its English label) in the reader's language."""
+    from flask_babel import get_locale
+
+    locale = str(get_locale() or "sv")
+    for scale in [form.total, *form.subscales.values()] if form.total else form.subscales.values():
+        for band in scale.bands:
+            if band.labels.get("en") == stored:
+                return band.labels.get(locale) or stored
+    return stored
 
 
 def init_templating(app: Flask) -> None:
@@ -70,6 +84,7 @@ def init_templating(app: Flask) -> None:
             "status_label": lambda status: str(STATUS_LABELS.get(status, status)),
             "flag_label": lambda flag: str(FLAG_LABELS.get(flag, flag)),
             "event_label": lambda kind: str(EVENT_LABELS.get(kind, kind)),
+            "band_label": band_label,
         }
 
     app.jinja_env.filters["date"] = lambda value, fmt="medium": format_date(value, fmt) if value else ""

@@ -58,6 +58,11 @@ class Kind(str, enum.Enum):
     INACTIVITY = "inactivity"
     # To administrators: deliveries that failed for good.
     DELIVERY_FAILED = "delivery_failed"
+    # A questionnaire to answer, and reminders until it is answered.
+    QUESTIONNAIRE_WAITING = "questionnaire_waiting"
+    QUESTIONNAIRE_REMINDER = "questionnaire_reminder"
+    # To the responsible clinician: an answer hit a safety rule.
+    SAFETY_FLAG = "safety_flag"
 
 
 # Kinds a patient chooses to get, per channel; the others are part of a service

@@ -60,6 +60,8 @@ class Enrolment(db.Model):
     modules_noticed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When the patient was last nudged after a long time away (opt-in).
     inactivity_nudged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when a questionnaire answer hit a safety rule; cleared when a clinician has acted.
+    safety_flag_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     close_reason: Mapped[str | None] = mapped_column(String(500))
     # Updated at most every few minutes per session, not on every request.
     last_active_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -15,6 +15,7 @@ from webapp.core.markdown import render_markdown
 from webapp.core.db import utcnow
 from webapp.extensions import db
 from webapp.messages.services import conversations_for
+from webapp.questionnaires.services import waiting as waiting_questionnaires
 from webapp.programme import services
 
 bp = Blueprint("programme", __name__, template_folder="templates")
@@ -41,6 +42,7 @@ def home():
     cards = []
     enrolments = services.enrolments_for_patient(current_user)
     conversations = conversations_for([e.id for e in enrolments])
+    forms_waiting = waiting_questionnaires([e.id for e in enrolments if e.status in services.OPEN_STATUSES])
     for enrolment in enrolments:
         programme = catalogue.programmes.get(enrolment.programme_id)
         if programme is None:
@@ -51,9 +53,10 @@ def home():
             "enrolment": enrolment, "programme": programme, "done": done, "total": total,
             "continue": services.continue_point(schedule), "next": services.next_to_open(schedule),
             "conversation": conversations.get(enrolment.id),
+            "questionnaires": forms_waiting.get(enrolment.id, []),
         })
     changed = services.record_activity([e for e in enrolments if e.status in services.OPEN_STATUSES])
-    html = render_template("programme/home.html", cards=cards, render_markdown=render_markdown)
+    html = render_template("programme/home.html", cards=cards, render_markdown=render_markdown, forms=catalogue.forms)
     if changed:
         db.session.commit()
     return html

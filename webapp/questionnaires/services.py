@@ -363,3 +363,157 @@ def is_meaningful_change(form: Form, before: float | None, after: float | None) 
     if before is None or after is None or form.meaningful_change is None:
         return None
     return abs(after - before) >= form.meaningful_change
+
+
+# --- sending, answering, following up ------------------------------------------------------
+
+REMINDER_EVERY_DAYS = 3
+MAX_REMINDERS = 3
+
+
+class AnswerProblems(Exception):
+    """The submitted answers have problems: {item id: code}."""
+
+    def __init__(self, problems: dict[str, str]):
+        super().__init__("answers")
+        self.problems = problems
+
+
+def send(enrolment, form: Form, sender, due_at=None):
+    """Send a questionnaire to a patient now; they are told by e-mail (content-free)."""
+    from webapp.core.db import utcnow
+    from webapp.core.urls import external_url
+    from webapp.extensions import db
+    from webapp.notifications.services import Kind, notify
+    from webapp.questionnaires.models import Dispatch
+
+    if not form.has_text:
+        raise ValueError("a licence-required questionnaire without its texts cannot be sent")
+    dispatch = Dispatch(enrolment_id=enrolment.id, form_id=form.id, sent_by_id=sender.id, created_at=utcnow(),
+                        due_at=due_at, draft="{}", reminders_sent=0)
+    db.session.add(dispatch)
+    notify(enrolment.patient, Kind.QUESTIONNAIRE_WAITING, {"url": external_url("auth.login")})
+    return dispatch
+
+
+def clean_answers(form: Form, raw: dict[str, str], final: bool) -> dict:
+    """Keep the answers that fit their item; on ``final`` every required item must be there."""
+    answers, problems = {}, {}
+    for item in form.items:
+        if item.type == "info":
+            continue
+        value = (raw.get(item.id) or "").strip()
+        if item.type == "text":
+            if len(value) > 2000:
+                problems[item.id] = "too_long"
+            elif value:
+                answers[item.id] = value
+        elif value:
+            if item_value(item, value) is None:
+                problems[item.id] = "invalid"
+            else:
+                answers[item.id] = int(value)
+        if final and item.required and item.id not in answers and item.id not in problems:
+            problems[item.id] = "required"
+    if problems:
+        raise AnswerProblems(problems)
+    return answers
+
+
+def submit(dispatch, enrolment, form: Form, answers: dict):
+    """Score and store the answers; a safety hit flags the enrolment and tells the clinician."""
+    import json
+
+    from webapp.core.db import utcnow
+    from webapp.core.urls import external_url
+    from webapp.extensions import db
+    from webapp.notifications.services import Kind, notify
+    from webapp.questionnaires.models import Response
+
+    result = score(form, answers)
+    response = Response(
+        dispatch_id=dispatch.id, enrolment_id=enrolment.id, form_id=form.id, answers=json.dumps(answers),
+        total=result.total, band=_band_key(result.band),
+        subscales=json.dumps({k: v[0] for k, v in result.subscales.items()}), safety_hit=bool(result.safety_hits),
+        submitted_at=utcnow(),
+    )
+    db.session.add(response)
+    dispatch.answered_at = response.submitted_at
+    dispatch.draft = "{}"
+    if result.safety_hits:
+        enrolment.safety_flag_at = response.submitted_at
+        if enrolment.responsible_clinician is not None:
+            notify(enrolment.responsible_clinician, Kind.SAFETY_FLAG,
+                   {"url": external_url("clinician.enrolment", enrolment_id=enrolment.id)})
+    return response, result
+
+
+def _band_key(band: Band | None) -> str | None:
+    """A band is stored by its English label (stable), shown translated from the form."""
+    if band is None:
+        return None
+    return band.labels.get("en") or next(iter(band.labels.values()), f"{band.min}-{band.max}")
+
+
+def waiting(enrolment_ids: list[int]) -> dict[int, list]:
+    """Unanswered dispatches per enrolment, oldest first."""
+    from sqlalchemy import select
+
+    from webapp.extensions import db
+    from webapp.questionnaires.models import Dispatch
+
+    result: dict[int, list] = {}
+    if not enrolment_ids:
+        return result
+    for dispatch in db.session.scalars(select(Dispatch).where(
+            Dispatch.enrolment_id.in_(enrolment_ids), Dispatch.answered_at.is_(None)).order_by(Dispatch.created_at)):
+        result.setdefault(dispatch.enrolment_id, []).append(dispatch)
+    return result
+
+
+def history(enrolment) -> list:
+    """Every dispatch of the enrolment with its response, newest first."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import joinedload
+
+    from webapp.extensions import db
+    from webapp.questionnaires.models import Dispatch
+
+    return list(db.session.scalars(select(Dispatch).options(joinedload(Dispatch.response), joinedload(Dispatch.sent_by))
+                                   .where(Dispatch.enrolment_id == enrolment.id)
+                                   .order_by(Dispatch.created_at.desc())).unique())
+
+
+def remind_unanswered(now=None) -> int:
+    """Remind patients of unanswered questionnaires every few days, a few times at most.
+
+    Answered questionnaires and closed enrolments are never reminded about.
+    """
+    from datetime import timedelta
+
+    from sqlalchemy import or_, select
+    from sqlalchemy.orm import joinedload
+
+    from webapp.core.db import utcnow
+    from webapp.core.urls import external_url
+    from webapp.extensions import db
+    from webapp.notifications.services import Kind, notify
+    from webapp.programme.models import Enrolment, EnrolmentStatus
+    from webapp.questionnaires.models import Dispatch
+
+    now = now or utcnow()
+    every = timedelta(days=REMINDER_EVERY_DAYS)
+    rows = db.session.execute(
+        select(Dispatch, Enrolment).join(Enrolment, Enrolment.id == Dispatch.enrolment_id)
+        .options(joinedload(Enrolment.patient))
+        .where(Dispatch.answered_at.is_(None), Dispatch.reminders_sent < MAX_REMINDERS,
+               Enrolment.status.in_([EnrolmentStatus.ACTIVE.value, EnrolmentStatus.MAINTENANCE.value]),
+               Dispatch.created_at <= now - every,
+               or_(Dispatch.last_reminded_at.is_(None), Dispatch.last_reminded_at <= now - every))
+        .with_for_update(of=Dispatch, skip_locked=True)
+    ).unique().all()
+    for dispatch, enrolment in rows:
+        dispatch.reminders_sent += 1
+        dispatch.last_reminded_at = now
+        notify(enrolment.patient, Kind.QUESTIONNAIRE_REMINDER, {"url": external_url("auth.login")})
+    return len(rows)

@@ -1,0 +1,109 @@
+"""Sending, answering and following a questionnaire; safety answers; reminders."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from tests.fixtures.plugin import Auth
+from webapp.core.db import utcnow
+from webapp.notifications.models import OutboxItem
+from webapp.programme.models import Enrolment
+from webapp.questionnaires.models import Dispatch, Response
+from webapp.questionnaires.services import remind_unanswered
+
+
+@pytest.fixture
+def setup(app, make, db):
+    unit = make.unit()
+    clinician = make.user("clinician", units=[unit], name="Elsa Exempel")
+    patient = make.user("patient", name="Kim Exempelsson")
+    enrolment = make.enrolment(patient, unit, clinician)
+    sc, pc = app.test_client(), app.test_client()
+    Auth(sc, db).login(clinician)
+    Auth(pc, db).login(patient)
+    return {"unit": unit, "clinician": clinician, "patient": patient, "e": enrolment, "sc": sc, "pc": pc}
+
+
+def _send(s, db, form_id="phq-9"):
+    url = f"/clinician/enrolments/{s['e'].id}"
+    return Auth(s["sc"], db).post(f"{url}/questionnaires", {"form_id": form_id}, url)
+
+
+def _answer_url(s, db):
+    dispatch = db.session.scalars(select(Dispatch)).one()
+    return f"/e/{s['e'].id}/questionnaires/{dispatch.id}"
+
+
+def test_send_answer_and_follow_with_a_safety_answer(setup, db):
+    s = setup
+    assert _send(s, db).status_code == 302
+    told = db.session.scalars(select(OutboxItem)).one()
+    assert (told.kind, told.address) == ("questionnaire_waiting", s["patient"].email)
+    home = s["pc"].get("/home").get_data(as_text=True)
+    assert "PHQ-9" in home and "väntar på dig" in home
+    url = _answer_url(s, db)
+    auth = Auth(s["pc"], db)
+
+    # Save part of it; then a submit with items missing keeps everything and says what is missing.
+    auth.post(url, {"q1": "2", "q2": "1", "action": "save"}, url)
+    page = auth.post(url, {"q1": "2", "q2": "1", "q3": "1", "action": "submit"}, url)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 400 and "Svara på den här frågan." in html
+    assert 'name="q3" value="1" checked' in html or 'id="q3-1" name="q3" value="1" checked' in html
+
+    answers = {f"q{n}": "1" for n in range(1, 10)}
+    answers.update(q1="3", q2="3", action="submit")  # total 13: moderate; q9 = 1 hits the safety rule
+    done = auth.post(url, answers, url)
+    assert done.status_code == 302
+    thanks = s["pc"].get(done.location).get_data(as_text=True)
+    assert "112" in thanks and "1177" in thanks
+    response = db.session.scalars(select(Response)).one()
+    assert (response.total, response.band, response.safety_hit) == (13, "Moderate", True)
+    db.session.refresh(s["e"])
+    assert s["e"].safety_flag_at is not None
+    assert ("safety_flag", s["clinician"].email) in [(o.kind, o.address) for o in db.session.scalars(select(OutboxItem))]
+
+    caseload = s["sc"].get("/clinician/").get_data(as_text=True)
+    assert "Säkerhetssvar" in caseload
+    assert "Säkerhetssvar" in s["sc"].get("/clinician/?flagged=1").get_data(as_text=True)
+    page = s["sc"].get(f"/clinician/enrolments/{s['e'].id}").get_data(as_text=True)
+    assert '<svg class="chart"' in page and "Måttlig" in page
+    Auth(s["sc"], db).post(f"/clinician/enrolments/{s['e'].id}/safety", {}, f"/clinician/enrolments/{s['e'].id}")
+    assert db.session.get(Enrolment, s["e"].id).safety_flag_at is None
+
+
+def test_reminders_stop_when_answered_and_for_closed_enrolments(setup, db):
+    s = setup
+    _send(s, db)
+    _send(s, db, "gad-7")
+    dispatches = db.session.scalars(select(Dispatch).order_by(Dispatch.id)).all()
+    later = utcnow() + timedelta(days=4)
+    dispatches[0].answered_at = utcnow()
+    db.session.commit()
+    assert remind_unanswered(now=later) == 1  # only the unanswered GAD-7
+    assert remind_unanswered(now=later) == 0  # not again within three days
+    s["e"].status = "closed"
+    db.session.commit()
+    assert remind_unanswered(now=later + timedelta(days=4)) == 0
+
+
+def test_other_patients_and_units_get_404(app, setup, make, db):
+    s = setup
+    _send(s, db)
+    url = _answer_url(s, db)
+    other = app.test_client()
+    Auth(other, db).login(make.user("patient"))
+    assert other.get(url).status_code == 404
+    outsider = app.test_client()
+    Auth(outsider, db).login(make.user("clinician", units=[make.unit()]))
+    response = Auth(outsider, db).post(f"/clinician/enrolments/{s['e'].id}/questionnaires", {"form_id": "phq-9"})
+    assert response.status_code == 404
+
+
+def test_licence_required_skeletons_cannot_be_sent(setup, db):
+    s = setup
+    _send(s, db, "hads")
+    assert db.session.scalars(select(Dispatch)).all() == []

@@ -1,0 +1,55 @@
+"""Questionnaires sent to a patient and the answers they gave."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.auth.models import User
+from webapp.core.db import UTCDateTime, utcnow
+from webapp.extensions import db
+
+
+class Dispatch(db.Model):
+    """One questionnaire sent to one enrolment, answered once."""
+
+    __tablename__ = "questionnaire_dispatch"
+    __table_args__ = (Index("ix_questionnaire_dispatch_open", "enrolment_id", "answered_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolment.id", ondelete="CASCADE"))
+    # The id of the definition in content/forms.
+    form_id: Mapped[str] = mapped_column(String(64))
+    sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Partial answers saved on the way, as JSON {item id: value}.
+    draft: Mapped[str] = mapped_column(Text, default="{}")
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
+    last_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    sent_by: Mapped[User | None] = relationship()
+    response: Mapped[Response | None] = relationship(back_populates="dispatch", uselist=False)
+
+
+class Response(db.Model):
+    """The submitted answers and the score they gave."""
+
+    __tablename__ = "questionnaire_response"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dispatch_id: Mapped[int] = mapped_column(ForeignKey("questionnaire_dispatch.id", ondelete="CASCADE"), unique=True)
+    enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolment.id", ondelete="CASCADE"), index=True)
+    form_id: Mapped[str] = mapped_column(String(64))
+    answers: Mapped[str] = mapped_column(Text)
+    total: Mapped[float | None] = mapped_column(Float)
+    # The band's label in the form's first language, kept as it was when scored.
+    band: Mapped[str | None] = mapped_column(String(100))
+    subscales: Mapped[str] = mapped_column(Text, default="{}")
+    safety_hit: Mapped[bool] = mapped_column(Boolean, default=False)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    dispatch: Mapped[Dispatch] = relationship(back_populates="response")
