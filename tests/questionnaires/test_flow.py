@@ -107,3 +107,56 @@ def test_licence_required_skeletons_cannot_be_sent(setup, db):
     s = setup
     _send(s, db, "hads")
     assert db.session.scalars(select(Dispatch)).all() == []
+
+
+def test_csv_export_is_for_the_own_units_and_logged(app, setup, make, db):
+    from webapp.core.audit import AccessLogEntry
+
+    s = setup
+    s["patient"].personal_number = "191212121212"
+    db.session.commit()
+    _send(s, db)
+    url = _answer_url(s, db)
+    answers = {f"q{n}": "1" for n in range(1, 10)} | {"q9": "0", "action": "submit"}
+    Auth(s["pc"], db).post(url, answers, url)
+    csv_text = s["sc"].get("/clinician/questionnaires/export.csv?form=phq-9").get_data(as_text=True)
+    assert "191212121212" in csv_text and ",8," in csv_text and "Mild" in csv_text
+    assert db.session.scalars(select(AccessLogEntry.action).where(
+        AccessLogEntry.action == "questionnaires.export")).all() == ["questionnaires.export"]
+    outsider = app.test_client()
+    Auth(outsider, db).login(make.user("clinician", units=[make.unit()]))
+    other = outsider.get("/clinician/questionnaires/export.csv").get_data(as_text=True)
+    assert "191212121212" not in other and other.count("\n") == 1  # the header only
+    editor = app.test_client()
+    Auth(editor, db).login(make.user("editor"))
+    assert editor.get("/clinician/questionnaires/export.csv").status_code == 403
+
+
+def test_programme_measures_go_out_at_start_and_when_all_modules_are_done(app, make, db):
+    from webapp.programme.models import ScheduleEntry
+
+    unit = make.unit()
+    clinician = make.user("clinician", units=[unit])
+    patient = make.user("patient")
+    sc = app.test_client()
+    Auth(sc, db).login(clinician)
+    patient.personal_number = "191212121212"
+    db.session.commit()
+    auth = Auth(sc, db)
+    auth.post("/clinician/open", {"step": "1", "personal_number": "191212121212", "programme": "pain-school"},
+              "/clinician/open")
+    auth.post("/clinician/open", {"step": "2", "personal_number": "191212121212", "programme": "pain-school",
+                                  "responsible": str(clinician.id), "recommended_days": "365", "locale": "sv",
+                                  "welcome_text": "Hej"}, "/clinician/open")
+    enrolment = db.session.scalars(select(Enrolment)).one()
+    before = db.session.scalars(select(Dispatch.form_id).where(Dispatch.purpose == "before")).all()
+    assert sorted(before) == ["managing-pain", "peg"]
+    # Leave out all but the first module, then finish it: the "after" measures follow.
+    for module in ["treatment", "physical-activity", "everyday-activity", "psychology", "lifestyle", "family", "closing"]:
+        db.session.add(ScheduleEntry(enrolment_id=enrolment.id, module_id=module, is_skipped=True))
+    db.session.commit()
+    pc = app.test_client()
+    Auth(pc, db).login(patient)
+    Auth(pc, db).post(f"/e/{enrolment.id}/pain-physiology/done", {}, f"/e/{enrolment.id}/pain-physiology/1")
+    after = db.session.scalars(select(Dispatch.form_id).where(Dispatch.purpose == "after")).all()
+    assert sorted(after) == ["managing-pain", "peg"]

@@ -21,6 +21,7 @@ from webapp.core.urls import external_url
 from webapp.extensions import db
 from webapp.notifications.models import NotificationConsent
 from webapp.notifications.services import Kind, notify, notify_user
+from webapp.questionnaires.services import send_programme_measures
 from webapp.programme.models import Enrolment, EnrolmentEvent, EnrolmentStatus, ModuleProgress, ScheduleEntry
 
 PAGE_SIZE = 50
@@ -214,6 +215,7 @@ def open_enrolment(*, patient: User, programme: Programme, unit: CareUnit, clini
     if has_account:
         notify(patient, Kind.PROGRAMME_OPENED, {"url": external_url("auth.login")},
                channels=_channels_for(patient))
+        send_programme_measures(enrolment, "start")
     else:
         send_invitation(patient, created_by=clinician)
     return enrolment

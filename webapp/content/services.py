@@ -139,6 +139,8 @@ class Programme:
     path: str = ""
     # The clinician's default welcome text (Markdown) per language.
     welcome: dict[str, str] = field(default_factory=dict)
+    # Questionnaires sent automatically: (form id, "start" or "end").
+    measures: list[tuple[str, str]] = field(default_factory=list)
 
     def title(self, locale: str) -> str:
         return self.titles.get(locale) or self.titles[self.default_language]
@@ -340,6 +342,14 @@ def _load_programme(path: Path, catalogue: Catalogue, form_ids: set[str]) -> Pro
         default_language=default, languages=languages, recommended_days=data["recommended_days"],
         pace=data["pace"], path=rel, welcome={k: str(v).strip() for k, v in (data.get("welcome") or {}).items()},
     )
+    for measure in data.get("measures") or []:
+        form_id, at = (measure or {}).get("form"), (measure or {}).get("at")
+        if form_id not in form_ids or at not in ("start", "end"):
+            problems.append(Problem(rel, line_of(f"{{form: {form_id}, at: {at}}}"),
+                                    f"the measure {form_id!r} at {at!r} is not a questionnaire in content/forms "
+                                    "or not at start/end", "write e.g. '- {form: phq-9, at: start}'"))
+            continue
+        programme.measures.append((form_id, at))
     seen_answer_ids: dict[str, str] = {}
     for position, module_id in enumerate(order, start=1):
         module_folder = folder / str(module_id)

@@ -70,7 +70,8 @@ class Kind(str, enum.Enum):
 OPTIONAL_KINDS = (Kind.NEW_MESSAGE, Kind.MODULE_OPENED, Kind.INACTIVITY)
 # While one of these is still waiting to go out, a newer one adds nothing:
 # "you have a new message" once is enough.
-COALESCED_KINDS = {Kind.NEW_MESSAGE, Kind.NEW_MESSAGE_STAFF, Kind.MODULE_OPENED, Kind.DELIVERY_FAILED}
+COALESCED_KINDS = {Kind.NEW_MESSAGE, Kind.NEW_MESSAGE_STAFF, Kind.MODULE_OPENED, Kind.DELIVERY_FAILED,
+                   Kind.QUESTIONNAIRE_WAITING}
 QUIET_START, QUIET_END = 21, 8  # SMS quiet hours, Europe/Stockholm
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 

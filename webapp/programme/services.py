@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from webapp.content.services import Module, Programme
+from webapp.questionnaires.services import send_programme_measures
 from webapp.core.db import utcnow
 from webapp.extensions import db
 from webapp.programme.models import (
@@ -85,6 +86,7 @@ def activate_invited_enrolments(patient) -> None:
             Enrolment.patient_id == patient.id, Enrolment.status == EnrolmentStatus.INVITED.value)):
         enrolment.status = EnrolmentStatus.ACTIVE.value
         enrolment.started_at = now
+        send_programme_measures(enrolment, "start")
 
 
 def record_activity(enrolments: list[Enrolment], now: datetime | None = None) -> bool:
@@ -217,6 +219,7 @@ def mark_done(enrolment: Enrolment, scheduled: ScheduledModule) -> None:
         db.session.add(progress)
     if progress.completed_at is None:
         progress.completed_at = utcnow()
+        scheduled.progress = progress
 
 
 # --- answers -----------------------------------------------------------------

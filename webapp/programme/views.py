@@ -15,6 +15,7 @@ from webapp.core.markdown import render_markdown
 from webapp.core.db import utcnow
 from webapp.extensions import db
 from webapp.messages.services import conversations_for
+from webapp.questionnaires.services import send_programme_measures
 from webapp.questionnaires.services import waiting as waiting_questionnaires
 from webapp.programme import services
 
@@ -128,6 +129,10 @@ def mark_done(enrolment_id: int, module_id: str):
     programme = _programme_or_404(enrolment)
     scheduled = services.find_scheduled(services.schedule_for(enrolment, programme), module_id)
     services.mark_done(enrolment, scheduled)
+    done, total = services.progress_counts(services.schedule_for(enrolment, programme))
+    if total and done == total:
+        # The whole programme is done: time for the "after" measures.
+        send_programme_measures(enrolment, "end")
     db.session.commit()
     version, _fallback = scheduled.module.version(current_user.locale)
     flash(_("Well done! You have finished “%(title)s”.", title=version.title), "success")

@@ -23,6 +23,8 @@ class Dispatch(db.Model):
     # The id of the definition in content/forms.
     form_id: Mapped[str] = mapped_column(String(64))
     sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    # manual (sent by a clinician), before (at the start) or after (programme done).
+    purpose: Mapped[str] = mapped_column(String(16), default="manual")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Partial answers saved on the way, as JSON {item id: value}.

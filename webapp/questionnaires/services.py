@@ -379,7 +379,7 @@ class AnswerProblems(Exception):
         self.problems = problems
 
 
-def send(enrolment, form: Form, sender, due_at=None):
+def send(enrolment, form: Form, sender, due_at=None, purpose: str = "manual"):
     """Send a questionnaire to a patient now; they are told by e-mail (content-free)."""
     from webapp.core.db import utcnow
     from webapp.core.urls import external_url
@@ -389,8 +389,8 @@ def send(enrolment, form: Form, sender, due_at=None):
 
     if not form.has_text:
         raise ValueError("a licence-required questionnaire without its texts cannot be sent")
-    dispatch = Dispatch(enrolment_id=enrolment.id, form_id=form.id, sent_by_id=sender.id, created_at=utcnow(),
-                        due_at=due_at, draft="{}", reminders_sent=0)
+    dispatch = Dispatch(enrolment_id=enrolment.id, form_id=form.id, sent_by_id=sender.id if sender else None,
+                        created_at=utcnow(), due_at=due_at, draft="{}", reminders_sent=0, purpose=purpose)
     db.session.add(dispatch)
     notify(enrolment.patient, Kind.QUESTIONNAIRE_WAITING, {"url": external_url("auth.login")})
     return dispatch
@@ -517,3 +517,63 @@ def remind_unanswered(now=None) -> int:
         dispatch.last_reminded_at = now
         notify(enrolment.patient, Kind.QUESTIONNAIRE_REMINDER, {"url": external_url("auth.login")})
     return len(rows)
+
+
+def export_rows(unit_ids_query, form_id: str | None, start=None, end=None) -> list:
+    """Responses with scores in the given care units (newest first) for CSV export."""
+    from sqlalchemy import select
+
+    from webapp.auth.models import User
+    from webapp.extensions import db
+    from webapp.programme.models import Enrolment
+    from webapp.questionnaires.models import Response
+
+    query = (select(Response, Enrolment, User).join(Enrolment, Enrolment.id == Response.enrolment_id)
+             .join(User, User.id == Enrolment.patient_id)
+             .where(Enrolment.care_unit_id.in_(unit_ids_query)).order_by(Response.submitted_at.desc()))
+    if form_id:
+        query = query.where(Response.form_id == form_id)
+    if start:
+        query = query.where(Response.submitted_at >= start)
+    if end:
+        query = query.where(Response.submitted_at < end)
+    return [tuple(row) for row in db.session.execute(query)]
+
+
+def export_csv(rows) -> str:
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["submitted_utc", "form", "personal_number", "enrolment_id", "programme", "total", "band",
+                     "subscales", "safety_hit", "answers"])
+    for response, enrolment, patient in rows:
+        writer.writerow([response.submitted_at.isoformat(), response.form_id, patient.personal_number or "",
+                         enrolment.id, enrolment.programme_id, "" if response.total is None else f"{response.total:g}",
+                         response.band or "", response.subscales, int(response.safety_hit), response.answers])
+    return out.getvalue()
+
+
+def send_programme_measures(enrolment, moment: str) -> int:
+    """Send the programme's automatic measures for ``moment`` ("start" or "end"), once each."""
+    from sqlalchemy import select
+
+    from webapp.content.services import get_catalogue
+    from webapp.extensions import db
+    from webapp.questionnaires.models import Dispatch
+
+    catalogue = get_catalogue()
+    programme = catalogue.programmes.get(enrolment.programme_id)
+    purpose = "before" if moment == "start" else "after"
+    sent = 0
+    for form_id, at in programme.measures if programme else []:
+        form = catalogue.forms.get(form_id)
+        if at != moment or form is None or not form.has_text:
+            continue
+        already = db.session.scalar(select(Dispatch.id).where(
+            Dispatch.enrolment_id == enrolment.id, Dispatch.form_id == form_id, Dispatch.purpose == purpose))
+        if already is None:
+            send(enrolment, form, None, purpose=purpose)
+            sent += 1
+    return sent

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, time, timezone
+from datetime import datetime, time, timedelta, timezone
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import format_date
@@ -128,6 +128,32 @@ def done(enrolment_id: int, dispatch_id: int):
         return redirect(url_for("questionnaires.answer", enrolment_id=enrolment.id, dispatch_id=dispatch.id))
     form = _form_or_404(dispatch.form_id)
     return render_template("questionnaires/done.html", enrolment=enrolment, form=form, response=dispatch.response)
+
+
+@bp.route("/clinician/questionnaires/export.csv")
+@role_required("clinician")
+def export():
+    """Responses with scores for the clinician's own care units, as CSV (audit-logged)."""
+    from flask import Response as HttpResponse
+
+    from webapp.clinician.services import unit_ids_subquery
+    from webapp.core.audit import log_access
+
+    def day(name):
+        try:
+            value = datetime.strptime(request.args.get(name, ""), "%Y-%m-%d")
+        except ValueError:
+            return None
+        return value.replace(tzinfo=timezone.utc)
+
+    start, end = day("start"), day("end")
+    rows = services.export_rows(unit_ids_subquery(current_user), request.args.get("form") or None, start,
+                                end + timedelta(days=1) if end else None)
+    log_access(current_user, "questionnaires.export",
+               detail=f"{len(rows)} responses, form {request.args.get('form') or 'all'}")
+    db.session.commit()
+    return HttpResponse(services.export_csv(rows), mimetype="text/csv",
+                        headers={"Content-Disposition": "attachment; filename=lotsa-questionnaires.csv"})
 
 
 def score_chart(form, responses, locale: str) -> Markup:
