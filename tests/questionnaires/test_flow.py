@@ -160,3 +160,25 @@ def test_programme_measures_go_out_at_start_and_when_all_modules_are_done(app, m
     Auth(pc, db).post(f"/e/{enrolment.id}/pain-physiology/done", {}, f"/e/{enrolment.id}/pain-physiology/1")
     after = db.session.scalars(select(Dispatch.form_id).where(Dispatch.purpose == "after")).all()
     assert sorted(after) == ["managing-pain", "peg"]
+
+
+def test_clinician_sees_item_answers_and_can_remind_now(setup, db):
+    s = setup
+    _send(s, db)
+    _send(s, db, "gad-7")
+    dispatches = db.session.scalars(select(Dispatch).order_by(Dispatch.id)).all()
+    url = f"/e/{s['e'].id}/questionnaires/{dispatches[0].id}"
+    answers = {f"q{n}": "0" for n in range(1, 10)} | {"q2": "2", "action": "submit"}
+    Auth(s["pc"], db).post(url, answers, url)
+    page = s["sc"].get(f"/clinician/enrolments/{s['e'].id}").get_data(as_text=True)
+    assert "Känt dig nedstämd, deprimerad eller känt att framtiden ser hopplös ut" in page
+    assert "2 – Mer än hälften av dagarna" in page
+    base = f"/clinician/enrolments/{s['e'].id}"
+    db.session.execute(OutboxItem.__table__.delete())
+    db.session.commit()
+    Auth(s["sc"], db).post(f"{base}/questionnaires/{dispatches[1].id}/remind", {}, base)
+    assert [o.kind for o in db.session.scalars(select(OutboxItem))] == ["questionnaire_reminder"]
+    assert db.session.get(Dispatch, dispatches[1].id).reminders_sent == 1
+    # An answered one is not reminded about.
+    Auth(s["sc"], db).post(f"{base}/questionnaires/{dispatches[0].id}/remind", {}, base)
+    assert db.session.get(Dispatch, dispatches[0].id).reminders_sent == 0

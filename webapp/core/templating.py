@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from flask import Flask, current_app
 from flask_babel import format_date, format_datetime, format_timedelta
 from flask_babel import lazy_gettext as _l
@@ -92,3 +94,4 @@ def init_templating(app: Flask) -> None:
         lambda value, fmt="medium": format_datetime(value, fmt) if value else ""
     )
     app.jinja_env.filters["timeago"] = timeago
+    app.jinja_env.filters["fromjson"] = lambda text: json.loads(text or "{}")

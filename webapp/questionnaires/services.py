@@ -513,10 +513,19 @@ def remind_unanswered(now=None) -> int:
         .with_for_update(of=Dispatch, skip_locked=True)
     ).unique().all()
     for dispatch, enrolment in rows:
-        dispatch.reminders_sent += 1
-        dispatch.last_reminded_at = now
-        notify(enrolment.patient, Kind.QUESTIONNAIRE_REMINDER, {"url": external_url("auth.login")})
+        remind(dispatch, enrolment, now)
     return len(rows)
+
+
+def remind(dispatch, enrolment, now=None) -> None:
+    """Tell the patient (content-free) that a questionnaire still waits, and count it."""
+    from webapp.core.db import utcnow
+    from webapp.core.urls import external_url
+    from webapp.notifications.services import Kind, notify
+
+    dispatch.reminders_sent += 1
+    dispatch.last_reminded_at = now or utcnow()
+    notify(enrolment.patient, Kind.QUESTIONNAIRE_REMINDER, {"url": external_url("auth.login")})
 
 
 def export_rows(unit_ids_query, form_id: str | None, start=None, end=None) -> list:

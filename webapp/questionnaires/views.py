@@ -59,6 +59,19 @@ def send(enrolment_id: int):
     return redirect(url_for("clinician.enrolment", enrolment_id=enrolment.id) + "#questionnaires")
 
 
+@bp.route("/clinician/enrolments/<int:enrolment_id>/questionnaires/<int:dispatch_id>/remind", methods=["POST"])
+@role_required("clinician")
+def remind_now(enrolment_id: int, dispatch_id: int):
+    """Remind the patient of an unanswered questionnaire now."""
+    enrolment = load_enrolment_for_clinician(enrolment_id, current_user)
+    dispatch = _load_dispatch(enrolment, dispatch_id)
+    if dispatch.answered_at is None and enrolment.status != "closed":
+        services.remind(dispatch, enrolment)
+        db.session.commit()
+        flash(_("A reminder is sent to the patient."), "success")
+    return redirect(url_for("clinician.enrolment", enrolment_id=enrolment.id) + "#questionnaires")
+
+
 @bp.route("/clinician/enrolments/<int:enrolment_id>/safety", methods=["POST"])
 @role_required("clinician")
 def acknowledge_safety(enrolment_id: int):
