@@ -65,7 +65,7 @@ def test_open_access_for_a_new_patient(client, auth, clinician, db):
     kinds = sorted((o.kind, o.channel) for o in db.session.scalars(select(OutboxItem)))
     assert kinds == [("invitation", "email"), ("invitation", "sms")]
     page = client.get(response.location).get_data(as_text=True)
-    assert "Kim Exempelsson" in page and "utelämnad" in page.lower() or "(utelämnad)" in page or "lämnas ute" in page
+    assert "Kim Exempelsson" in page and "(utelämnad)" in page
 
 
 @pytest.mark.parametrize(
@@ -130,8 +130,8 @@ def test_caseload_search_filters_and_flags(client, clinician, make, unit, db):
 
     from webapp.core.db import utcnow
 
-    a = make.enrolment(make.user("patient", name="Alva Andersson", personal_number="191212121212"), unit, clinician)
-    b = make.enrolment(make.user("patient", name="Bo Berg"), unit, None, started_at=utcnow() - timedelta(days=400),
+    make.enrolment(make.user("patient", name="Alva Andersson", personal_number="191212121212"), unit, clinician)
+    make.enrolment(make.user("patient", name="Bo Berg"), unit, None, started_at=utcnow() - timedelta(days=400),
                        last_active_at=utcnow())
     make.enrolment(make.user("patient", name="Cia Carlsson"), unit, clinician, status="closed")
     html = client.get("/clinician/").get_data(as_text=True)
@@ -147,7 +147,6 @@ def test_caseload_search_filters_and_flags(client, clinician, make, unit, db):
     flagged = client.get("/clinician/?flagged=1").get_data(as_text=True)
     assert "Bo Berg" in flagged and "Alva Andersson" in flagged
     assert "Cia Carlsson" in client.get("/clinician/?status=closed").get_data(as_text=True)
-    assert a.id != b.id
 
 
 def test_caseload_runs_a_constant_number_of_queries(app, client, clinician, make, unit, count_queries, db):

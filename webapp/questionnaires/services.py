@@ -10,12 +10,26 @@ and every problem names its file and line.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import csv
+import io
+import json
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import yaml
+from sqlalchemy import or_, select
+from sqlalchemy.orm import joinedload
 
+from webapp.auth.models import User
+from webapp.config import PROJECT_ROOT
 from webapp.content.parser import Problem
+from webapp.core.db import utcnow
+from webapp.core.urls import external_url
+from webapp.extensions import db
+from webapp.notifications.services import Kind, notify
+from webapp.programme.models import Enrolment, EnrolmentStatus
+from webapp.questionnaires.models import Dispatch, Response
 
 ITEM_ID_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 ITEM_TYPES = {"single_choice", "scale", "vas", "number", "text", "info"}
@@ -26,7 +40,6 @@ METHODS = {"sum", "mean"}
 
 class _LineLoader(yaml.SafeLoader):
     """Remembers the line of every mapping, so problems can point at it."""
-
     def construct_mapping(self, node, deep=False):
         mapping = super().construct_mapping(node, deep=deep)
         mapping["__line__"] = node.start_mark.line + 1
@@ -75,7 +88,6 @@ class Band:
 @dataclass(frozen=True)
 class Scale:
     """What is scored: the whole form or one subscale."""
-
     items: tuple[str, ...]
     method: str
     bands: tuple[Band, ...]
@@ -148,7 +160,6 @@ def load_forms(root: Path) -> tuple[dict[str, Form], list[Problem]]:
 
 
 def _rel(path: Path) -> str:
-    from webapp.config import PROJECT_ROOT
 
     try:
         return str(path.relative_to(PROJECT_ROOT))
@@ -373,7 +384,6 @@ MAX_REMINDERS = 3
 
 class AnswerProblems(Exception):
     """The submitted answers have problems: {item id: code}."""
-
     def __init__(self, problems: dict[str, str]):
         super().__init__("answers")
         self.problems = problems
@@ -381,12 +391,6 @@ class AnswerProblems(Exception):
 
 def send(enrolment, form: Form, sender, due_at=None, purpose: str = "manual"):
     """Send a questionnaire to a patient now; they are told by e-mail (content-free)."""
-    from webapp.core.db import utcnow
-    from webapp.core.urls import external_url
-    from webapp.extensions import db
-    from webapp.notifications.services import Kind, notify
-    from webapp.questionnaires.models import Dispatch
-
     if not form.has_text:
         raise ValueError("a licence-required questionnaire without its texts cannot be sent")
     dispatch = Dispatch(enrolment_id=enrolment.id, form_id=form.id, sent_by_id=sender.id if sender else None,
@@ -422,14 +426,6 @@ def clean_answers(form: Form, raw: dict[str, str], final: bool) -> dict:
 
 def submit(dispatch, enrolment, form: Form, answers: dict):
     """Score and store the answers; a safety hit flags the enrolment and tells the clinician."""
-    import json
-
-    from webapp.core.db import utcnow
-    from webapp.core.urls import external_url
-    from webapp.extensions import db
-    from webapp.notifications.services import Kind, notify
-    from webapp.questionnaires.models import Response
-
     result = score(form, answers)
     response = Response(
         dispatch_id=dispatch.id, enrolment_id=enrolment.id, form_id=form.id, answers=json.dumps(answers),
@@ -457,11 +453,6 @@ def _band_key(band: Band | None) -> str | None:
 
 def waiting(enrolment_ids: list[int]) -> dict[int, list]:
     """Unanswered dispatches per enrolment, oldest first."""
-    from sqlalchemy import select
-
-    from webapp.extensions import db
-    from webapp.questionnaires.models import Dispatch
-
     result: dict[int, list] = {}
     if not enrolment_ids:
         return result
@@ -473,12 +464,6 @@ def waiting(enrolment_ids: list[int]) -> dict[int, list]:
 
 def history(enrolment) -> list:
     """Every dispatch of the enrolment with its response, newest first."""
-    from sqlalchemy import select
-    from sqlalchemy.orm import joinedload
-
-    from webapp.extensions import db
-    from webapp.questionnaires.models import Dispatch
-
     return list(db.session.scalars(select(Dispatch).options(joinedload(Dispatch.response), joinedload(Dispatch.sent_by))
                                    .where(Dispatch.enrolment_id == enrolment.id)
                                    .order_by(Dispatch.created_at.desc())).unique())
@@ -489,18 +474,6 @@ def remind_unanswered(now=None) -> int:
 
     Answered questionnaires and closed enrolments are never reminded about.
     """
-    from datetime import timedelta
-
-    from sqlalchemy import or_, select
-    from sqlalchemy.orm import joinedload
-
-    from webapp.core.db import utcnow
-    from webapp.core.urls import external_url
-    from webapp.extensions import db
-    from webapp.notifications.services import Kind, notify
-    from webapp.programme.models import Enrolment, EnrolmentStatus
-    from webapp.questionnaires.models import Dispatch
-
     now = now or utcnow()
     every = timedelta(days=REMINDER_EVERY_DAYS)
     rows = db.session.execute(
@@ -519,10 +492,6 @@ def remind_unanswered(now=None) -> int:
 
 def remind(dispatch, enrolment, now=None) -> None:
     """Tell the patient (content-free) that a questionnaire still waits, and count it."""
-    from webapp.core.db import utcnow
-    from webapp.core.urls import external_url
-    from webapp.notifications.services import Kind, notify
-
     dispatch.reminders_sent += 1
     dispatch.last_reminded_at = now or utcnow()
     notify(enrolment.patient, Kind.QUESTIONNAIRE_REMINDER, {"url": external_url("auth.login")})
@@ -530,13 +499,6 @@ def remind(dispatch, enrolment, now=None) -> None:
 
 def export_rows(unit_ids_query, form_id: str | None, start=None, end=None) -> list:
     """Responses with scores in the given care units (newest first) for CSV export."""
-    from sqlalchemy import select
-
-    from webapp.auth.models import User
-    from webapp.extensions import db
-    from webapp.programme.models import Enrolment
-    from webapp.questionnaires.models import Response
-
     query = (select(Response, Enrolment, User).join(Enrolment, Enrolment.id == Response.enrolment_id)
              .join(User, User.id == Enrolment.patient_id)
              .where(Enrolment.care_unit_id.in_(unit_ids_query)).order_by(Response.submitted_at.desc()))
@@ -550,8 +512,6 @@ def export_rows(unit_ids_query, form_id: str | None, start=None, end=None) -> li
 
 
 def export_csv(rows) -> str:
-    import csv
-    import io
 
     out = io.StringIO()
     writer = csv.writer(out)
@@ -566,11 +526,7 @@ def export_csv(rows) -> str:
 
 def send_programme_measures(enrolment, moment: str) -> int:
     """Send the programme's automatic measures for ``moment`` ("start" or "end"), once each."""
-    from sqlalchemy import select
-
     from webapp.content.services import get_catalogue
-    from webapp.extensions import db
-    from webapp.questionnaires.models import Dispatch
 
     catalogue = get_catalogue()
     programme = catalogue.programmes.get(enrolment.programme_id)

@@ -192,7 +192,7 @@ def score_chart(form, responses, locale: str) -> Markup:
         parts.append(f'<rect x="{pad}" y="{top:.1f}" width="{width - 2 * pad}" height="{bottom - top:.1f}" '
                      f'fill="{shades[index % len(shades)]}"><title>{escape(label)}</title></rect>')
         parts.append(f'<text x="{width - pad + 4}" y="{(top + bottom) / 2 + 4:.1f}" font-size="11">{escape(label)}</text>')
-    parts.append(f'<polyline fill="none" stroke="#0b5563" stroke-width="2" points="'
+    parts.append('<polyline fill="none" stroke="#0b5563" stroke-width="2" points="'
                  + " ".join(f"{x:.1f},{y(v):.1f}" for x, (_d, v) in zip(xs, points)) + '"/>')
     for x, (when, value) in zip(xs, points):
         parts.append(f'<circle cx="{x:.1f}" cy="{y(value):.1f}" r="4" fill="#0b5563"/>')
