@@ -5,7 +5,7 @@ from webapp.auth.models import AuthToken, CareUnit, Membership, User, UserSessio
 from webapp.core.audit import AccessLogEntry  # noqa: F401
 from webapp.messages.models import Conversation, Message  # noqa: F401
 from webapp.notifications.models import NotificationConsent, OutboxItem, SchedulerHeartbeat  # noqa: F401
-from webapp.questionnaires.models import Dispatch, Response  # noqa: F401
+from webapp.questionnaires.models import Dispatch, Response, Round  # noqa: F401
 from webapp.programme.models import (  # noqa: F401
     Answer,
     AnswerVersion,

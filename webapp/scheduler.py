@@ -22,14 +22,17 @@ def run_jobs(channels=None) -> dict:
     from webapp.clinician.services import sweep_enrolments
     from webapp.extensions import db
     from webapp.notifications.services import beat, dispatch_all_due
-    from webapp.questionnaires.services import remind_unanswered
+    from webapp.questionnaires.services import release_scheduled, remind_unanswered, send_day_measures
 
     beat()
     swept = sweep_enrolments()
+    measures = send_day_measures()
+    released = release_scheduled()
     reminded = remind_unanswered()
     db.session.commit()
     sent = dispatch_all_due(channels)
-    return {**swept, "questionnaire_reminders": reminded, "sent": sent}
+    return {**swept, "questionnaires_measured": measures, "questionnaires_released": released,
+            "questionnaire_reminders": reminded, "sent": sent}
 
 
 @click.group("scheduler")

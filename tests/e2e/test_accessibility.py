@@ -44,15 +44,16 @@ def world(make, db):
     from flask import current_app
 
     from webapp.content.services import get_catalogue
-    from webapp.questionnaires.services import send
+    from webapp.questionnaires.models import Dispatch
+    from webapp.questionnaires.services import send_round
 
     with current_app.test_request_context():
         post_as_patient(enrolment, patient, "Hej! Här är en länk: https://www.1177.se")
-    dispatch = send(enrolment, get_catalogue().forms["phq-9"], clinician)
+    round_ = send_round(get_catalogue().forms["phq-9"], unit.id, clinician, [enrolment])
     db.session.commit()
-    dispatch_id = dispatch.id
+    dispatch_id = db.session.query(Dispatch.id).filter_by(round_id=round_.id).scalar()
     world = {"unit": unit, "clinician": (clinician.email, clinician.totp_secret), "patient": patient.email,
-             "enrolment": enrolment.id, "dispatch": dispatch_id, "editor": None, "admin": None}
+             "enrolment": enrolment.id, "dispatch": dispatch_id, "round": round_.id, "editor": None, "admin": None}
     editor, admin = make.user("editor"), make.user("admin")
     world["editor"] = (editor.email, editor.totp_secret)
     world["admin"] = (admin.email, admin.totp_secret)
@@ -72,7 +73,8 @@ def test_clinician_pages(page, live_server, axe, world):
     e = world["enrolment"]
     _login(page, live_server, *world["clinician"])
     _check(page, live_server, axe, ["/clinician/", "/clinician/open", f"/clinician/enrolments/{e}",
-                                    f"/clinician/enrolments/{e}/messages", "/clinician/inbox", "/admin/follow-up"])
+                                    f"/clinician/enrolments/{e}/messages", "/clinician/inbox", "/admin/follow-up",
+                                    "/clinician/questionnaires", f"/clinician/questionnaires/rounds/{world['round']}"])
 
 
 def test_editor_and_admin_pages(page, live_server, axe, world):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from webapp.config import PROJECT_ROOT
-from webapp.questionnaires.services import is_meaningful_change, load_forms, score
+from webapp.questionnaires.services import is_improvement, is_meaningful_change, load_forms, score
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SHIPPED, SHIPPED_PROBLEMS = load_forms(PROJECT_ROOT / "content" / "forms")
@@ -97,12 +97,23 @@ def test_meaningful_change():
     assert is_meaningful_change(SHIPPED["phq-9"], None, 12) is None
 
 
+def test_improvement_follows_the_better_direction():
+    # PHQ-9: lower is better, threshold 5. Managing pain: higher is better, threshold 2.
+    assert is_improvement(SHIPPED["phq-9"], 16, 11) is True
+    assert is_improvement(SHIPPED["phq-9"], 11, 16) is False
+    assert is_improvement(SHIPPED["managing-pain"], 3, 5) is True
+    assert is_improvement(SHIPPED["managing-pain"], 5, 3) is False
+    assert is_improvement(SHIPPED["managing-pain"], 3, 4) is False
+    assert is_improvement(SHIPPED["managing-pain"], None, 4) is None
+
+
 @pytest.mark.parametrize("file, line, message", [
     ("unknown-type.yaml", 5, "item 'q1' has the unknown type 'slider'"),
     ("band-gap.yaml", 7, "there is a gap between the bands 0–4 and 6–10"),
     ("band-overlap.yaml", 7, "bands overlap: 0–5 and 5–10"),
     ("reverse-text.yaml", 6, "item 'q2' is reverse-scored but has no scale"),
     ("safety-unknown.yaml", 8, "the safety rule names the unknown item 'q9'"),
+    ("better-sideways.yaml", 7, "better must be 'lower' or 'higher', not 'sideways'"),
 ])
 def test_malformed_definitions_are_reported_with_file_and_line(file, line, message):
     forms, problems = load_forms(FIXTURES / "broken")

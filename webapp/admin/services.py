@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
 from sqlalchemy import func, select
@@ -17,6 +17,8 @@ from webapp.core.db import utcnow
 from webapp.core.identity import IdentityError, normalise_personal_number
 from webapp.extensions import db
 from webapp.programme.models import Enrolment, EnrolmentStatus, ModuleProgress, ScheduleEntry
+from webapp.questionnaires.models import Dispatch, Response
+from webapp.questionnaires.services import is_improvement
 
 ACCESS_LOG_PAGE = 200
 
@@ -121,6 +123,19 @@ class FollowUp:
     inactive_share: float | None
     funnel: list[tuple[str, int]]
     median_days_per_module: float | None
+    # Before/after measures: one row per questionnaire with both answers.
+    outcomes: list[Outcome] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Before/after change on one questionnaire for the patients who answered both."""
+    form_id: str
+    title: str
+    pairs: int
+    mean_before: float
+    mean_after: float
+    improved_share: float | None
 
 
 def follow_up(units: list[CareUnit], catalogue, now: datetime | None = None) -> list[FollowUp]:
@@ -144,6 +159,16 @@ def follow_up(units: list[CareUnit], catalogue, now: datetime | None = None) -> 
         .join(Enrolment, Enrolment.id == ScheduleEntry.enrolment_id)
         .where(Enrolment.care_unit_id.in_(unit_ids)))
         if row.updated_at - (row.started_at or row.created_at) <= timedelta(days=30)}
+    # The first "before" and the latest "after" score per enrolment and questionnaire.
+    measured: dict[tuple[int, str], dict[str, float]] = {}
+    for row in (db.session.execute(
+            select(Response.enrolment_id, Response.form_id, Response.total, Dispatch.purpose)
+            .join(Dispatch, Dispatch.id == Response.dispatch_id)
+            .where(Response.enrolment_id.in_(ids), Response.total.is_not(None),
+                   Dispatch.purpose.in_(["before", "after"])).order_by(Response.submitted_at)) if ids else []):
+        scores = measured.setdefault((row.enrolment_id, row.form_id), {})
+        if row.purpose == "after" or "before" not in scores:
+            scores[row.purpose] = row.total
     by_enrolment: dict[int, list] = {}
     for row in completions:
         by_enrolment.setdefault(row.enrolment_id, []).append(row)
@@ -168,8 +193,28 @@ def follow_up(units: list[CareUnit], catalogue, now: datetime | None = None) -> 
                                           or now - e.last_active_at > timedelta(days=14)), open_group),
                 funnel=funnel,
                 median_days_per_module=round(statistics.median(durations), 1) if durations else None,
+                outcomes=_outcomes({e.id for e in group}, measured, catalogue),
             ))
     return results
+
+
+def _outcomes(enrolment_ids: set[int], measured: dict, catalogue) -> list[Outcome]:
+    """Mean before and after, and the share with a meaningful improvement, per questionnaire."""
+    pairs: dict[str, list[tuple[float, float]]] = {}
+    for (enrolment_id, form_id), scores in measured.items():
+        if enrolment_id in enrolment_ids and "before" in scores and "after" in scores:
+            pairs.setdefault(form_id, []).append((scores["before"], scores["after"]))
+    outcomes = []
+    for form_id, values in sorted(pairs.items()):
+        form = catalogue.forms.get(form_id)
+        improved = [is_improvement(form, before, after) for before, after in values] if form else []
+        known = [i for i in improved if i is not None]
+        outcomes.append(Outcome(
+            form_id=form_id, title=form.title("en") if form else form_id, pairs=len(values),
+            mean_before=round(statistics.mean(b for b, _a in values), 1),
+            mean_after=round(statistics.mean(a for _b, a in values), 1),
+            improved_share=round(100 * sum(known) / len(known), 1) if known else None))
+    return outcomes
 
 
 def _share(count: int, group: list) -> float | None:
@@ -182,10 +227,14 @@ def follow_up_csv(rows: list[FollowUp], catalogue) -> str:
     writer = csv.writer(out)
     writer.writerow(["care_unit", "programme", "enrolments", "active", "share_with_responsible_clinician_pct",
                      "share_schedule_set_within_30_days_pct", "share_inactive_over_14_days_pct",
-                     "median_days_per_module", "module", "patients_completed_module"])
+                     "median_days_per_module", "module", "patients_completed_module",
+                     "questionnaire", "before_after_pairs", "mean_before", "mean_after", "meaningfully_improved_pct"])
     for row in rows:
+        common = [row.unit.name, catalogue.title(row.programme_id, "en"), row.total, row.active,
+                  row.with_clinician_share, row.schedule_set_share, row.inactive_share, row.median_days_per_module]
         for title, completed in row.funnel or [("", "")]:
-            writer.writerow([row.unit.name, catalogue.title(row.programme_id, "en"), row.total, row.active,
-                             row.with_clinician_share, row.schedule_set_share, row.inactive_share,
-                             row.median_days_per_module, title, completed])
+            writer.writerow([*common, title, completed, "", "", "", "", ""])
+        for outcome in row.outcomes:
+            writer.writerow([*common, "", "", outcome.form_id, outcome.pairs, outcome.mean_before,
+                             outcome.mean_after, "" if outcome.improved_share is None else outcome.improved_share])
     return out.getvalue()

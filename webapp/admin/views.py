@@ -64,4 +64,4 @@ def follow_up():
     if request.args.get("format") == "csv":
         return Response(services.follow_up_csv(rows, catalogue), mimetype="text/csv",
                         headers={"Content-Disposition": "attachment; filename=lotsa-follow-up.csv"})
-    return render_template("admin/follow_up.html", rows=rows, catalogue=catalogue)
+    return render_template("admin/follow_up.html", rows=rows, catalogue=catalogue, forms=catalogue.forms)

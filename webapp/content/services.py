@@ -140,7 +140,8 @@ class Programme:
     # The clinician's default welcome text (Markdown) per language.
     welcome: dict[str, str] = field(default_factory=dict)
     # Questionnaires sent automatically: (form id, "start" or "end").
-    measures: list[tuple[str, str]] = field(default_factory=list)
+    # (form id, "start" | "end" | days after the start)
+    measures: list[tuple[str, str | int]] = field(default_factory=list)
 
     def title(self, locale: str) -> str:
         return self.titles.get(locale) or self.titles[self.default_language]
@@ -344,10 +345,12 @@ def _load_programme(path: Path, catalogue: Catalogue, form_ids: set[str]) -> Pro
     )
     for measure in data.get("measures") or []:
         form_id, at = (measure or {}).get("form"), (measure or {}).get("at")
-        if form_id not in form_ids or at not in ("start", "end"):
+        at_ok = at in ("start", "end") or (isinstance(at, int) and not isinstance(at, bool) and 0 < at <= 3650)
+        if form_id not in form_ids or not at_ok:
             problems.append(Problem(rel, line_of(f"{{form: {form_id}, at: {at}}}"),
                                     f"the measure {form_id!r} at {at!r} is not a questionnaire in content/forms "
-                                    "or not at start/end", "write e.g. '- {form: phq-9, at: start}'"))
+                                    "or not at start, end or a number of days",
+                                    "write e.g. '- {form: phq-9, at: start}' or '- {form: phq-9, at: 90}'"))
             continue
         programme.measures.append((form_id, at))
     seen_answer_ids: dict[str, str] = {}

@@ -12,6 +12,28 @@ from webapp.core.db import UTCDateTime, utcnow
 from webapp.extensions import db
 
 
+class Round(db.Model):
+    """One send by a clinician: a questionnaire to one patient or to a recipient list.
+
+    Grouping the dispatches lets the clinician follow who has answered, who is
+    still waiting and who is overdue, and remind them, in one place.
+    """
+
+    __tablename__ = "questionnaire_round"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    form_id: Mapped[str] = mapped_column(String(64))
+    care_unit_id: Mapped[int] = mapped_column(ForeignKey("care_unit.id", ondelete="CASCADE"), index=True)
+    # Set when sent to every active enrolment of a programme; None for chosen patients.
+    programme_id: Mapped[str | None] = mapped_column(String(64))
+    sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    send_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    sent_by: Mapped[User | None] = relationship()
+
+
 class Dispatch(db.Model):
     """One questionnaire sent to one enrolment, answered once."""
 
@@ -23,10 +45,15 @@ class Dispatch(db.Model):
     # The id of the definition in content/forms.
     form_id: Mapped[str] = mapped_column(String(64))
     sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
-    # manual (sent by a clinician), before (at the start) or after (programme done).
+    # manual (sent by a clinician), before (at the start), after (programme done)
+    # or day-N (N days after the start, from the programme's measures).
     purpose: Mapped[str] = mapped_column(String(16), default="manual")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The patient sees it, and is told, from send_at on (a clinician can send on a later date).
+    send_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    round_id: Mapped[int | None] = mapped_column(ForeignKey("questionnaire_round.id", ondelete="SET NULL"), index=True)
     # Partial answers saved on the way, as JSON {item id: value}.
     draft: Mapped[str] = mapped_column(Text, default="{}")
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -34,6 +61,7 @@ class Dispatch(db.Model):
     last_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     sent_by: Mapped[User | None] = relationship()
+    round: Mapped[Round | None] = relationship()
     response: Mapped[Response | None] = relationship(back_populates="dispatch", uselist=False)
 
 

@@ -18,7 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import yaml
-from sqlalchemy import or_, select
+from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from webapp.auth.models import User
@@ -29,7 +29,7 @@ from webapp.core.urls import external_url
 from webapp.extensions import db
 from webapp.notifications.services import Kind, notify
 from webapp.programme.models import Enrolment, EnrolmentStatus
-from webapp.questionnaires.models import Dispatch, Response
+from webapp.questionnaires.models import Dispatch, Response, Round
 
 ITEM_ID_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 ITEM_TYPES = {"single_choice", "scale", "vas", "number", "text", "info"}
@@ -113,6 +113,10 @@ class Form:
     meaningful_change: float | None
     safety: list[SafetyRule]
     path: str
+    # Which way is improvement ("lower" scores, as in PHQ-9, or "higher").
+    better: str = "lower"
+    # The patient sees their own scores over time after answering.
+    show_results: bool = False
 
     def item(self, item_id: str) -> Item | None:
         return next((i for i in self.items if i.id == item_id), None)
@@ -255,6 +259,10 @@ def _build_form(data, path: Path, rel: str, problems: list[Problem]) -> Form | N
     if not isinstance(max_missing, int) or max_missing < 0:
         problem(scoring_line, "max_missing must be a whole number, 0 or more", "e.g. 'missing: {max_missing: 1}'")
         max_missing = 0
+    better = scoring.get("better", "lower")
+    if better not in ("lower", "higher"):
+        problem(scoring_line, f"better must be 'lower' or 'higher', not {better!r}", "write e.g. 'better: lower'")
+        better = "lower"
     safety = []
     for rule in data.get("safety") or []:
         line = rule.get("__line__", 1) if isinstance(rule, dict) else 1
@@ -269,7 +277,8 @@ def _build_form(data, path: Path, rel: str, problems: list[Problem]) -> Form | N
     return Form(
         id=data["id"], licence=licence or "free", titles=_texts(data.get("title")), recalls=_texts(data.get("recall")),
         items=items, total=total, subscales=subscales, max_missing=max_missing,
-        meaningful_change=scoring.get("meaningful_change"), safety=safety, path=rel,
+        meaningful_change=scoring.get("meaningful_change"), safety=safety, path=rel, better=better,
+        show_results=bool(data.get("show_results", False)),
     )
 
 
@@ -369,6 +378,14 @@ def _raw_int(value) -> int:
         return -1
 
 
+def is_improvement(form: Form, before: float | None, after: float | None) -> bool | None:
+    """A meaningful change in the better direction; None when it cannot be told."""
+    meaningful = is_meaningful_change(form, before, after)
+    if meaningful is None:
+        return None
+    return meaningful and ((after < before) if form.better == "lower" else (after > before))
+
+
 def is_meaningful_change(form: Form, before: float | None, after: float | None) -> bool | None:
     """Whether the change between two totals reaches the form's threshold."""
     if before is None or after is None or form.meaningful_change is None:
@@ -389,15 +406,104 @@ class AnswerProblems(Exception):
         self.problems = problems
 
 
-def send(enrolment, form: Form, sender, due_at=None, purpose: str = "manual"):
-    """Send a questionnaire to a patient now; they are told by e-mail (content-free)."""
+def send(enrolment, form: Form, sender, due_at=None, purpose: str = "manual", send_at=None, round_=None):
+    """Send a questionnaire to a patient; they are told (content-free) when it becomes visible.
+
+    With ``send_at`` in the future the patient neither sees it nor hears of it
+    until then; :func:`release_scheduled` tells them on the day.
+    """
     if not form.has_text:
         raise ValueError("a licence-required questionnaire without its texts cannot be sent")
+    now = utcnow()
+    send_at = send_at or now
     dispatch = Dispatch(enrolment_id=enrolment.id, form_id=form.id, sent_by_id=sender.id if sender else None,
-                        created_at=utcnow(), due_at=due_at, draft="{}", reminders_sent=0, purpose=purpose)
+                        created_at=now, send_at=send_at, due_at=due_at, draft="{}", reminders_sent=0,
+                        purpose=purpose, round=round_)
     db.session.add(dispatch)
-    notify(enrolment.patient, Kind.QUESTIONNAIRE_WAITING, {"url": external_url("auth.login")})
+    if send_at <= now:
+        dispatch.notified_at = now
+        notify(enrolment.patient, Kind.QUESTIONNAIRE_WAITING, {"url": external_url("auth.login")})
     return dispatch
+
+
+def recipients(unit_id: int, programme_id: str | None = None, enrolment_ids: list[int] | None = None) -> list:
+    """Active enrolments in one care unit: all of a programme, or the chosen ones."""
+    query = (select(Enrolment).options(joinedload(Enrolment.patient))
+             .where(Enrolment.care_unit_id == unit_id,
+                    Enrolment.status.in_([EnrolmentStatus.ACTIVE.value, EnrolmentStatus.MAINTENANCE.value]))
+             .order_by(Enrolment.id))
+    if programme_id is not None:
+        query = query.where(Enrolment.programme_id == programme_id)
+    if enrolment_ids is not None:
+        query = query.where(Enrolment.id.in_(enrolment_ids))
+    return list(db.session.scalars(query))
+
+
+def send_round(form: Form, unit_id: int, sender, enrolments: list, programme_id: str | None = None,
+               send_at=None, due_at=None) -> Round:
+    """Send one questionnaire to a list of patients, grouped so it can be followed as one."""
+    round_ = Round(form_id=form.id, care_unit_id=unit_id, programme_id=programme_id, sent_by_id=sender.id,
+                   created_at=utcnow(), send_at=send_at or utcnow(), due_at=due_at)
+    db.session.add(round_)
+    for enrolment in enrolments:
+        send(enrolment, form, sender, due_at=due_at, send_at=send_at, round_=round_)
+    return round_
+
+
+def release_scheduled(now=None) -> int:
+    """Tell patients about questionnaires whose send date has come (each exactly once)."""
+    now = now or utcnow()
+    rows = db.session.execute(
+        select(Dispatch, Enrolment).join(Enrolment, Enrolment.id == Dispatch.enrolment_id)
+        .options(joinedload(Enrolment.patient))
+        .where(Dispatch.notified_at.is_(None), Dispatch.send_at <= now, Dispatch.answered_at.is_(None),
+               Enrolment.status != EnrolmentStatus.CLOSED.value)
+        .with_for_update(of=Dispatch, skip_locked=True)
+    ).unique().all()
+    for dispatch, enrolment in rows:
+        dispatch.notified_at = now
+        notify(enrolment.patient, Kind.QUESTIONNAIRE_WAITING, {"url": external_url("auth.login")})
+    return len(rows)
+
+
+@dataclass(frozen=True)
+class RoundStatus:
+    round: Round
+    recipients: int
+    answered: int
+    overdue: int
+
+    @property
+    def waiting(self) -> int:
+        return self.recipients - self.answered - self.overdue
+
+
+def rounds_overview(unit_ids_query, now=None, limit: int = 50) -> list[RoundStatus]:
+    """The latest rounds in the given units with answered / waiting / overdue counts (two queries)."""
+    now = now or utcnow()
+    rounds = list(db.session.scalars(select(Round).options(joinedload(Round.sent_by))
+                                     .where(Round.care_unit_id.in_(unit_ids_query))
+                                     .order_by(Round.created_at.desc(), Round.id.desc()).limit(limit)))
+    if not rounds:
+        return []
+    answered = Dispatch.answered_at.is_not(None)
+    overdue = and_(Dispatch.answered_at.is_(None), Dispatch.due_at.is_not(None), Dispatch.due_at < now)
+    counts = {row.round_id: row for row in db.session.execute(
+        select(Dispatch.round_id, func.count().label("n"),
+               func.sum(case((answered, 1), else_=0)).label("answered"),
+               func.sum(case((overdue, 1), else_=0)).label("overdue"))
+        .where(Dispatch.round_id.in_([r.id for r in rounds])).group_by(Dispatch.round_id))}
+    return [RoundStatus(r, counts[r.id].n if r.id in counts else 0,
+                        int(counts[r.id].answered or 0) if r.id in counts else 0,
+                        int(counts[r.id].overdue or 0) if r.id in counts else 0) for r in rounds]
+
+
+def round_members(round_: Round) -> list:
+    """Each recipient of a round: (dispatch, enrolment, patient), by name."""
+    return [tuple(row) for row in db.session.execute(
+        select(Dispatch, Enrolment, User).join(Enrolment, Enrolment.id == Dispatch.enrolment_id)
+        .join(User, User.id == Enrolment.patient_id).options(joinedload(Dispatch.response))
+        .where(Dispatch.round_id == round_.id).order_by(User.full_name, Dispatch.id))]
 
 
 def clean_answers(form: Form, raw: dict[str, str], final: bool) -> dict:
@@ -457,7 +563,8 @@ def waiting(enrolment_ids: list[int]) -> dict[int, list]:
     if not enrolment_ids:
         return result
     for dispatch in db.session.scalars(select(Dispatch).where(
-            Dispatch.enrolment_id.in_(enrolment_ids), Dispatch.answered_at.is_(None)).order_by(Dispatch.created_at)):
+            Dispatch.enrolment_id.in_(enrolment_ids), Dispatch.answered_at.is_(None), Dispatch.send_at <= utcnow())
+            .order_by(Dispatch.send_at, Dispatch.id)):
         result.setdefault(dispatch.enrolment_id, []).append(dispatch)
     return result
 
@@ -480,8 +587,9 @@ def remind_unanswered(now=None) -> int:
         select(Dispatch, Enrolment).join(Enrolment, Enrolment.id == Dispatch.enrolment_id)
         .options(joinedload(Enrolment.patient))
         .where(Dispatch.answered_at.is_(None), Dispatch.reminders_sent < MAX_REMINDERS,
+               Dispatch.notified_at.is_not(None),
                Enrolment.status.in_([EnrolmentStatus.ACTIVE.value, EnrolmentStatus.MAINTENANCE.value]),
-               Dispatch.created_at <= now - every,
+               Dispatch.send_at <= now - every,
                or_(Dispatch.last_reminded_at.is_(None), Dispatch.last_reminded_at <= now - every))
         .with_for_update(of=Dispatch, skip_locked=True)
     ).unique().all()
@@ -522,6 +630,45 @@ def export_csv(rows) -> str:
                          enrolment.id, enrolment.programme_id, "" if response.total is None else f"{response.total:g}",
                          response.band or "", response.subscales, int(response.safety_hit), response.answers])
     return out.getvalue()
+
+
+def own_results(enrolment, form_id: str) -> list:
+    """The patient's answered responses to one questionnaire in this enrolment, oldest first."""
+    return list(db.session.scalars(select(Response).where(
+        Response.enrolment_id == enrolment.id, Response.form_id == form_id).order_by(Response.submitted_at)))
+
+
+# A day-N measure still goes out this many days late (scheduler down, measure added
+# to the programme later); older enrolments are not measured after the fact.
+DAY_MEASURE_GRACE_DAYS = 30
+
+
+def send_day_measures(now=None) -> int:
+    """Send the programmes' "N days after the start" measures that have fallen due (once each)."""
+    from webapp.content.services import get_catalogue
+
+    now = now or utcnow()
+    catalogue = get_catalogue()
+    sent = 0
+    for programme in catalogue.programmes.values():
+        for form_id, at in programme.measures:
+            form = catalogue.forms.get(form_id)
+            if not isinstance(at, int) or form is None or not form.has_text:
+                continue
+            purpose = f"day-{at}"
+            already = exists().where(Dispatch.enrolment_id == Enrolment.id, Dispatch.form_id == form_id,
+                                     Dispatch.purpose == purpose)
+            due = db.session.scalars(
+                select(Enrolment).options(joinedload(Enrolment.patient))
+                .where(Enrolment.programme_id == programme.id,
+                       Enrolment.status.in_([EnrolmentStatus.ACTIVE.value, EnrolmentStatus.MAINTENANCE.value]),
+                       Enrolment.started_at <= now - timedelta(days=at),
+                       Enrolment.started_at > now - timedelta(days=at + DAY_MEASURE_GRACE_DAYS), ~already)
+                .with_for_update(of=Enrolment, skip_locked=True)).unique().all()
+            for enrolment in due:
+                send(enrolment, form, None, purpose=purpose)
+                sent += 1
+    return sent
 
 
 def send_programme_measures(enrolment, moment: str) -> int:

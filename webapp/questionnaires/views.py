@@ -6,19 +6,26 @@ import json
 from datetime import datetime, time, timedelta, timezone
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Response as HttpResponse
 from flask_babel import format_date
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from markupsafe import Markup, escape
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
-from webapp.clinician.services import load_enrolment_for_clinician
+from webapp.auth.models import User
+from webapp.clinician.services import add_event, load_enrolment_for_clinician, unit_ids_subquery, units_of
 from webapp.content.services import get_catalogue
 from webapp.core.access import role_required
+from webapp.core.audit import log_access
 from webapp.core.db import utcnow
 from webapp.extensions import db
+from webapp.programme.models import Enrolment, EnrolmentStatus
 from webapp.programme.services import load_enrolment_for_patient
 from webapp.questionnaires import services
-from webapp.questionnaires.models import Dispatch
+from webapp.questionnaires.models import Dispatch, Round
 
 bp = Blueprint("questionnaires", __name__, template_folder="templates")
 
@@ -36,27 +43,144 @@ def _form_or_404(form_id: str):
     return form
 
 
+def _day(value: str | None):
+    """A yyyy-mm-dd date from a form field; None when empty; ValueError when not a date."""
+    if not value:
+        return None
+    return datetime.strptime(value, "%Y-%m-%d").date()
+
+
+def _dates(data, problems: dict) -> tuple[datetime | None, datetime | None]:
+    """The send date (start of that day, UTC) and the due date (end of day) from a form, checked."""
+    send_at = due_at = None
+    try:
+        send_on = _day(data.get("send_on"))
+    except ValueError:
+        problems["send_on"] = _("Write the date as yyyy-mm-dd.")
+        send_on = None
+    try:
+        due_on = _day(data.get("due_on"))
+    except ValueError:
+        problems["due_on"] = _("Write the date as yyyy-mm-dd.")
+        due_on = None
+    today = utcnow().date()
+    if send_on is not None:
+        if send_on < today:
+            problems["send_on"] = _("Choose today or a later day.")
+        elif send_on > today:
+            send_at = datetime.combine(send_on, time(6, 0), tzinfo=timezone.utc)
+    if due_on is not None:
+        if due_on < max(today, send_on or today):
+            problems["due_on"] = _("The last day to answer must be on or after the day it is sent.")
+        else:
+            due_at = datetime.combine(due_on, time(23, 59), tzinfo=timezone.utc)
+    return send_at, due_at
+
+
 @bp.route("/clinician/enrolments/<int:enrolment_id>/questionnaires", methods=["POST"])
 @role_required("clinician")
 def send(enrolment_id: int):
-    """Send a questionnaire to the patient now, with an optional last day to answer."""
+    """Send a questionnaire to one patient, now or on a later day, with an optional last day to answer."""
     enrolment = load_enrolment_for_clinician(enrolment_id, current_user)
+    back = url_for("clinician.enrolment", enrolment_id=enrolment.id) + "#questionnaires"
     form = get_catalogue().forms.get(request.form.get("form_id", ""))
     if form is None or not form.has_text or enrolment.status == "closed":
         flash(_("Choose a questionnaire that can be sent."), "error")
-        return redirect(url_for("clinician.enrolment", enrolment_id=enrolment.id))
-    due_at = None
-    if request.form.get("due_on"):
-        try:
-            due = datetime.strptime(request.form["due_on"], "%Y-%m-%d").date()
-        except ValueError:
-            flash(_("Choose a date."), "error")
-            return redirect(url_for("clinician.enrolment", enrolment_id=enrolment.id))
-        due_at = datetime.combine(due, time(23, 59), tzinfo=timezone.utc)
-    services.send(enrolment, form, current_user, due_at)
+        return redirect(back)
+    problems: dict[str, str] = {}
+    send_at, due_at = _dates(request.form, problems)
+    if problems:
+        for message in problems.values():
+            flash(message, "error")
+        return redirect(back)
+    services.send_round(form, enrolment.care_unit_id, current_user, [enrolment], send_at=send_at, due_at=due_at)
     db.session.commit()
-    flash(_("The questionnaire is sent. The patient has been told by e-mail."), "success")
-    return redirect(url_for("clinician.enrolment", enrolment_id=enrolment.id) + "#questionnaires")
+    if send_at:
+        flash(_("The questionnaire will be sent on %(date)s. The patient is told by e-mail then.",
+                date=format_date(send_at, "long")), "success")
+    else:
+        flash(_("The questionnaire is sent. The patient has been told by e-mail."), "success")
+    return redirect(back)
+
+
+def _chosen_candidates():
+    """The clinician's own active patients, for the "chosen patients" list."""
+    return list(db.session.scalars(
+        select(Enrolment).join(User, User.id == Enrolment.patient_id).options(joinedload(Enrolment.patient))
+        .where(Enrolment.responsible_clinician_id == current_user.id,
+               Enrolment.status.in_([EnrolmentStatus.ACTIVE.value, EnrolmentStatus.MAINTENANCE.value]))
+        .order_by(User.full_name, Enrolment.id)))
+
+
+@bp.route("/clinician/questionnaires", methods=["GET", "POST"])
+@role_required("clinician")
+def rounds():
+    """Send a questionnaire to a recipient list, and follow every send: answered, waiting, overdue."""
+    catalogue = get_catalogue()
+    units = units_of(current_user)
+    candidates = _chosen_candidates()
+    values = request.form if request.method == "POST" else {}
+    problems: dict[str, str] = {}
+    if request.method == "POST":
+        form = catalogue.forms.get(request.form.get("form_id", ""))
+        if form is None or not form.has_text:
+            problems["form_id"] = _("Choose a questionnaire that can be sent.")
+        unit = next((u for u in units if str(u.id) == request.form.get("unit_id")), None)
+        if unit is None:
+            problems["unit_id"] = _("Choose one of your care units.")
+        send_at, due_at = _dates(request.form, problems)
+        to = request.form.get("to")
+        enrolments, programme_id = [], None
+        if to == "programme":
+            programme_id = request.form.get("programme_id", "")
+            if programme_id not in catalogue.programmes:
+                problems["programme_id"] = _("Choose a programme.")
+            elif unit is not None:
+                enrolments = services.recipients(unit.id, programme_id=programme_id)
+                if not enrolments:
+                    problems["programme_id"] = _("No patient in this care unit is active in this programme.")
+        elif to == "chosen":
+            chosen = [int(v) for v in request.form.getlist("enrolment_id") if v.isdigit()]
+            if not chosen:
+                problems["enrolment_id"] = _("Choose at least one patient.")
+            elif unit is not None:
+                enrolments = services.recipients(unit.id, enrolment_ids=chosen)
+                if len(enrolments) != len(set(chosen)):
+                    problems["enrolment_id"] = _("Choose patients who are active in the chosen care unit.")
+        else:
+            problems["to"] = _("Choose who gets the questionnaire.")
+        if not problems:
+            round_ = services.send_round(form, unit.id, current_user, enrolments, programme_id=programme_id,
+                                         send_at=send_at, due_at=due_at)
+            db.session.commit()
+            flash(ngettext("The questionnaire is sent to %(num)d patient.",
+                           "The questionnaire is sent to %(num)d patients.", len(enrolments)), "success")
+            return redirect(url_for("questionnaires.round_detail", round_id=round_.id))
+    overview = services.rounds_overview(unit_ids_subquery(current_user))
+    # The names in the "chosen patients" list are patient data on screen.
+    log_access(current_user, "questionnaires.rounds", detail=f"{len(overview)} sends, {len(candidates)} patients listed")
+    html = render_template("questionnaires/rounds.html", overview=overview, units=units, candidates=candidates,
+                           forms=catalogue.forms, programmes=catalogue.programmes, values=values,
+                           chosen={v for v in request.form.getlist("enrolment_id")} if values else set(),
+                           problems=problems)
+    db.session.commit()
+    return html, 400 if problems else 200
+
+
+@bp.route("/clinician/questionnaires/rounds/<int:round_id>")
+@role_required("clinician")
+def round_detail(round_id: int):
+    """One send: each recipient answered, waiting or overdue, with their score and a reminder button."""
+    round_ = db.session.scalar(select(Round).where(Round.id == round_id,
+                                                   Round.care_unit_id.in_(unit_ids_subquery(current_user))))
+    if round_ is None:
+        abort(404)
+    members = services.round_members(round_)
+    log_access(current_user, "questionnaires.round", detail=f"round {round_.id}, {len(members)} patients")
+    html = render_template("questionnaires/round.html", round=round_, members=members,
+                           form=get_catalogue().forms.get(round_.form_id))
+    db.session.commit()
+    return html
 
 
 @bp.route("/clinician/enrolments/<int:enrolment_id>/questionnaires/<int:dispatch_id>/remind", methods=["POST"])
@@ -65,10 +189,12 @@ def remind_now(enrolment_id: int, dispatch_id: int):
     """Remind the patient of an unanswered questionnaire now."""
     enrolment = load_enrolment_for_clinician(enrolment_id, current_user)
     dispatch = _load_dispatch(enrolment, dispatch_id)
-    if dispatch.answered_at is None and enrolment.status != "closed":
+    if dispatch.answered_at is None and enrolment.status != "closed" and dispatch.send_at <= utcnow():
         services.remind(dispatch, enrolment)
         db.session.commit()
         flash(_("A reminder is sent to the patient."), "success")
+    if request.form.get("back") == "round" and dispatch.round_id:
+        return redirect(url_for("questionnaires.round_detail", round_id=dispatch.round_id))
     return redirect(url_for("clinician.enrolment", enrolment_id=enrolment.id) + "#questionnaires")
 
 
@@ -78,17 +204,18 @@ def acknowledge_safety(enrolment_id: int):
     """The clinician has acted on a safety answer: take the flag off the caseload."""
     enrolment = load_enrolment_for_clinician(enrolment_id, current_user)
     enrolment.safety_flag_at = None
-    from webapp.clinician.services import add_event
-
     add_event(enrolment, current_user, "safety_acknowledged")
     db.session.commit()
     flash(_("The safety flag is removed."), "success")
     return redirect(url_for("clinician.enrolment", enrolment_id=enrolment.id))
 
 
-def _load_dispatch(enrolment, dispatch_id: int) -> Dispatch:
+def _load_dispatch(enrolment, dispatch_id: int, visible_only: bool = False) -> Dispatch:
     dispatch = db.session.get(Dispatch, dispatch_id)
     if dispatch is None or dispatch.enrolment_id != enrolment.id:
+        abort(404)
+    if visible_only and dispatch.send_at > utcnow():
+        # Sent for a later day: the patient cannot see it yet.
         abort(404)
     return dispatch
 
@@ -98,7 +225,7 @@ def _load_dispatch(enrolment, dispatch_id: int) -> Dispatch:
 def answer(enrolment_id: int, dispatch_id: int):
     """Answer a questionnaire; answers can be saved on the way and nothing typed is lost."""
     enrolment = load_enrolment_for_patient(enrolment_id, current_user)
-    dispatch = _load_dispatch(enrolment, dispatch_id)
+    dispatch = _load_dispatch(enrolment, dispatch_id, visible_only=True)
     if dispatch.answered_at is not None:
         return redirect(url_for("questionnaires.done", enrolment_id=enrolment.id, dispatch_id=dispatch.id))
     form = _form_or_404(dispatch.form_id)
@@ -140,18 +267,15 @@ def done(enrolment_id: int, dispatch_id: int):
     if dispatch.response is None:
         return redirect(url_for("questionnaires.answer", enrolment_id=enrolment.id, dispatch_id=dispatch.id))
     form = _form_or_404(dispatch.form_id)
-    return render_template("questionnaires/done.html", enrolment=enrolment, form=form, response=dispatch.response)
+    results = services.own_results(enrolment, form.id) if form.show_results else []
+    return render_template("questionnaires/done.html", enrolment=enrolment, form=form, response=dispatch.response,
+                           results=results)
 
 
 @bp.route("/clinician/questionnaires/export.csv")
 @role_required("clinician")
 def export():
     """Responses with scores for the clinician's own care units, as CSV (audit-logged)."""
-    from flask import Response as HttpResponse
-
-    from webapp.clinician.services import unit_ids_subquery
-    from webapp.core.audit import log_access
-
     def day(name):
         try:
             value = datetime.strptime(request.args.get(name, ""), "%Y-%m-%d")
