@@ -193,3 +193,30 @@ def test_follow_up_shows_before_and_after_change(app, make, db):
     (outcome,) = row.outcomes
     assert (outcome.pairs, outcome.mean_before, outcome.mean_after) == (3, 3.7, 4.7)
     assert outcome.improved_share == 33.3  # only 2 -> 6; 5 -> 3 is a meaningful change the wrong way
+
+
+def test_an_untouched_slider_is_not_an_answer(app, make, db, monkeypatch):
+    """A range input always has a value; the answer lives in the number field beside it."""
+    from pathlib import Path
+
+    from webapp.content.services import get_catalogue
+    from webapp.questionnaires.services import load_forms, send
+
+    forms, problems = load_forms(Path(__file__).parent / "fixtures" / "vas")
+    assert problems == []
+    monkeypatch.setitem(get_catalogue().forms, "pain-vas", forms["pain-vas"])
+    patient = make.user("patient")
+    enrolment = make.enrolment(patient, make.unit())
+    dispatch = send(enrolment, forms["pain-vas"], None)
+    db.session.commit()
+    client = app.test_client()
+    auth = Auth(client, db)
+    auth.login(patient)
+    url = f"/e/{enrolment.id}/questionnaires/{dispatch.id}"
+    html = client.get(url).get_data(as_text=True)
+    assert 'type="range" id="vas-range" min="0" max="100"' in html and 'name="vas"' not in html.split('type="range"')[1].split(">")[0]
+    assert 'type="number" id="vas-n" name="vas"' in html
+    assert auth.post(url, {"action": "submit"}, url).status_code == 400  # nothing sent: required, not 50
+    done = auth.post(url, {"vas": "37", "action": "submit"}, url)
+    assert done.status_code == 302
+    assert db.session.scalars(select(Response.total)).one() == 37

@@ -120,6 +120,16 @@
     });
   });
 
+  // A slider moves the number field beside it (which holds the answer and shows
+  // its value); typing a number moves the slider.
+  document.querySelectorAll("input[type=range][data-sync]").forEach(function (range) {
+    var field = document.getElementById(range.dataset.sync);
+    if (!field) { return; }
+    range.hidden = false;
+    range.addEventListener("input", function () { field.value = range.value; });
+    field.addEventListener("input", function () { if (field.value !== "") { range.value = field.value; } });
+  });
+
   var print = document.querySelector("[data-print]");
   if (print) {
     print.hidden = false;
