@@ -74,6 +74,9 @@ DEFAULTS: dict[str, Any] = {
     # "starttls", "ssl" or "none".
     "SMTP_SECURITY": "none",
     "MAIL_FROM": "Lotsa <no-reply@lotsa.invalid>",
+    # Where anyone, logged in or not, can report an accessibility problem
+    # (shown in the accessibility statement).
+    "ACCESSIBILITY_CONTACT": "tillganglighet@lotsa.invalid",
     # SMS gateway: JSON over HTTP POST; empty URL disables SMS delivery.
     "SMS_GATEWAY_URL": "",
     "SMS_GATEWAY_TOKEN": "",

@@ -1,5 +1,10 @@
 """axe-core (WCAG 2.1 A/AA and best practice) on every kind of page, as each role,
-at laptop width and at 320 px, where nothing may scroll sideways."""
+in Swedish and in Arabic (right to left), on a desktop (1280×800) and a phone
+(360×740); nothing may scroll sideways there or at 320 px.
+
+The pages listed here are the product's distinct page types; a new page type
+belongs in one of these lists (``test_the_matrix_is_large_enough`` keeps count).
+"""
 
 from __future__ import annotations
 
@@ -12,34 +17,77 @@ pytestmark = pytest.mark.e2e
 
 
 def _login(page, server, user, secret=None):
+    """Log in by field ids, whatever language the login page is in."""
     page.goto(server.url + "/auth/login")
-    page.get_by_label("E-postadress").fill(user)
-    page.get_by_label("Lösenord").fill(PASSWORD)
-    page.get_by_role("button", name="Logga in").click()
+    page.locator("#email").fill(user)
+    page.locator("#password").fill(PASSWORD)
+    page.locator("main form button[type=submit]").click()
     if secret:
-        page.get_by_label("Sexsiffrig kod").fill(pyotp.TOTP(secret).now())
-        page.get_by_role("button", name="Fortsätt").click()
+        page.wait_for_url("**/auth/two-factor")
+        page.locator("#code").fill(pyotp.TOTP(secret).now())
+        page.locator("main form button[type=submit]").click()
     page.wait_for_load_state()
 
 
-def _check(page, server, axe, paths):
-    for path in paths:
-        for width in (1280, 320):
-            page.set_viewport_size({"width": width, "height": 800})
+VIEWPORTS = [(1280, 800, True), (360, 740, True), (320, 640, False)]  # (width, height, run axe)
+LANGUAGES = ["sv", "ar"]
+
+PATIENT_PAGES = ["/home", "/e/{e}/", "/e/{e}/pain-physiology/2", "/e/{e}/messages", "/e/{e}/summary",
+                 "/auth/account", "/account/notifications", "/accessibility", "/e/{e}/questionnaires/{dispatch}"]
+CLINICIAN_PAGES = ["/clinician/", "/clinician/open", "/clinician/enrolments/{e}", "/clinician/enrolments/{e}/messages",
+                   "/clinician/inbox", "/admin/follow-up", "/clinician/questionnaires",
+                   "/clinician/questionnaires/rounds/{round}"]
+EDITOR_PAGES = ["/content/", "/content/preview/pain-info/ar/what-is-long-term-pain/1",
+                "/content/preview/act-long-term-pain/sv/present-moment/3"]
+ADMIN_PAGES = ["/admin/", "/admin/access-log"]
+PUBLIC_PAGES = ["/auth/login", "/auth/reset"]
+
+
+def _check(page, server, axe, paths, lang, world=None):
+    for template in paths:
+        path = template.format(**(world or {}))
+        for width, height, run_axe in VIEWPORTS:
+            page.set_viewport_size({"width": width, "height": height})
             response = page.goto(server.url + path)
             assert response.status == 200, path
-            axe(page, f"{path} at {width}px")
+            assert page.locator("html").get_attribute("lang") == lang, path
+            assert page.locator("html").get_attribute("dir") == ("rtl" if lang == "ar" else "ltr"), path
+            if run_axe:
+                axe(page, f"{path} in {lang} at {width}px")
             overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-            assert overflow <= 0, f"{path} scrolls sideways at {width}px"
+            assert overflow <= 0, f"{path} scrolls sideways at {width}px in {lang}"
+
+
+def _navigation_starts_on_the_reading_side(page, lang):
+    """In Arabic the main navigation begins on the right; in Swedish on the left."""
+    page.set_viewport_size({"width": 1280, "height": 800})
+    links = page.locator("nav.main-nav a")
+    first, last = links.first.bounding_box(), links.last.bounding_box()
+    if lang == "ar":
+        assert first["x"] > last["x"] and first["x"] + first["width"] > 640
+    else:
+        assert first["x"] < last["x"] and first["x"] < 640
+
+
+@pytest.fixture(params=LANGUAGES)
+def lang(request):
+    return request.param
+
+
+def test_the_matrix_is_large_enough():
+    distinct = set(PATIENT_PAGES + CLINICIAN_PAGES + EDITOR_PAGES + ADMIN_PAGES + PUBLIC_PAGES)
+    axe_viewports = [v for v in VIEWPORTS if v[2]]
+    assert len(distinct) >= 20 and len(axe_viewports) == 2 and len(LANGUAGES) == 2
 
 
 @pytest.fixture
-def world(make, db):
+def world(make, db, lang):
     from webapp.messages.services import post_as_patient
 
     unit = make.unit(name="Vårdcentralen Ekbacken")
-    clinician = make.user("clinician", units=[unit], name="Elsa Exempel")
-    patient = make.user("patient", name="Tolvan Tolvansson", personal_number="191212121212", phone="+46701740605")
+    clinician = make.user("clinician", units=[unit], name="Elsa Exempel", locale=lang)
+    patient = make.user("patient", name="Tolvan Tolvansson", personal_number="191212121212", phone="+46701740605",
+                        locale=lang)
     enrolment = make.enrolment(patient, unit, clinician, programme="pain-school", welcome_text="Välkommen!")
     from flask import current_app
 
@@ -53,38 +101,38 @@ def world(make, db):
     db.session.commit()
     dispatch_id = db.session.query(Dispatch.id).filter_by(round_id=round_.id).scalar()
     world = {"unit": unit, "clinician": (clinician.email, clinician.totp_secret), "patient": patient.email,
-             "enrolment": enrolment.id, "dispatch": dispatch_id, "round": round_.id, "editor": None, "admin": None}
-    editor, admin = make.user("editor"), make.user("admin")
+             "e": enrolment.id, "dispatch": dispatch_id, "round": round_.id, "editor": None, "admin": None}
+    editor, admin = make.user("editor", locale=lang), make.user("admin", locale=lang)
     world["editor"] = (editor.email, editor.totp_secret)
     world["admin"] = (admin.email, admin.totp_secret)
     db.session.close()
     return world
 
 
-def test_patient_pages(page, live_server, axe, world):
-    e = world["enrolment"]
+def test_patient_pages(page, live_server, axe, world, lang):
     _login(page, live_server, world["patient"])
-    _check(page, live_server, axe, ["/home", f"/e/{e}/", f"/e/{e}/pain-physiology/2", f"/e/{e}/messages",
-                                    f"/e/{e}/summary", "/auth/account", "/account/notifications", "/accessibility",
-                                    f"/e/{e}/questionnaires/{world['dispatch']}"])
+    _navigation_starts_on_the_reading_side(page, lang)
+    _check(page, live_server, axe, PATIENT_PAGES, lang, world)
 
 
-def test_clinician_pages(page, live_server, axe, world):
-    e = world["enrolment"]
+def test_clinician_pages(page, live_server, axe, world, lang):
     _login(page, live_server, *world["clinician"])
-    _check(page, live_server, axe, ["/clinician/", "/clinician/open", f"/clinician/enrolments/{e}",
-                                    f"/clinician/enrolments/{e}/messages", "/clinician/inbox", "/admin/follow-up",
-                                    "/clinician/questionnaires", f"/clinician/questionnaires/rounds/{world['round']}"])
+    _navigation_starts_on_the_reading_side(page, lang)
+    _check(page, live_server, axe, CLINICIAN_PAGES, lang, world)
 
 
-def test_editor_and_admin_pages(page, live_server, axe, world):
+def test_editor_and_admin_pages(page, live_server, axe, world, lang):
     _login(page, live_server, *world["editor"])
-    _check(page, live_server, axe, ["/content/", "/content/preview/pain-info/ar/what-is-long-term-pain/1",
-                                    "/content/preview/act-long-term-pain/sv/present-moment/3"])
-    page.get_by_role("button", name="Logga ut").click()
+    _check(page, live_server, axe, EDITOR_PAGES, lang, world)
+    page.locator("form.logout button").click()
+    page.wait_for_url("**/auth/login**")
     _login(page, live_server, *world["admin"])
-    _check(page, live_server, axe, ["/admin/", "/admin/access-log", "/admin/follow-up"])
+    _check(page, live_server, axe, ADMIN_PAGES, lang, world)
 
 
-def test_public_pages(page, live_server, axe):
-    _check(page, live_server, axe, ["/auth/login", "/auth/reset", "/accessibility"])
+def test_public_pages(page, live_server, axe, lang):
+    page.goto(live_server.url + "/auth/login")
+    if lang == "ar":
+        page.get_by_role("button", name="العربية").click()
+        page.wait_for_load_state()
+    _check(page, live_server, axe, PUBLIC_PAGES, lang)

@@ -74,6 +74,34 @@ def test_open_access_invite_follow_and_close(app, browser, live_server, make, db
     assert page.get_by_text("Aldrig").count() == 0  # last active is set now
     assert "1 / 6" in page.locator("table").first.inner_text()  # pages seen in module 1
 
+    # The patient asks to hear about new messages by e-mail and writes to the clinician.
+    patient.goto(live_server.url + "/account/notifications")
+    patient.locator("#new_message-email").check()
+    patient.get_by_role("button", name="Spara mina val").click()
+    enrolment_url = page.url
+    patient.goto(live_server.url + enrolment_url.split(live_server.url, 1)[1].replace("/clinician/enrolments/", "/e/")
+                 + "/messages")
+    patient.get_by_label("Nytt meddelande").fill("Hur länge ska jag läsa varje dag?")
+    patient.get_by_role("button", name="Skicka").click()
+    assert patient.get_by_text("Hur länge ska jag läsa varje dag?").is_visible()
+
+    # The clinician finds it in the inbox and replies; the patient hears by e-mail, without the text.
+    page.get_by_role("link", name="Inkorg").click()
+    page.get_by_role("link", name="Kim Exempelsson").click()
+    assert page.get_by_text("Hur länge ska jag läsa varje dag?").is_visible()
+    axe(page, "staff message thread")
+    page.get_by_label("Nytt meddelande").fill("En kvart om dagen räcker gott. Hör av dig om det blir för mycket.")
+    page.get_by_role("button", name="Skicka", exact=True).click()
+    assert page.get_by_text("En kvart om dagen räcker gott.").first.is_visible()
+    with app.app_context():
+        run_jobs(Channels(SmtpMailer("127.0.0.1", smtp_server.port, sender="lotsa@lotsa.example")))
+    bodies = smtp_server.sink.bodies_to("kim@lotsa.example")
+    told = [b for b in bodies if "nytt meddelande" in b.lower()]
+    assert len(told) == 1 and "kvart" not in told[0] and "Hur länge" not in told[0]
+    patient.reload()
+    assert patient.get_by_text("En kvart om dagen räcker gott.").first.is_visible()
+    page.goto(enrolment_url)
+
     # Close access; the patient is blocked but keeps the summary.
     page.get_by_label("Orsak").fill("Programmet är avslutat")
     page.get_by_label("Ja, avsluta patientens tillgång").check()

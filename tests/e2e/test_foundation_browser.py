@@ -68,7 +68,7 @@ def test_clinician_logs_in_with_two_factor(page, live_server, make, db):
 
 
 @pytest.mark.parametrize("app_config", [{"SESSION_IDLE_MINUTES": 1, "SESSION_WARNING_SECONDS": 58}])
-def test_idle_warning_can_be_answered_with_the_keyboard(page, live_server, make, db):
+def test_idle_warning_can_be_answered_with_the_keyboard_and_the_session_then_ends(page, live_server, make, db):
     email = make.user("patient").email
     db.session.close()
     _login(page, live_server, email)
@@ -80,6 +80,13 @@ def test_idle_warning_can_be_answered_with_the_keyboard(page, live_server, make,
     page.keyboard.press("Enter")
     dialog.wait_for(state="hidden", timeout=5_000)
     assert "/home" in page.url
+    # Extended, the session lasts another minute; left alone, it then ends on the
+    # server and the page moves to the login page, saying why.
+    dialog.wait_for(state="visible", timeout=10_000)
+    page.wait_for_url("**/auth/login**", timeout=80_000)
+    assert page.get_by_text("Du loggades ut eftersom du inte var aktiv på en stund.").is_visible()
+    page.goto(live_server.url + "/home")
+    assert "/auth/login" in page.url
 
 
 def test_arabic_pages_are_right_to_left_and_accessible(page, live_server, axe):
