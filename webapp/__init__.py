@@ -69,16 +69,19 @@ def _load_content(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from webapp.admin.views import bp as admin_bp
     from webapp.auth.views import bp as auth_bp
+    from webapp.careplan.views import bp as careplan_bp
     from webapp.clinician.views import bp as clinician_bp
     from webapp.content.views import bp as content_bp
     from webapp.core.views import bp as core_bp
+    from webapp.groups.views import bp as groups_bp
+    from webapp.privacy.views import bp as privacy_bp
     from webapp.messages.views import bp as messages_bp
     from webapp.questionnaires.views import bp as questionnaires_bp
     from webapp.notifications.views import bp as notifications_bp
     from webapp.programme.views import bp as programme_bp
 
     for blueprint in (core_bp, auth_bp, programme_bp, clinician_bp, content_bp, admin_bp, notifications_bp,
-                      messages_bp, questionnaires_bp):
+                      messages_bp, questionnaires_bp, careplan_bp, groups_bp, privacy_bp):
         app.register_blueprint(blueprint)
 
 
@@ -99,10 +102,11 @@ def _init_web(app: Flask) -> None:
 
 
 def _register_cli(app: Flask) -> None:
+    from webapp.admin.backup import backup_command, restore_command
     from webapp.admin.cli import demo
     from webapp.auth.cli import units, users
     from webapp.content.cli import content
     from webapp.scheduler import scheduler_command
 
-    for command in (users, units, demo, content, scheduler_command):
+    for command in (users, units, demo, content, scheduler_command, backup_command, restore_command):
         app.cli.add_command(command)

@@ -2,7 +2,9 @@
 (Alembic autogenerate, the model/migration agreement test)."""
 
 from webapp.auth.models import AuthToken, CareUnit, Membership, User, UserSession  # noqa: F401
+from webapp.careplan.models import CarePlan, CarePlanVersion, FollowUpContact  # noqa: F401
 from webapp.core.audit import AccessLogEntry  # noqa: F401
+from webapp.groups.models import Group, GroupMember, GroupSession  # noqa: F401
 from webapp.messages.models import Conversation, Message  # noqa: F401
 from webapp.notifications.models import NotificationConsent, OutboxItem, SchedulerHeartbeat  # noqa: F401
 from webapp.questionnaires.models import Dispatch, Response, Round  # noqa: F401

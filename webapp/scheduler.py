@@ -19,6 +19,8 @@ log = logging.getLogger("lotsa.scheduler")
 
 def run_jobs(channels=None) -> dict:
     """One tick: enrolment reminders and closes first, so their messages go out at once."""
+    from webapp.careplan.services import remind_contacts
+    from webapp.privacy.services import purge_expired_records
     from webapp.clinician.services import sweep_enrolments
     from webapp.extensions import db
     from webapp.notifications.services import beat, dispatch_all_due
@@ -29,10 +31,12 @@ def run_jobs(channels=None) -> dict:
     measures = send_day_measures()
     released = release_scheduled()
     reminded = remind_unanswered()
+    contacts = remind_contacts()
+    purged = purge_expired_records()
     db.session.commit()
     sent = dispatch_all_due(channels)
     return {**swept, "questionnaires_measured": measures, "questionnaires_released": released,
-            "questionnaire_reminders": reminded, "sent": sent}
+            "questionnaire_reminders": reminded, "contact_reminders": contacts, "records_purged": purged, "sent": sent}
 
 
 @click.group("scheduler")

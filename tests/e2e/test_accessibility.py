@@ -32,11 +32,12 @@ def _login(page, server, user, secret=None):
 VIEWPORTS = [(1280, 800, True), (360, 740, True), (320, 640, False)]  # (width, height, run axe)
 LANGUAGES = ["sv", "ar"]
 
-PATIENT_PAGES = ["/home", "/e/{e}/", "/e/{e}/pain-physiology/2", "/e/{e}/messages", "/e/{e}/summary",
+PATIENT_PAGES = ["/e/{e}/plan", "/home", "/e/{e}/", "/e/{e}/pain-physiology/2", "/e/{e}/messages", "/e/{e}/summary",
                  "/auth/account", "/account/notifications", "/accessibility", "/e/{e}/questionnaires/{dispatch}"]
 CLINICIAN_PAGES = ["/clinician/", "/clinician/open", "/clinician/enrolments/{e}", "/clinician/enrolments/{e}/messages",
                    "/clinician/inbox", "/admin/follow-up", "/clinician/questionnaires",
-                   "/clinician/questionnaires/rounds/{round}"]
+                   "/clinician/questionnaires/rounds/{round}", "/clinician/enrolments/{e}/plan",
+                   "/clinician/follow-ups", "/clinician/groups", "/clinician/groups/{group}"]
 EDITOR_PAGES = ["/content/", "/content/preview/pain-info/ar/what-is-long-term-pain/1",
                 "/content/preview/act-long-term-pain/sv/present-moment/3"]
 ADMIN_PAGES = ["/admin/", "/admin/access-log"]
@@ -98,10 +99,22 @@ def world(make, db, lang):
     with current_app.test_request_context():
         post_as_patient(enrolment, patient, "Hej! Här är en länk: https://www.1177.se")
     round_ = send_round(get_catalogue().forms["phq-9"], unit.id, clinician, [enrolment])
+    from datetime import date, time
+
+    from webapp.careplan.services import schedule_contact, share
+    from webapp.core.db import utcnow
+    from webapp.groups.services import create_group
+
+    share(enrolment, {"goals": [{"matters": "Familjen", "able_to": "Gå till parken"}],
+                      "activities": [{"what": "Promenad", "who": "patient", "when": "dagligen"}],
+                      "review_on": "2027-03-01"}, clinician)
+    schedule_contact(enrolment, clinician, "phone", utcnow(), "Hur går det?")
+    group = create_group(unit, get_catalogue().programmes["pain-school"], "Smärtskola tisdagar", date(2027, 1, 12),
+                         time(13, 0), 2, 8, clinician)
     db.session.commit()
     dispatch_id = db.session.query(Dispatch.id).filter_by(round_id=round_.id).scalar()
     world = {"unit": unit, "clinician": (clinician.email, clinician.totp_secret), "patient": patient.email,
-             "e": enrolment.id, "dispatch": dispatch_id, "round": round_.id, "editor": None, "admin": None}
+             "e": enrolment.id, "dispatch": dispatch_id, "round": round_.id, "group": group.id, "editor": None, "admin": None}
     editor, admin = make.user("editor", locale=lang), make.user("admin", locale=lang)
     world["editor"] = (editor.email, editor.totp_secret)
     world["admin"] = (admin.email, admin.totp_secret)

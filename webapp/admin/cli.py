@@ -20,7 +20,8 @@ from webapp.core.db import utcnow
 from webapp.extensions import db
 from webapp.programme.models import Enrolment
 
-DEMO_PASSWORD = "lotsa-demo-2026"
+# Bandit B105: the published demo password, refused in production.
+DEMO_PASSWORD = "lotsa-demo-2026"  # nosec B105
 DEMO_DOMAIN = "lotsa.example"
 
 STAFF = [
@@ -119,6 +120,19 @@ def _demo_activity(clinician: User) -> None:
         cleaned = journey.clean_answer(kind, items, answers.get(kind, ""), "4" if kind == "rating" else None,
                                        ["0"] if kind == "task" else [])
         journey.save_answer(tolvan, first, block_id, kind, cleaned, None)
+    # A care plan Tolvan has agreed to, and a follow-up call planned for today.
+    from webapp.careplan import services as plans
+
+    version = plans.share(tolvan, {
+        "goals": [{"matters": "Att umgås med barnbarnen", "able_to": "Gå till lekparken och tillbaka"},
+                  {"matters": "Att klara vardagen", "able_to": "Handla själv en gång i veckan"}],
+        "activities": [{"what": "Promenad tio minuter", "who": "patient", "when": "varje dag"},
+                       {"what": "Graderad träning", "who": "physiotherapist", "when": "tisdagar"}],
+        "review_on": (utcnow() + timedelta(days=60)).date().isoformat()}, clinician)
+    db.session.flush()
+    plans.agree(tolvan, version, tolvan.patient)
+    plans.schedule_contact(tolvan, clinician, "phone", utcnow().replace(hour=13, minute=0, second=0, microsecond=0),
+                           "Hur går promenaderna?")
     with current_app.test_request_context():
         post_as_patient(tolvan, tolvan.patient, "Hej! Jag har svårt att komma igång med promenaderna när det "
                                                 "regnar. Har du något tips?")

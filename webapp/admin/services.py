@@ -17,6 +17,7 @@ from webapp.core.db import utcnow
 from webapp.core.identity import IdentityError, normalise_personal_number
 from webapp.extensions import db
 from webapp.programme.models import Enrolment, EnrolmentStatus, ModuleProgress, ScheduleEntry
+from webapp.careplan.models import CarePlan, CarePlanVersion, FollowUpContact
 from webapp.questionnaires.models import Dispatch, Response
 from webapp.questionnaires.services import is_improvement
 
@@ -125,6 +126,10 @@ class FollowUp:
     median_days_per_module: float | None
     # Before/after measures: one row per questionnaire with both answers.
     outcomes: list[Outcome] = field(default_factory=list)
+    # Care plan agreed by the patient within 30 days of the start (of open enrolments).
+    plan_agreed_share: float | None = None
+    # Of open enrolments with a follow-up contact due, those whose contacts all took place on time.
+    contacts_on_time_share: float | None = None
 
 
 @dataclass(frozen=True)
@@ -169,6 +174,20 @@ def follow_up(units: list[CareUnit], catalogue, now: datetime | None = None) -> 
         scores = measured.setdefault((row.enrolment_id, row.form_id), {})
         if row.purpose == "after" or "before" not in scores:
             scores[row.purpose] = row.total
+    # First agreement to a care plan per enrolment.
+    plan_agreed = {row.enrolment_id: row.agreed for row in (db.session.execute(
+        select(CarePlan.enrolment_id, func.min(CarePlanVersion.agreed_at).label("agreed"))
+        .join(CarePlanVersion, CarePlanVersion.plan_id == CarePlan.id)
+        .where(CarePlan.enrolment_id.in_(ids), CarePlanVersion.agreed_at.is_not(None))
+        .group_by(CarePlan.enrolment_id)) if ids else [])}
+    contacts_due: dict[int, bool] = {}  # enrolment -> all due contacts kept on time
+    for row in (db.session.execute(
+            select(FollowUpContact.enrolment_id, FollowUpContact.due_at, FollowUpContact.outcome,
+                   FollowUpContact.recorded_at)
+            .where(FollowUpContact.enrolment_id.in_(ids), FollowUpContact.due_at <= now)) if ids else []):
+        on_time = row.outcome == "kept" and row.recorded_at is not None and \
+            row.recorded_at <= row.due_at + timedelta(days=CONTACT_GRACE_DAYS)
+        contacts_due[row.enrolment_id] = contacts_due.get(row.enrolment_id, True) and on_time
     by_enrolment: dict[int, list] = {}
     for row in completions:
         by_enrolment.setdefault(row.enrolment_id, []).append(row)
@@ -194,8 +213,18 @@ def follow_up(units: list[CareUnit], catalogue, now: datetime | None = None) -> 
                 funnel=funnel,
                 median_days_per_module=round(statistics.median(durations), 1) if durations else None,
                 outcomes=_outcomes({e.id for e in group}, measured, catalogue),
+                plan_agreed_share=_share(sum(
+                    1 for e in open_group if e.id in plan_agreed and e.started_at is not None
+                    and plan_agreed[e.id] - e.started_at <= timedelta(days=30)), open_group),
+                contacts_on_time_share=_share(
+                    sum(1 for e in open_group if contacts_due.get(e.id)),
+                    [e for e in open_group if e.id in contacts_due]),
             ))
     return results
+
+
+# A contact recorded as kept within this many days of its time counts as on time.
+CONTACT_GRACE_DAYS = 1
 
 
 def _outcomes(enrolment_ids: set[int], measured: dict, catalogue) -> list[Outcome]:
@@ -227,11 +256,13 @@ def follow_up_csv(rows: list[FollowUp], catalogue) -> str:
     writer = csv.writer(out)
     writer.writerow(["care_unit", "programme", "enrolments", "active", "share_with_responsible_clinician_pct",
                      "share_schedule_set_within_30_days_pct", "share_inactive_over_14_days_pct",
-                     "median_days_per_module", "module", "patients_completed_module",
+                     "median_days_per_module", "share_plan_agreed_within_30_days_pct",
+                     "share_contacts_on_time_pct", "module", "patients_completed_module",
                      "questionnaire", "before_after_pairs", "mean_before", "mean_after", "meaningfully_improved_pct"])
     for row in rows:
         common = [row.unit.name, catalogue.title(row.programme_id, "en"), row.total, row.active,
-                  row.with_clinician_share, row.schedule_set_share, row.inactive_share, row.median_days_per_module]
+                  row.with_clinician_share, row.schedule_set_share, row.inactive_share, row.median_days_per_module,
+                  row.plan_agreed_share, row.contacts_on_time_share]
         for title, completed in row.funnel or [("", "")]:
             writer.writerow([*common, title, completed, "", "", "", "", ""])
         for outcome in row.outcomes:

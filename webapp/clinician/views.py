@@ -11,7 +11,9 @@ from flask_login import current_user
 
 from webapp.auth.models import CareUnit, User
 from webapp.clinician import forms, services
+from webapp.careplan import services as plan_services
 from webapp.content.services import get_catalogue
+from webapp.groups import services as group_services
 from webapp.core.access import role_required
 from webapp.core.audit import log_access
 from webapp.core.identity import format_personal_number
@@ -40,7 +42,8 @@ def caseload():
         scope=args.get("scope", "unit") if args.get("scope") in ("mine", "unit") else "unit",
         status=args.get("status", "open"), programme=args.get("programme", ""),
         flagged=args.get("flagged") == "1", q=args.get("q", "")[:100], sort=args.get("sort", "started"),
-        page=args.get("page", 1, type=int) or 1,
+        # Bounded: a huge page number is nobody's real page and would overflow the database's integers.
+        page=min(max(args.get("page", 1, type=int) or 1, 1), 100_000),
     )
     rows, total = services.caseload(current_user, filters)
     # Names and identity numbers on screen are a read of patient data.
@@ -170,6 +173,8 @@ def enrolment(enrolment_id: int):
         history=services.history(enrolment), render_markdown=render_markdown,
         conversation=conversations_for([enrolment.id]).get(enrolment.id),
         dispatches=questionnaire_history(enrolment), forms=get_catalogue().forms,
+        plan=plan_services.get_plan(enrolment), contacts=plan_services.contacts_for(enrolment),
+        group=group_services.sessions_for([enrolment.id]).get(enrolment.id),
         close_form=forms.CloseForm(), extend_form=forms.ExtendForm(), hand_over_form=hand_over,
         end_date_form=forms.EndDateForm(ends_on=enrolment.ends_at.astimezone(STOCKHOLM).date() if enrolment.ends_at else None),
         welcome_form=forms.WelcomeForm(welcome_text=enrolment.welcome_text), schedule_form=forms.ScheduleForm(),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from datetime import date
+from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
 from flask_babel import format_date, format_datetime, format_timedelta
@@ -56,6 +58,17 @@ def timeago(value) -> str:
     return format_timedelta(value - utcnow(), granularity="minute", add_direction=True)
 
 
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+
+def _isodate(value: str, fmt: str = "medium") -> str:
+    """A yyyy-mm-dd string (as stored in JSON) formatted for the reader's language."""
+    try:
+        return format_date(date.fromisoformat(value), fmt)
+    except (TypeError, ValueError):
+        return value or ""
+
+
 def band_label(form, stored: str) -> str:
     """A stored band (its English label) in the reader's language."""
     from flask_babel import get_locale
@@ -94,4 +107,7 @@ def init_templating(app: Flask) -> None:
         lambda value, fmt="medium": format_datetime(value, fmt) if value else ""
     )
     app.jinja_env.filters["timeago"] = timeago
+    app.jinja_env.filters["isodate"] = _isodate
+    # Stockholm wall-clock time of a UTC datetime (for date and time inputs).
+    app.jinja_env.filters["localtime"] = lambda value: value.astimezone(STOCKHOLM) if value else value
     app.jinja_env.filters["fromjson"] = lambda text: json.loads(text or "{}")

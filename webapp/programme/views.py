@@ -15,6 +15,8 @@ from webapp.core.markdown import render_markdown
 from webapp.core.db import utcnow
 from webapp.extensions import db
 from webapp.messages.services import conversations_for
+from webapp.careplan import services as plan_services
+from webapp.groups import services as group_services
 from webapp.questionnaires.services import send_programme_measures
 from webapp.questionnaires.services import waiting as waiting_questionnaires
 from webapp.programme import services
@@ -43,7 +45,11 @@ def home():
     cards = []
     enrolments = services.enrolments_for_patient(current_user)
     conversations = conversations_for([e.id for e in enrolments])
-    forms_waiting = waiting_questionnaires([e.id for e in enrolments if e.status in services.OPEN_STATUSES])
+    open_ids = [e.id for e in enrolments if e.status in services.OPEN_STATUSES]
+    forms_waiting = waiting_questionnaires(open_ids)
+    plans = plan_services.plans_for([e.id for e in enrolments])
+    contacts = plan_services.upcoming_for_patient(open_ids)
+    groups = group_services.sessions_for(open_ids)
     for enrolment in enrolments:
         programme = catalogue.programmes.get(enrolment.programme_id)
         if programme is None:
@@ -55,6 +61,8 @@ def home():
             "continue": services.continue_point(schedule), "next": services.next_to_open(schedule),
             "conversation": conversations.get(enrolment.id),
             "questionnaires": forms_waiting.get(enrolment.id, []),
+            "plan": plans.get(enrolment.id), "contacts": contacts.get(enrolment.id, []),
+            "group": groups.get(enrolment.id),
         })
     changed = services.record_activity([e for e in enrolments if e.status in services.OPEN_STATUSES])
     html = render_template("programme/home.html", cards=cards, render_markdown=render_markdown, forms=catalogue.forms)
@@ -194,5 +202,8 @@ def summary(enrolment_id: int):
     """Everything the patient has written, ticked off and rated, ready to print."""
     enrolment = services.load_enrolment_for_patient(enrolment_id, current_user, allow_closed=True)
     programme = _programme_or_404(enrolment)
+    plan = plan_services.get_plan(enrolment)
     return render_template("programme/summary.html", enrolment=enrolment, programme=programme,
-                           summary=services.summary_for(enrolment, programme, current_user.locale), now=utcnow())
+                           summary=services.summary_for(enrolment, programme, current_user.locale), now=utcnow(),
+                           plan=plan.current if plan else None,
+                           plan_content=plan_services.content_of(plan.current) if plan and plan.current else None)

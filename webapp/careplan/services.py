@@ -1,0 +1,235 @@
+"""Care plans (drafts, shared versions, the patient's agreement, what changed) and
+follow-up contacts (planning, the worklist, outcomes, reminders)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from webapp.auth.models import User
+from webapp.careplan.models import CarePlan, CarePlanVersion, FollowUpContact
+from webapp.clinician.services import add_event
+from webapp.core.dates import parse_day
+from webapp.core.db import utcnow
+from webapp.core.urls import external_url
+from webapp.extensions import db
+from webapp.notifications.services import Kind, channels_for, notify
+from webapp.notifications.models import NotificationConsent
+from webapp.programme.models import Enrolment, EnrolmentStatus
+
+# Who can be responsible for an activity (the label is translated in the view).
+RESPONSIBLE = ("patient", "physiotherapist", "psychologist", "occupational_therapist", "doctor", "nurse",
+               "care_manager", "other")
+CONTACT_KINDS = ("phone", "video", "visit")
+GOAL_ROWS, ACTIVITY_ROWS = 5, 8
+MAX_TEXT = 500
+
+
+class PlanProblems(Exception):
+    def __init__(self, problems: dict[str, str]):
+        super().__init__("plan")
+        self.problems = problems
+
+
+def empty_plan() -> dict:
+    return {"goals": [], "activities": [], "review_on": ""}
+
+
+def plan_from_form(form) -> tuple[dict, dict[str, str]]:
+    """Read the plan form's rows into plan content; empty rows are dropped. Returns (content, problems)."""
+    problems: dict[str, str] = {}
+    goals, activities = [], []
+    for n in range(GOAL_ROWS):
+        matters, able = (form.get(f"goal_matters_{n}", "").strip(), form.get(f"goal_able_{n}", "").strip())
+        for name, value in ((f"goal_matters_{n}", matters), (f"goal_able_{n}", able)):
+            if len(value) > MAX_TEXT:
+                problems[name] = "too_long"
+        if matters or able:
+            goals.append({"matters": matters[:MAX_TEXT], "able_to": able[:MAX_TEXT]})
+    for n in range(ACTIVITY_ROWS):
+        what, who, when = (form.get(f"act_what_{n}", "").strip(), form.get(f"act_who_{n}", "").strip(),
+                           form.get(f"act_when_{n}", "").strip())
+        if len(what) > MAX_TEXT:
+            problems[f"act_what_{n}"] = "too_long"
+        if len(when) > 100:
+            problems[f"act_when_{n}"] = "too_long"
+        if what:
+            if who not in RESPONSIBLE:
+                problems[f"act_who_{n}"] = "who"
+            activities.append({"what": what[:MAX_TEXT], "who": who if who in RESPONSIBLE else "other",
+                               "when": when[:100]})
+    review_on = form.get("review_on", "").strip()
+    if review_on:
+        try:
+            parse_day(review_on)
+        except ValueError:
+            problems["review_on"] = "date"
+    return {"goals": goals, "activities": activities, "review_on": review_on}, problems
+
+
+def get_plan(enrolment: Enrolment, create: bool = False) -> CarePlan | None:
+    plan = db.session.scalar(select(CarePlan).options(joinedload(CarePlan.versions))
+                             .where(CarePlan.enrolment_id == enrolment.id))
+    if plan is None and create:
+        plan = CarePlan(enrolment_id=enrolment.id, created_at=utcnow())
+        db.session.add(plan)
+        db.session.flush()
+    return plan
+
+
+def save_draft(enrolment: Enrolment, content: dict) -> CarePlan:
+    """Keep the clinician's work as a draft (also when it does not validate yet)."""
+    plan = get_plan(enrolment, create=True)
+    plan.draft = json.dumps(content, ensure_ascii=False)
+    plan.draft_saved_at = utcnow()
+    return plan
+
+
+def share(enrolment: Enrolment, content: dict, actor: User) -> CarePlanVersion:
+    """Make the plan a new version the patient sees and can agree to; the draft is cleared."""
+    if not content["goals"]:
+        raise PlanProblems({"goal_matters_0": "goal_needed"})
+    plan = get_plan(enrolment, create=True)
+    number = (plan.current.number if plan.current else 0) + 1
+    version = CarePlanVersion(plan=plan, number=number, content=json.dumps(content, ensure_ascii=False),
+                              created_by_id=actor.id, created_at=utcnow())
+    db.session.add(version)
+    plan.draft, plan.draft_saved_at = None, None
+    add_event(enrolment, actor, "plan_shared", f"version {number}")
+    return version
+
+
+def agree(enrolment: Enrolment, version: CarePlanVersion, patient: User) -> None:
+    """The patient agrees to this version of the plan; who and when is kept."""
+    if version.agreed_at is None:
+        version.agreed_at = utcnow()
+        version.agreed_by_id = patient.id
+        add_event(enrolment, patient, "plan_agreed", f"version {version.number}")
+
+
+def content_of(version: CarePlanVersion | None) -> dict:
+    return json.loads(version.content) if version else empty_plan()
+
+
+@dataclass(frozen=True)
+class Changes:
+    goals_added: list
+    goals_removed: list
+    activities_added: list
+    activities_removed: list
+    review_changed: tuple | None
+
+    def __bool__(self) -> bool:
+        return bool(self.goals_added or self.goals_removed or self.activities_added or self.activities_removed
+                    or self.review_changed)
+
+
+def changes(plan: CarePlan | None) -> Changes | None:
+    """What the newest version changed from the one before (None for the first version)."""
+    if plan is None or len(plan.versions) < 2:
+        return None
+    old, new = content_of(plan.versions[-2]), content_of(plan.versions[-1])
+
+    def diff(key):
+        return ([x for x in new[key] if x not in old[key]], [x for x in old[key] if x not in new[key]])
+
+    goals_added, goals_removed = diff("goals")
+    activities_added, activities_removed = diff("activities")
+    review = (old.get("review_on"), new.get("review_on")) if old.get("review_on") != new.get("review_on") else None
+    return Changes(goals_added, goals_removed, activities_added, activities_removed, review)
+
+
+# --- follow-up contacts ------------------------------------------------------------------
+
+
+def schedule_contact(enrolment: Enrolment, actor: User, kind: str, due_at: datetime, purpose: str) -> FollowUpContact:
+    contact = FollowUpContact(enrolment_id=enrolment.id, kind=kind, due_at=due_at, purpose=purpose[:MAX_TEXT],
+                              created_by_id=actor.id, created_at=utcnow())
+    db.session.add(contact)
+    add_event(enrolment, actor, "contact_planned", f"{kind} {due_at:%Y-%m-%d %H:%M}")
+    return contact
+
+
+def record_outcome(contact: FollowUpContact, enrolment: Enrolment, actor: User, outcome: str, note: str,
+                   rating: int | None) -> None:
+    contact.outcome = outcome
+    contact.note = note
+    contact.rating = rating
+    contact.recorded_at = utcnow()
+    contact.recorded_by_id = actor.id
+    add_event(enrolment, actor, f"contact_{outcome}", contact.kind)
+
+
+def contacts_for(enrolment: Enrolment) -> list[FollowUpContact]:
+    return list(db.session.scalars(select(FollowUpContact).options(joinedload(FollowUpContact.recorded_by))
+                                   .where(FollowUpContact.enrolment_id == enrolment.id)
+                                   .order_by(FollowUpContact.due_at.desc())))
+
+
+def upcoming_for_patient(enrolment_ids: list[int], now: datetime | None = None) -> dict[int, list]:
+    """Planned contacts from today on, per enrolment (for the patient's start page)."""
+    now = now or utcnow()
+    result: dict[int, list] = {}
+    if not enrolment_ids:
+        return result
+    start_of_day = datetime.combine(now.date(), time(0, 0), tzinfo=timezone.utc)
+    for contact in db.session.scalars(select(FollowUpContact).where(
+            FollowUpContact.enrolment_id.in_(enrolment_ids), FollowUpContact.outcome.is_(None),
+            FollowUpContact.due_at >= start_of_day).order_by(FollowUpContact.due_at)):
+        result.setdefault(contact.enrolment_id, []).append(contact)
+    return result
+
+
+def worklist(unit_ids_query, clinician: User, mine_only: bool = True, now: datetime | None = None):
+    """Contacts due today or overdue (planned, not recorded), and those missed in the last 30 days.
+
+    Two queries whatever the number of contacts.
+    """
+    now = now or utcnow()
+    end_of_day = datetime.combine(now.date(), time(23, 59, 59), tzinfo=timezone.utc)
+    base = (select(FollowUpContact, Enrolment, User).join(Enrolment, Enrolment.id == FollowUpContact.enrolment_id)
+            .join(User, User.id == Enrolment.patient_id)
+            .where(Enrolment.care_unit_id.in_(unit_ids_query), Enrolment.status != EnrolmentStatus.CLOSED.value))
+    if mine_only:
+        base = base.where((Enrolment.responsible_clinician_id == clinician.id)
+                          | (FollowUpContact.created_by_id == clinician.id))
+    due = [tuple(r) for r in db.session.execute(
+        base.where(FollowUpContact.outcome.is_(None), FollowUpContact.due_at <= end_of_day)
+        .order_by(FollowUpContact.due_at))]
+    missed = [tuple(r) for r in db.session.execute(
+        base.where(FollowUpContact.outcome == "missed", FollowUpContact.recorded_at >= now - timedelta(days=30))
+        .order_by(FollowUpContact.due_at.desc()))]
+    return due, missed
+
+
+def remind_contacts(now: datetime | None = None) -> int:
+    """Remind opted-in patients (content-free) the day before a planned contact, once."""
+    now = now or utcnow()
+    rows = db.session.execute(
+        select(FollowUpContact, Enrolment).join(Enrolment, Enrolment.id == FollowUpContact.enrolment_id)
+        .options(joinedload(Enrolment.patient))
+        .where(FollowUpContact.outcome.is_(None), FollowUpContact.reminded_at.is_(None),
+               FollowUpContact.due_at > now, FollowUpContact.due_at <= now + timedelta(hours=24),
+               Enrolment.status.in_([EnrolmentStatus.ACTIVE.value, EnrolmentStatus.MAINTENANCE.value]),
+               Enrolment.patient_id.in_(select(NotificationConsent.user_id).where(
+                   NotificationConsent.kind == Kind.CONTACT_REMINDER.value,
+                   NotificationConsent.is_enabled.is_(True))))
+        .with_for_update(of=FollowUpContact, skip_locked=True)).unique().all()
+    for contact, enrolment in rows:
+        contact.reminded_at = now
+        notify(enrolment.patient, Kind.CONTACT_REMINDER, {"url": external_url("auth.login")},
+               channels=channels_for(enrolment.patient, Kind.CONTACT_REMINDER))
+    return len(rows)
+
+
+def plans_for(enrolment_ids: list[int]) -> dict[int, CarePlan]:
+    """Plans with their versions for several enrolments, in one query."""
+    if not enrolment_ids:
+        return {}
+    return {plan.enrolment_id: plan for plan in db.session.scalars(
+        select(CarePlan).options(joinedload(CarePlan.versions)).where(CarePlan.enrolment_id.in_(enrolment_ids))
+    ).unique()}
