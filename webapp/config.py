@@ -25,7 +25,8 @@ DEFAULTS: dict[str, Any] = {
     # "production" refuses to start without a real SECRET_KEY and HTTPS cookies.
     "LOTSA_ENV": "development",
     # Signs session cookies and CSRF tokens. Required in production.
-    "SECRET_KEY": None,
+    # Bandit B105: a setting name, not a password.
+    "SECRET_KEY": None,  # nosec B105
     # SQLAlchemy URL. Empty means the SQLite file instance/lotsa.sqlite3.
     # PostgreSQL: postgresql+psycopg://user@host:5432/dbname
     "DATABASE_URL": "",
@@ -48,7 +49,8 @@ DEFAULTS: dict[str, Any] = {
     # Minutes a password-reset link stays valid.
     "RESET_MINUTES": 60,
     # Shortest password we accept (NIST 800-63B suggests at least 8; we ask 10).
-    "PASSWORD_MIN_LENGTH": 10,
+    # Bandit B105: a setting name, not a password.
+    "PASSWORD_MIN_LENGTH": 10,  # nosec B105
     # Flask-Limiter storage; use redis://127.0.0.1:6379 with several app servers.
     "RATELIMIT_STORAGE_URI": "memory://",
     # Login attempts allowed per client address and per account name.
@@ -70,16 +72,21 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_HOST": "127.0.0.1",
     "SMTP_PORT": 0,
     "SMTP_USERNAME": "",
-    "SMTP_PASSWORD": "",
+    # Bandit B105: empty default, set from the environment.
+    "SMTP_PASSWORD": "",  # nosec B105
     # "starttls", "ssl" or "none".
     "SMTP_SECURITY": "none",
     "MAIL_FROM": "Lotsa <no-reply@lotsa.invalid>",
+    # Years that record-relevant data (answers, messages, scores, plans) is kept
+    # after an enrolment is closed; then the scheduler deletes it (docs/privacy.md).
+    "RECORD_RETENTION_YEARS": 10,
     # Where anyone, logged in or not, can report an accessibility problem
     # (shown in the accessibility statement).
     "ACCESSIBILITY_CONTACT": "tillganglighet@lotsa.invalid",
     # SMS gateway: JSON over HTTP POST; empty URL disables SMS delivery.
     "SMS_GATEWAY_URL": "",
-    "SMS_GATEWAY_TOKEN": "",
+    # Bandit B105: empty default, set from the environment.
+    "SMS_GATEWAY_TOKEN": "",  # nosec B105
     "SMS_SENDER": "Lotsa",
     # Scheduler: seconds between sweeps of the notification outbox.
     "SCHEDULER_INTERVAL_SECONDS": 5,
@@ -172,13 +179,15 @@ def validate_config(config: dict[str, Any], instance_path: str) -> None:
         raise ConfigError(f"DATABASE_URL must be SQLite or PostgreSQL (psycopg), got {url.split(':')[0]!r}")
     config["SQLALCHEMY_DATABASE_URI"] = url
 
-    for key in ("SESSION_IDLE_MINUTES", "SESSION_ABSOLUTE_HOURS", "SESSION_TOUCH_SECONDS"):
+    for key in ("SESSION_IDLE_MINUTES", "SESSION_ABSOLUTE_HOURS", "SESSION_TOUCH_SECONDS", "RECORD_RETENTION_YEARS"):
         if int(config[key]) <= 0:
             raise ConfigError(f"{key} must be a positive number")
     if config["SESSION_WARNING_SECONDS"] >= config["SESSION_IDLE_MINUTES"] * 60:
         raise ConfigError("SESSION_WARNING_SECONDS must be shorter than the idle timeout")
     if config["BABEL_DEFAULT_LOCALE"] not in config["LANGUAGES"]:
         raise ConfigError("BABEL_DEFAULT_LOCALE must be one of LANGUAGES")
+    if config["SMS_GATEWAY_URL"] and not str(config["SMS_GATEWAY_URL"]).startswith(("http://", "https://")):
+        raise ConfigError("SMS_GATEWAY_URL must be an http:// or https:// URL")
     if config["SMTP_SECURITY"] not in {"starttls", "ssl", "none"}:
         raise ConfigError("SMTP_SECURITY must be starttls, ssl or none")
     if config["CONTENT_AUTO_RELOAD"] in ("", None):

@@ -3,6 +3,7 @@ lifecycle changes, care-unit boundaries and the access log."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 import re
 
 import pytest
@@ -230,7 +231,11 @@ def test_schedule_changes(app, client, auth, clinician, make, unit, db):
     auth.post(f"{base}/schedule", {"module_id": "treatment", "action": "skip"}, base)
     assert patient_client.get(f"/e/{enrolment.id}/treatment/1").status_code == 404
     auth.post(f"{base}/schedule", {"module_id": "treatment", "action": "include"}, base)
+    # A date far beyond the planning range (a typing error) is refused and changes nothing.
     auth.post(f"{base}/schedule", {"module_id": "treatment", "action": "set_date", "opens_on": "2099-01-01"}, base)
+    assert patient_client.get(f"/e/{enrolment.id}/treatment/1").status_code == 200
+    later = (date.today() + timedelta(days=400)).isoformat()
+    auth.post(f"{base}/schedule", {"module_id": "treatment", "action": "set_date", "opens_on": later}, base)
     assert patient_client.get(f"/e/{enrolment.id}/treatment/1").status_code == 404
     response = auth.post(f"{base}/schedule", {"module_id": "no-such-module", "action": "skip"}, base)
     assert response.status_code == 302

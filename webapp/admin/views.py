@@ -11,6 +11,8 @@ from webapp.admin import services
 from webapp.auth.models import CareUnit
 from webapp.clinician.services import units_of
 from webapp.content.services import get_catalogue
+from webapp.core.audit import security_event
+from webapp.core.dates import parse_filter_day
 from webapp.core.access import role_required
 from webapp.core.db import utcnow
 from webapp.extensions import db
@@ -20,7 +22,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="template
 
 def _date_arg(name: str) -> date | None:
     try:
-        return date.fromisoformat(request.args.get(name, ""))
+        return parse_filter_day(request.args.get(name, ""))
     except ValueError:
         return None
 
@@ -44,11 +46,19 @@ def access_log():
     filters = services.AccessLogFilters(patient=request.args.get("patient", "")[:40],
                                         staff=request.args.get("staff", "")[:254],
                                         start=_date_arg("start"), end=_date_arg("end"))
+    # Reading the access log is itself a security event (who looked, for what).
+    detail = (f"patient {filters.patient!r} staff {filters.staff!r} {filters.start or ''}..{filters.end or ''}"
+              f"{' csv' if request.args.get('format') == 'csv' else ''}")
     if request.args.get("format") == "csv":
         rows = services.access_log(filters, limit=None)
+        security_event("access_log_read", current_user._get_current_object(), detail)
+        db.session.commit()
         return Response(services.access_log_csv(rows), mimetype="text/csv",
                         headers={"Content-Disposition": "attachment; filename=lotsa-access-log.csv"})
-    return render_template("admin/access_log.html", rows=services.access_log(filters), filters=filters)
+    html = render_template("admin/access_log.html", rows=services.access_log(filters), filters=filters)
+    security_event("access_log_read", current_user._get_current_object(), detail)
+    db.session.commit()
+    return html
 
 
 @bp.route("/follow-up")

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from webapp.auth import services
 from webapp.auth.models import ROLE_VALUES, CareUnit
+from webapp.core.audit import security_event
 from webapp.extensions import db
 
 
@@ -37,6 +38,8 @@ def create_user_command(role, email, full_name, unit_codes, locale, password) ->
     user = services.create_user(role=role, email=email, full_name=full_name, password=password,
                                 locale=locale, units=units)
     db.session.flush()
+    # A new account with a role (and units) is a security event, like any role change.
+    security_event("role_granted", user, f"role {role}, units {','.join(u.code for u in units) or '-'}")
     if password is None:
         services.send_invitation(user)
     db.session.commit()

@@ -15,7 +15,7 @@ from flask import current_app, g, request, session
 from sqlalchemy import select, update
 
 from webapp.auth.models import AuthToken, CareUnit, Membership, Role, TokenPurpose, User, UserSession
-from webapp.core.audit import log_access
+from webapp.core.audit import log_access, security_event, security_log
 from webapp.core.db import utcnow
 from webapp.core.urls import external_url
 from webapp.core.security import hash_password, new_token, token_hash, verify_password
@@ -50,9 +50,11 @@ def authenticate(email: str, password: str) -> User | None:
     user = get_user_by_email(email)
     matches, needs_rehash = verify_password(user.password_hash if user else None, password)
     if user is None:
+        security_event("login_failed", None, "unknown account")
         return None
     if not matches or not user.is_active_account:
         user.failed_login_count += 1
+        security_event("login_failed", user, f"attempt {user.failed_login_count}")
         return None
     if needs_rehash:
         # The hashing parameters changed since this hash was made: upgrade it now,
@@ -66,6 +68,8 @@ def set_password(user: User, password: str) -> None:
     """Set a new password and end every existing session of the user."""
     user.password_hash = hash_password(password)
     revoke_all_sessions(user)
+    if user.id is not None:
+        security_event("password_set", user)
 
 
 # --- server-side sessions --------------------------------------------------
@@ -112,6 +116,7 @@ def start_session(user: User) -> UserSession:
     login_user(user, remember=False)
     g.user_session = row
     log_access(user, "auth.login")
+    security_log.info("security event=login user_id=%s role=%s", user.id, user.role)
     return row
 
 

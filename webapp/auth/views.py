@@ -22,7 +22,7 @@ from flask_login import current_user, login_required
 from webapp.auth import services
 from webapp.auth.forms import EmptyForm, LoginForm, NewPasswordForm, OtpForm, ResetRequestForm
 from webapp.auth.models import TokenPurpose
-from webapp.core.audit import log_access
+from webapp.core.audit import log_access, security_event
 from webapp.extensions import db, limiter
 from webapp.programme.services import activate_invited_enrolments
 
@@ -110,6 +110,7 @@ def two_factor_setup():
     if form.validate_on_submit():
         if services.verify_totp(user, form.code.data, secret=secret):
             user.totp_secret = secret
+            security_event("two_factor_set_up", user)
             session.pop("mfa_new_secret", None)
             target = session.get("mfa_next")
             services.start_session(user)
@@ -143,6 +144,7 @@ def two_factor_qr():
 def logout():
     """End this session on the server, not only in the browser."""
     if current_user.is_authenticated:
+        security_event("logout", current_user._get_current_object())
         services.end_session()
         db.session.commit()
     flash(_("You are logged out."), "success")
@@ -154,6 +156,7 @@ def logout():
 def logout_everywhere():
     """End every session of this account, on every device."""
     user = current_user._get_current_object()
+    security_event("logout_everywhere", user)
     services.revoke_all_sessions(user)
     services.end_session()
     db.session.commit()

@@ -18,6 +18,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from webapp.core.dates import in_planning_range
 from webapp.core.identity import IdentityError, normalise_mobile, normalise_personal_number
 
 PNR_MESSAGES = {
@@ -98,11 +99,16 @@ class WelcomeForm(FlaskForm):
     welcome_text = TextAreaField(_l("Welcome text"), validators=[Length(max=5000, message=_l("The welcome text can be at most 5000 characters."))])
 
 
+def within_planning_range(form, field):
+    if field.data is not None and not in_planning_range(field.data):
+        raise ValidationError(_l("Choose a date within the next ten years."))
+
+
 class ScheduleForm(FlaskForm):
     module_id = HiddenField()
     action = HiddenField()
-    opens_on = DateField(_l("Opens on"), validators=[Optional()])
+    opens_on = DateField(_l("Opens on"), validators=[Optional(), within_planning_range])
 
 
 class EndDateForm(FlaskForm):
-    ends_on = DateField(_l("Close automatically on"), validators=[Optional()])
+    ends_on = DateField(_l("Close automatically on"), validators=[Optional(), within_planning_range])

@@ -7,6 +7,8 @@ hand-written query can rewrite history.
 
 from __future__ import annotations
 
+import logging
+
 from datetime import datetime
 
 from flask import has_request_context, request
@@ -61,6 +63,21 @@ def log_access(actor, action: str, *, patient_id=None, enrolment_id=None, detail
             detail=detail[:500] if detail else None,
         )
     )
+
+
+security_log = logging.getLogger("lotsa.security")
+
+
+def security_event(kind: str, user=None, detail: str | None = None) -> None:
+    """A security event: in the access log (``security.<kind>``) and as a log line.
+
+    The log line names the user by id and role only: no e-mail address, name or
+    identity number, so logs can be kept and shipped without personal data.
+    """
+    log_access(user, f"security.{kind}", detail=detail)
+    ip = request.remote_addr if has_request_context() else None
+    security_log.info("security event=%s user_id=%s role=%s ip=%s%s", kind, getattr(user, "id", None),
+                      getattr(user, "role", None), ip, f" detail={detail}" if detail else "")
 
 
 # SQL run by the migration so the database itself refuses UPDATE and DELETE.

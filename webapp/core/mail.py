@@ -36,12 +36,14 @@ class SmtpMailer:
             password=config["SMTP_PASSWORD"],
         )
 
-    def send(self, to: str, subject: str, body: str) -> None:
+    def send(self, to: str, subject: str, body: str, reference: str | None = None) -> None:
+        """Send one e-mail. ``reference`` (the outbox item) makes the Message-ID stable,
+        so a retry after a lost acknowledgement is recognisable as the same message."""
         msg = EmailMessage()
         msg["From"] = self.sender
         msg["To"] = to
         msg["Subject"] = subject
-        msg["Message-ID"] = make_msgid(domain="lotsa.invalid")
+        msg["Message-ID"] = f"<{reference}@lotsa.invalid>" if reference else make_msgid(domain="lotsa.invalid")
         msg.set_content(body)
         try:
             if self.security == "ssl":
@@ -67,7 +69,7 @@ class MailboxFileMailer:
     def __init__(self, path: str):
         self.path = path
 
-    def send(self, to: str, subject: str, body: str) -> None:
+    def send(self, to: str, subject: str, body: str, reference: str | None = None) -> None:
         msg = EmailMessage()
         msg["From"] = "Lotsa <no-reply@lotsa.invalid>"
         msg["To"] = to

@@ -40,7 +40,8 @@ class Kind(str, enum.Enum):
     """What happened. Each kind has templates notifications/<kind>.<channel>.txt."""
 
     INVITATION = "invitation"
-    PASSWORD_RESET = "password_reset"
+    # Bandit B105: a notification kind, not a password.
+    PASSWORD_RESET = "password_reset"  # nosec B105
     # An existing patient was given access to one more programme.
     PROGRAMME_OPENED = "programme_opened"
     ACCESS_CLOSED = "access_closed"
@@ -63,11 +64,13 @@ class Kind(str, enum.Enum):
     QUESTIONNAIRE_REMINDER = "questionnaire_reminder"
     # To the responsible clinician: an answer hit a safety rule.
     SAFETY_FLAG = "safety_flag"
+    # Opt-in, to the patient: a planned follow-up contact is tomorrow.
+    CONTACT_REMINDER = "contact_reminder"
 
 
 # Kinds a patient chooses to get, per channel; the others are part of a service
 # they asked for (invitation, password reset, access changes) and always sent.
-OPTIONAL_KINDS = (Kind.NEW_MESSAGE, Kind.MODULE_OPENED, Kind.INACTIVITY)
+OPTIONAL_KINDS = (Kind.NEW_MESSAGE, Kind.MODULE_OPENED, Kind.INACTIVITY, Kind.CONTACT_REMINDER)
 # While one of these is still waiting to go out, a newer one adds nothing:
 # "you have a new message" once is enough.
 COALESCED_KINDS = {Kind.NEW_MESSAGE, Kind.NEW_MESSAGE_STAFF, Kind.MODULE_OPENED, Kind.DELIVERY_FAILED,
@@ -183,7 +186,7 @@ class Channels:
         if item.channel == "email":
             if self.mailer is None:
                 raise DeliveryError("e-mail is not configured (SMTP_PORT)")
-            self.mailer.send(item.address, text.subject, text.body)
+            self.mailer.send(item.address, text.subject, text.body, reference=f"lotsa-outbox-{item.id}")
         elif item.channel == "sms":
             if self.sms is None:
                 raise DeliveryError("SMS is not configured (SMS_GATEWAY_URL)")

@@ -1,0 +1,254 @@
+"""Every route of the application, from the URL map, checked for every kind of
+user with real object ids: who may use it, who is sent to log in, who is refused
+(403) and for whom the object does not exist (404).
+
+A route that is added without an expectation here fails the test, so access is
+decided on purpose for every new page or action.
+"""
+
+from __future__ import annotations
+
+from datetime import date, time, timedelta
+
+import pytest
+
+from tests.fixtures.plugin import Auth, csrf_token_from
+
+ROLES = ["anon", "patient_b", "outsider", "editor", "admin", "patient_a", "clinician"]
+ALLOW, LOGIN, FORBID, HIDE = "allow", "login", "forbid", "hide"
+
+
+def _profile(allow=(), hide=(), anon=LOGIN):
+    """Expected outcome per role: ``allow`` and ``hide`` roles, anonymous users as given, the rest refused."""
+    result = {role: (ALLOW if role in allow else HIDE if role in hide else FORBID) for role in ROLES}
+    result["anon"] = anon if "anon" not in allow else ALLOW
+    return result
+
+
+PUBLIC = {role: ALLOW for role in ROLES}
+LOGGED_IN = _profile(allow=ROLES[1:])
+PATIENT_OWN = _profile(allow=["patient_a"], hide=["patient_b"])
+PATIENTS = _profile(allow=["patient_a", "patient_b"])
+CLINICIAN_OBJECT = _profile(allow=["clinician"], hide=["outsider"])
+CLINICIANS = _profile(allow=["clinician", "outsider"])
+ADMIN = _profile(allow=["admin"])
+EDITOR = _profile(allow=["editor", "admin"])
+FOLLOW_UP = _profile(allow=["clinician", "outsider", "admin"])
+# Token links and the two-factor steps: a made-up token does not exist for anyone,
+# and the two-factor pages belong to a login in progress (others start again).
+NO_SUCH_TOKEN = {role: HIDE for role in ROLES}
+LOGIN_STEP = {role: LOGIN for role in ROLES}
+# Logging out ends on the login page, whoever asks.
+LOGOUT = {role: LOGIN for role in ROLES}
+
+# endpoint -> profile for every method, or {method: profile}
+EXPECTED = {
+    "static": PUBLIC,
+    "core.index": LOGGED_IN,
+    "core.accessibility": PUBLIC,
+    "core.healthz": PUBLIC,
+    "core.set_language": PUBLIC,
+    "auth.login": PUBLIC,
+    "auth.request_reset": PUBLIC,
+    "auth.reset_password": NO_SUCH_TOKEN,
+    "auth.accept_invitation": NO_SUCH_TOKEN,
+    "auth.two_factor": LOGIN_STEP,
+    "auth.two_factor_qr": NO_SUCH_TOKEN,
+    "auth.two_factor_setup": LOGIN_STEP,
+    "auth.account": LOGGED_IN,
+    "auth.extend_session": LOGGED_IN,
+    "auth.logout": LOGOUT,
+    "auth.logout_everywhere": LOGOUT,
+    "notifications.settings": PATIENTS,
+    "notifications.send_phone_code": PATIENTS,
+    "notifications.verify_phone": PATIENTS,
+    "programme.home": PATIENTS,
+    "programme.modules": PATIENT_OWN,
+    "programme.module_page": PATIENT_OWN,
+    "programme.mark_done": PATIENT_OWN,
+    "programme.save_answer": PATIENT_OWN,
+    "programme.summary": PATIENT_OWN,
+    "messages.patient_thread": PATIENT_OWN,
+    "careplan.patient_plan": PATIENT_OWN,
+    "careplan.agree": PATIENT_OWN,
+    "questionnaires.answer": PATIENT_OWN,
+    "questionnaires.done": PATIENT_OWN,
+    "clinician.caseload": CLINICIANS,
+    "clinician.open_access": CLINICIANS,
+    "messages.inbox": CLINICIANS,
+    "careplan.worklist": CLINICIANS,
+    "groups.index": CLINICIANS,
+    "questionnaires.rounds": CLINICIANS,
+    "questionnaires.export": CLINICIANS,
+    "clinician.enrolment": CLINICIAN_OBJECT,
+    "clinician.close": CLINICIAN_OBJECT,
+    "clinician.reopen": CLINICIAN_OBJECT,
+    "clinician.extend": CLINICIAN_OBJECT,
+    "clinician.hand_over": CLINICIAN_OBJECT,
+    "clinician.maintenance": CLINICIAN_OBJECT,
+    "clinician.end_date": CLINICIAN_OBJECT,
+    "clinician.schedule": CLINICIAN_OBJECT,
+    "clinician.welcome": CLINICIAN_OBJECT,
+    "messages.staff_thread": CLINICIAN_OBJECT,
+    "messages.mark_handled": CLINICIAN_OBJECT,
+    "careplan.edit": CLINICIAN_OBJECT,
+    "careplan.schedule": CLINICIAN_OBJECT,
+    "careplan.outcome": CLINICIAN_OBJECT,
+    "questionnaires.send": CLINICIAN_OBJECT,
+    "questionnaires.remind_now": CLINICIAN_OBJECT,
+    "questionnaires.acknowledge_safety": CLINICIAN_OBJECT,
+    "questionnaires.round_detail": CLINICIAN_OBJECT,
+    "groups.detail": CLINICIAN_OBJECT,
+    "groups.add_members": CLINICIAN_OBJECT,
+    "groups.move_session": CLINICIAN_OBJECT,
+    "groups.remove_member": CLINICIAN_OBJECT,
+    "admin.index": ADMIN,
+    "admin.access_log": ADMIN,
+    "admin.follow_up": FOLLOW_UP,
+    "privacy.my_data": PATIENTS,
+    "privacy.my_data_json": PATIENTS,
+    "privacy.admin_index": ADMIN,
+    "privacy.admin_export": ADMIN,
+    "privacy.admin_erase": ADMIN,
+    "content.index": EDITOR,
+    "content.preview": EDITOR,
+    # Media of a programme the patient follows (both patients follow the pain school).
+    "content.media_file": LOGGED_IN,
+}
+
+# State-changing actions that would get in the way of later requests go last.
+LAST = ["groups.remove_member", "auth.logout", "auth.logout_everywhere"]
+
+
+@pytest.fixture
+def world(app, make, db):
+    from webapp.careplan.services import schedule_contact, share
+    from webapp.content.services import get_catalogue
+    from webapp.core.db import utcnow
+    from webapp.groups.models import GroupMember
+    from webapp.groups.services import create_group
+    from webapp.questionnaires.services import send_round
+
+    unit, other_unit = make.unit(), make.unit()
+    users = {
+        "clinician": make.user("clinician", units=[unit]),
+        "outsider": make.user("clinician", units=[other_unit]),
+        "editor": make.user("editor"),
+        "admin": make.user("admin"),
+        "patient_a": make.user("patient"),
+        "patient_b": make.user("patient"),
+    }
+    enrolment = make.enrolment(users["patient_a"], unit, users["clinician"])
+    make.enrolment(users["patient_b"], unit, users["clinician"])
+    catalogue = get_catalogue()
+    round_ = send_round(catalogue.forms["phq-9"], unit.id, users["clinician"], [enrolment])
+    share(enrolment, {"goals": [{"matters": "a", "able_to": "b"}], "activities": [], "review_on": ""},
+          users["clinician"])
+    contact = schedule_contact(enrolment, users["clinician"], "phone", utcnow() + timedelta(days=1), "")
+    group = create_group(unit, catalogue.programmes["pain-school"], "G", date(2027, 1, 12), time(13), 1, 2,
+                         users["clinician"])
+    db.session.flush()
+    member = GroupMember(group_id=group.id, enrolment_id=enrolment.id)
+    db.session.add(member)
+    db.session.commit()
+    programme = catalogue.programmes["pain-school"]
+    module = programme.published_modules[0]
+    block_id = next(iter(module.answer_ids()))[1]
+    media_id, media = next((k, m) for k, m in sorted(catalogue.media.items()) if programme.id in m.programmes)
+    values = {
+        "enrolment_id": enrolment.id, "dispatch_id": _dispatch_id(db, enrolment),
+        "round_id": round_.id, "contact_id": contact.id, "group_id": group.id, "member_id": member.id,
+        "session_id": group.sessions[0].id, "module_id": module.id, "page": 1, "block_id": block_id,
+        "token": "not-a-real-token", "user_id": users["patient_a"].id, "programme_id": programme.id, "lang": "sv", "media_id": media_id,
+        "filename": _media_filename(media), "filename_static": "lotsa.css",
+    }
+    return {"users": users, "values": values}
+
+
+def _dispatch_id(db, enrolment):
+    from sqlalchemy import select
+
+    from webapp.questionnaires.models import Dispatch
+
+    return db.session.scalar(select(Dispatch.id).where(Dispatch.enrolment_id == enrolment.id))
+
+
+def _media_filename(media) -> str:
+    return sorted(media.servable)[0]
+
+
+def _url(rule, values) -> str:
+    url = rule.rule
+    for arg in rule.arguments:
+        value = values["filename_static"] if rule.endpoint == "static" else values[arg]
+        url = url.replace(f"<{arg}>", str(value)).replace(f"<int:{arg}>", str(value)).replace(
+            f"<path:{arg}>", str(value))
+    return url
+
+
+def _category(response) -> str:
+    if response.status_code >= 500:
+        return f"error {response.status_code}"
+    if response.status_code in (301, 302, 303) and "/auth/login" in response.headers.get("Location", ""):
+        return LOGIN
+    if response.status_code == 403:
+        return FORBID
+    if response.status_code == 404:
+        return HIDE
+    return ALLOW
+
+
+def _requests(app):
+    rules = sorted(app.url_map.iter_rules(), key=lambda r: (r.endpoint in LAST, LAST.index(r.endpoint)
+                                                            if r.endpoint in LAST else 0, r.rule))
+    for rule in rules:
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}, reverse=True):  # GET before POST
+            yield rule, method
+
+
+def test_every_route_has_an_expectation(app):
+    missing = sorted({rule.endpoint for rule in app.url_map.iter_rules()} - set(EXPECTED))
+    assert missing == [], f"routes without an access expectation: {missing}"
+    stale = sorted(set(EXPECTED) - {rule.endpoint for rule in app.url_map.iter_rules()})
+    assert stale == [], f"expectations for routes that no longer exist: {stale}"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_access_matrix(app, db, world, role):
+    client = app.test_client()
+    auth = Auth(client, db)
+    if role != "anon":
+        assert auth.login(world["users"][role]).status_code == 302
+    token = csrf_token_from(client.get("/accessibility").get_data(as_text=True))
+    wrong = []
+    for rule, method in _requests(app):
+        expected = EXPECTED[rule.endpoint]
+        expected = expected.get(method, expected.get("*")) if "GET" in expected or "POST" in expected else expected
+        url = _url(rule, world["values"])
+        if method == "GET":
+            response = client.get(url)
+        else:
+            if rule.endpoint in LAST:  # the session may have just ended: a fresh token for the new one
+                token = csrf_token_from(client.get("/accessibility").get_data(as_text=True))
+            response = client.post(url, data={"csrf_token": token})
+        got = _category(response)
+        response.close()
+        if got != expected[role]:
+            wrong.append(f"{method} {url} ({rule.endpoint}): expected {expected[role]}, got {got} "
+                         f"[{response.status_code}]")
+    assert wrong == [], f"{role}:\n" + "\n".join(wrong)
+
+
+def test_every_state_change_needs_a_csrf_token(app, db, world):
+    """POST without a CSRF token is refused on every route, before the view runs."""
+    client = app.test_client()
+    Auth(client, db).login(world["users"]["clinician"])
+    accepted = []
+    for rule, method in _requests(app):
+        if method != "POST" or rule.endpoint in LAST:
+            continue
+        response = client.post(_url(rule, world["values"]), data={})
+        if response.status_code != 400:
+            accepted.append(f"{rule.rule} -> {response.status_code}")
+        response.close()
+    assert accepted == []

@@ -1,0 +1,129 @@
+"""The patient's data rights: everything Lotsa holds about a patient, erasure of
+app-only data, and the retention of record-relevant data.
+
+What is kept, why and for how long is described in docs/privacy.md.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import delete, select
+
+from webapp.auth.models import AuthToken, User, UserSession
+from webapp.careplan.models import CarePlan, CarePlanVersion, FollowUpContact
+from webapp.core.audit import AccessLogEntry
+from webapp.core.db import utcnow
+from webapp.extensions import db
+from webapp.groups.models import GroupMember
+from webapp.messages.models import Conversation, Message
+from webapp.notifications.models import NotificationConsent, OutboxItem
+from webapp.programme.models import (
+    Answer, AnswerVersion, Enrolment, EnrolmentEvent, EnrolmentStatus, ModuleProgress, ScheduleEntry,
+)
+from webapp.questionnaires.models import Dispatch, Response
+
+# Never part of an export: secrets that would let someone log in as the patient.
+SECRET_COLUMNS = {"password_hash", "totp_secret", "totp_last_step", "phone_code_hash", "phone_code_expires_at",
+                  "token_hash", "draft"}
+
+
+def _row(obj) -> dict:
+    result = {}
+    for column in obj.__table__.columns:
+        if column.name in SECRET_COLUMNS:
+            continue
+        value = getattr(obj, column.key)
+        result[column.name] = value.isoformat() if isinstance(value, (datetime, date)) else value
+    return result
+
+
+def _all(query) -> list[dict]:
+    return [_row(obj) for obj in db.session.scalars(query)]
+
+
+def collect(patient: User) -> dict:
+    """Everything Lotsa holds about the patient, as plain data (for JSON and the readable copy)."""
+    enrolment_ids = select(Enrolment.id).where(Enrolment.patient_id == patient.id)
+    answer_ids = select(Answer.id).where(Answer.enrolment_id.in_(enrolment_ids))
+    plan_ids = select(CarePlan.id).where(CarePlan.enrolment_id.in_(enrolment_ids))
+    return {
+        "exported_at": utcnow().isoformat(),
+        "account": _row(patient),
+        "notification_choices": _all(select(NotificationConsent).where(NotificationConsent.user_id == patient.id)),
+        "sessions": _all(select(UserSession).where(UserSession.user_id == patient.id)),
+        "enrolments": _all(select(Enrolment).where(Enrolment.patient_id == patient.id)),
+        "enrolment_history": _all(select(EnrolmentEvent).where(EnrolmentEvent.enrolment_id.in_(enrolment_ids))),
+        "schedule": _all(select(ScheduleEntry).where(ScheduleEntry.enrolment_id.in_(enrolment_ids))),
+        "module_progress": _all(select(ModuleProgress).where(ModuleProgress.enrolment_id.in_(enrolment_ids))),
+        "answers": _all(select(Answer).where(Answer.enrolment_id.in_(enrolment_ids))),
+        "answer_versions": _all(select(AnswerVersion).where(AnswerVersion.answer_id.in_(answer_ids))),
+        "messages": _all(select(Message).where(Message.enrolment_id.in_(enrolment_ids)).order_by(Message.created_at)),
+        "questionnaires_sent": _all(select(Dispatch).where(Dispatch.enrolment_id.in_(enrolment_ids))),
+        "questionnaire_answers": _all(select(Response).where(Response.enrolment_id.in_(enrolment_ids))),
+        "care_plans": _all(select(CarePlanVersion).where(CarePlanVersion.plan_id.in_(plan_ids))),
+        "follow_up_contacts": _all(select(FollowUpContact).where(FollowUpContact.enrolment_id.in_(enrolment_ids))),
+        "groups": _all(select(GroupMember).where(GroupMember.enrolment_id.in_(enrolment_ids))),
+        "notifications_sent": _all(select(OutboxItem).where(OutboxItem.user_id == patient.id)),
+        # Who in the care team has looked at the patient's data (a "logutdrag").
+        "access_log": _all(select(AccessLogEntry).where(AccessLogEntry.patient_id == patient.id)
+                           .order_by(AccessLogEntry.at)),
+    }
+
+
+def erase_app_data(patient: User) -> dict[str, int]:
+    """Erase what only the app needs: preferences, sessions, pending notifications, contact details.
+
+    Record-relevant data (answers, messages, scores, plans) stays until the
+    retention period has passed (see :func:`purge_expired_records`). The e-mail
+    address is replaced, so the account cannot be logged in to, once no
+    enrolment is open.
+    """
+    counts = {
+        "notification_choices": db.session.execute(
+            delete(NotificationConsent).where(NotificationConsent.user_id == patient.id)).rowcount,
+        "pending_notifications": db.session.execute(
+            delete(OutboxItem).where(OutboxItem.user_id == patient.id, OutboxItem.status == "pending")).rowcount,
+        "sessions": db.session.execute(delete(UserSession).where(UserSession.user_id == patient.id)).rowcount,
+        "links": db.session.execute(delete(AuthToken).where(AuthToken.user_id == patient.id)).rowcount,
+    }
+    patient.phone = None
+    patient.phone_verified_at = None
+    patient.phone_code_hash = None
+    patient.phone_code_expires_at = None
+    has_open = db.session.scalar(select(Enrolment.id).where(
+        Enrolment.patient_id == patient.id, Enrolment.status != EnrolmentStatus.CLOSED.value).limit(1))
+    if has_open is None:
+        # Contact details are no longer needed: nobody is writing to this patient any more.
+        patient.email = f"erased-{patient.id}@erased.invalid"
+        patient.password_hash = None
+        patient.totp_secret = None
+        patient.is_active_account = False
+        counts["contact_details"] = 1
+    return counts
+
+
+def purge_expired_records(now: datetime | None = None) -> int:
+    """Delete record-relevant data of enrolments closed longer ago than the retention period.
+
+    The access log is kept (it is the proof of who looked); enrolments are
+    deleted with everything that hangs on them.
+    """
+    now = now or utcnow()
+    years = current_app.config["RECORD_RETENTION_YEARS"]
+    cutoff = now - timedelta(days=round(365.25 * years))
+    expired = list(db.session.scalars(select(Enrolment.id).where(
+        Enrolment.status == EnrolmentStatus.CLOSED.value, Enrolment.closed_at < cutoff)))
+    if not expired:
+        return 0
+    answer_ids = select(Answer.id).where(Answer.enrolment_id.in_(expired))
+    db.session.execute(delete(AnswerVersion).where(AnswerVersion.answer_id.in_(answer_ids)))
+    for model in (Answer, Message, Conversation, Response, Dispatch, FollowUpContact, GroupMember, ScheduleEntry,
+                  ModuleProgress, EnrolmentEvent):
+        db.session.execute(delete(model).where(model.enrolment_id.in_(expired)))
+    plan_ids = select(CarePlan.id).where(CarePlan.enrolment_id.in_(expired))
+    db.session.execute(delete(CarePlanVersion).where(CarePlanVersion.plan_id.in_(plan_ids)))
+    db.session.execute(delete(CarePlan).where(CarePlan.enrolment_id.in_(expired)))
+    db.session.execute(delete(Enrolment).where(Enrolment.id.in_(expired)))
+    return len(expired)
