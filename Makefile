@@ -7,6 +7,8 @@ BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app webapp
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
+# Access log without query strings: searches carry names and identity numbers.
+ACCESS_LOG_FORMAT := %(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss
 # gunicorn workers: 2 x cores + 1, as in production.
 WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) * 2 + 1 )))
 
@@ -39,7 +41,8 @@ run: install translations migrate
 	@echo "Serving Lotsa on http://$(HOST):$(PORT) (gunicorn, $(WORKERS) workers) with the scheduler beside it. Ctrl-C stops both."
 	@$(FLASK) scheduler run & SCHEDULER=$$!; \
 	trap 'kill $$SCHEDULER 2>/dev/null' EXIT INT TERM; \
-	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - 'webapp:create_app()'
+	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - \
+		--access-logformat '$(ACCESS_LOG_FORMAT)' 'webapp:create_app()'
 
 # A Chromium for the browser tests: Playwright's own if installed, else Debian's.
 chromium:

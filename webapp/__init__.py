@@ -11,6 +11,8 @@ from typing import Any
 
 from flask import Flask
 
+from webapp.core.requests import LotsaRequest
+
 from webapp.config import PROJECT_ROOT, load_config, validate_config
 
 
@@ -18,6 +20,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the Lotsa application; ``config`` overrides defaults and environment."""
     instance_path = os.environ.get("LOTSA_INSTANCE_PATH") or str(PROJECT_ROOT / "instance")
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=False)
+    app.request_class = LotsaRequest
     os.makedirs(app.instance_path, exist_ok=True)
 
     settings = load_config(config)

@@ -33,14 +33,14 @@ VIEWPORTS = [(1280, 800, True), (360, 740, True), (320, 640, False)]  # (width, 
 LANGUAGES = ["sv", "ar"]
 
 PATIENT_PAGES = ["/e/{e}/plan", "/home", "/e/{e}/", "/e/{e}/pain-physiology/2", "/e/{e}/messages", "/e/{e}/summary",
-                 "/auth/account", "/account/notifications", "/accessibility", "/e/{e}/questionnaires/{dispatch}"]
+                 "/auth/account", "/account/notifications", "/account/my-data", "/accessibility", "/e/{e}/questionnaires/{dispatch}"]
 CLINICIAN_PAGES = ["/clinician/", "/clinician/open", "/clinician/enrolments/{e}", "/clinician/enrolments/{e}/messages",
                    "/clinician/inbox", "/admin/follow-up", "/clinician/questionnaires",
                    "/clinician/questionnaires/rounds/{round}", "/clinician/enrolments/{e}/plan",
                    "/clinician/follow-ups", "/clinician/groups", "/clinician/groups/{group}"]
 EDITOR_PAGES = ["/content/", "/content/preview/pain-info/ar/what-is-long-term-pain/1",
                 "/content/preview/act-long-term-pain/sv/present-moment/3"]
-ADMIN_PAGES = ["/admin/", "/admin/access-log"]
+ADMIN_PAGES = ["/admin/", "/admin/access-log", "/admin/privacy?personal_number=19121212-1212"]
 PUBLIC_PAGES = ["/auth/login", "/auth/reset"]
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import io
 from datetime import timedelta
 
-import pyotp
 import pytest
 from pypdf import PdfReader
 
-from tests.fixtures.plugin import PASSWORD
+from tests.e2e.helpers import log_in
 
 pytestmark = pytest.mark.e2e
 
@@ -27,12 +26,7 @@ def test_plan_written_agreed_on_a_phone_printed_and_counted(browser, live_server
     staff = browser.new_context(viewport={"width": 1280, "height": 900}, locale="sv-SE")
     page = staff.new_page()
     page.set_default_timeout(10_000)
-    page.goto(live_server.url + "/auth/login")
-    page.get_by_label("E-postadress").fill(staff_login)
-    page.get_by_label("Lösenord").fill(PASSWORD)
-    page.get_by_role("button", name="Logga in").click()
-    page.get_by_label("Sexsiffrig kod").fill(pyotp.TOTP(secret).now())
-    page.get_by_role("button", name="Fortsätt").click()
+    log_in(page, live_server.url, staff_login, secret)
     page.wait_for_url("**/clinician/")
 
     page.goto(f"{live_server.url}/clinician/enrolments/{e}")
@@ -57,10 +51,7 @@ def test_plan_written_agreed_on_a_phone_printed_and_counted(browser, live_server
     phone = browser.new_context(viewport={"width": 360, "height": 740}, locale="sv-SE")
     mobile = phone.new_page()
     mobile.set_default_timeout(10_000)
-    mobile.goto(live_server.url + "/auth/login")
-    mobile.get_by_label("E-postadress").fill(patient_login)
-    mobile.get_by_label("Lösenord").fill(PASSWORD)
-    mobile.get_by_role("button", name="Logga in").click()
+    log_in(mobile, live_server.url, patient_login)
     mobile.wait_for_url("**/home")
     assert mobile.get_by_text("Gå till lekparken och tillbaka").is_visible()
     mobile.get_by_role("link", name="Läs, godkänn eller skriv ut min plan").click()

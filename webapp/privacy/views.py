@@ -7,6 +7,7 @@ import json
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -18,6 +19,16 @@ from webapp.extensions import db
 from webapp.privacy import services
 
 bp = Blueprint("privacy", __name__, template_folder="templates")
+
+SECTION_LABELS = {
+    "account": _l("Account"), "notification_choices": _l("Notification choices"), "sessions": _l("Log-ins"),
+    "enrolments": _l("Programmes"), "enrolment_history": _l("Programme history"), "schedule": _l("Schedule"),
+    "module_progress": _l("Progress"), "answers": _l("Answers"), "answer_versions": _l("Every saved answer"),
+    "messages": _l("Messages"), "questionnaires_sent": _l("Questionnaires sent to you"),
+    "questionnaire_answers": _l("Questionnaire answers"), "care_plans": _l("Care plans"),
+    "follow_up_contacts": _l("Follow-up contacts"), "groups": _l("Groups"),
+    "notifications_sent": _l("Notifications sent"), "access_log": _l("Who has looked at your information"),
+}
 
 
 def _json_download(data: dict, name: str) -> Response:
@@ -31,7 +42,7 @@ def my_data():
     """A readable copy of everything Lotsa holds about the patient, with a JSON download."""
     data = services.collect(current_user)
     log_access(current_user, "privacy.view_own", patient_id=current_user.id)
-    html = render_template("privacy/my_data.html", data=data)
+    html = render_template("privacy/my_data.html", data=data, labels=SECTION_LABELS)
     db.session.commit()
     return html
 
