@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -135,8 +135,10 @@ def add_members(group_id: int):
     if not problems:
         choices = {c.id: c for c in colleagues(current_user)}
         try:
-            added = services.add_members(group, programme, rows, current_user, choices, welcome,
-                                         request.form.get("locale", "sv"))
+            locale = request.form.get("locale", "")
+            if locale not in current_app.config["LANGUAGES"]:
+                locale = current_app.config["BABEL_DEFAULT_LOCALE"]
+            added = services.add_members(group, programme, rows, current_user, choices, welcome, locale)
         except services.MemberProblems as exc:
             db.session.rollback()
             problems = exc.problems
