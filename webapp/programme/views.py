@@ -50,11 +50,10 @@ def home():
     plans = plan_services.plans_for([e.id for e in enrolments])
     contacts = plan_services.upcoming_for_patient(open_ids)
     groups = group_services.sessions_for(open_ids)
-    for enrolment in enrolments:
-        programme = catalogue.programmes.get(enrolment.programme_id)
-        if programme is None:
-            continue
-        schedule = services.schedule_for(enrolment, programme)
+    shown = [(e, catalogue.programmes[e.programme_id]) for e in enrolments if e.programme_id in catalogue.programmes]
+    schedules = services.schedules_for(shown)
+    for enrolment, programme in shown:
+        schedule = schedules[enrolment.id]
         done, total = services.progress_counts(schedule)
         cards.append({
             "enrolment": enrolment, "programme": programme, "done": done, "total": total,

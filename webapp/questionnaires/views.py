@@ -292,10 +292,12 @@ def export():
     start, end = day("start"), day("end")
     rows = services.export_rows(unit_ids_subquery(current_user), request.args.get("form") or None, start,
                                 end + timedelta(days=1) if end else None)
+    # Written before the commit, which expires the rows: reading them after would cost a query per row.
+    body = services.export_csv(rows)
     log_access(current_user, "questionnaires.export",
                detail=f"{len(rows)} responses, form {request.args.get('form') or 'all'}")
     db.session.commit()
-    return HttpResponse(services.export_csv(rows), mimetype="text/csv",
+    return HttpResponse(body, mimetype="text/csv",
                         headers={"Content-Disposition": "attachment; filename=lotsa-questionnaires.csv"})
 
 
