@@ -91,10 +91,12 @@ def _register_blueprints(app: Flask) -> None:
 def _init_web(app: Flask) -> None:
     from webapp.core.i18n import init_i18n
     from webapp.core.security import init_security_headers
+    from webapp.core.static import init_static
     from webapp.core.templating import init_templating
     from webapp.core.views import init_error_handlers
 
     init_security_headers(app)
+    init_static(app)
     init_error_handlers(app)
     init_i18n(app)
     init_templating(app)

@@ -28,6 +28,13 @@ def test_no_inline_script_in_pages(client):
     assert "<script>" not in html and "onclick" not in html
 
 
+def test_livez_answers_without_touching_the_database(client, count_queries):
+    with count_queries() as counter:
+        response = client.get("/livez")
+    assert response.status_code == 200 and response.get_data(as_text=True) == "ok\n"
+    assert counter.count == 0, counter.statements
+
+
 def test_healthz(client):
     response = client.get("/healthz")
     assert response.status_code == 200
@@ -81,3 +88,22 @@ def test_development_key_is_generated_once(tmp_path):
     second = load_config(environ={})
     validate_config(second, str(tmp_path))
     assert first["SECRET_KEY"] == second["SECRET_KEY"] and len(first["SECRET_KEY"]) == 64
+
+
+def test_static_urls_carry_a_content_hash_and_are_cached_for_a_year(client, app):
+    import hashlib
+    import re
+    from pathlib import Path
+
+    html = client.get("/auth/login").get_data(as_text=True)
+    url = re.search(r'href="(/static/lotsa\.css\?v=([0-9a-f]+))"', html)
+    assert url, "the stylesheet link has no fingerprint"
+    expected = hashlib.sha256(Path(app.static_folder, "lotsa.css").read_bytes()).hexdigest()[:12]
+    assert url.group(2) == expected
+    with client.get(url.group(1)) as response:
+        assert response.status_code == 200
+        assert response.cache_control.max_age == 365 * 24 * 3600 and response.cache_control.immutable
+    # Without the current hash (an old page, a hand-typed URL) the cache is short.
+    with client.get("/static/lotsa.css?v=000000000000") as stale:
+        assert stale.cache_control.max_age == 300 and not stale.cache_control.immutable
+    assert client.get("/static/no-such-file.css").status_code == 404

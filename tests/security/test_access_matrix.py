@@ -47,6 +47,7 @@ EXPECTED = {
     "core.index": LOGGED_IN,
     "core.accessibility": PUBLIC,
     "core.healthz": PUBLIC,
+    "core.livez": PUBLIC,
     "core.set_language": PUBLIC,
     "auth.login": PUBLIC,
     "auth.request_reset": PUBLIC,

@@ -12,7 +12,9 @@ from datetime import datetime, timedelta
 
 import pyotp
 from flask import current_app, g, request, session
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from webapp.auth.models import AuthToken, CareUnit, Membership, Role, TokenPurpose, User, UserSession
 from webapp.core.audit import log_access, security_event, security_log
@@ -129,8 +131,9 @@ def load_session_user(user_id: str) -> User | None:
     token = session.get("sid")
     if not token:
         return None
+    # The user comes in the same query: this runs on every request of a logged-in user.
     row = db.session.scalar(
-        select(UserSession).where(UserSession.token_hash == token_hash(token))
+        select(UserSession).options(joinedload(UserSession.user)).where(UserSession.token_hash == token_hash(token))
     )
     if row is None or row.revoked_at is not None or str(row.user_id) != str(user_id):
         return None
@@ -155,7 +158,7 @@ def load_session_user(user_id: str) -> User | None:
 
 def _is_passive_request() -> bool:
     """Requests that must not count as activity (static files, health checks)."""
-    return request.endpoint in {"static", "core.healthz"}
+    return request.endpoint in {"static", "core.healthz", "core.livez"}
 
 
 def session_times() -> SessionTimes | None:
@@ -249,7 +252,18 @@ def verify_totp(user: User, code: str, secret: str | None = None) -> bool:
     step = matching_totp_step(secret, code)
     if step is None or step <= (user.totp_last_step or 0):
         return False
-    user.totp_last_step = step
+    # Move the step forward in the database, not only on this copy of the row:
+    # two requests with the same code (on two workers or app servers) both read
+    # the old step, and only the one whose UPDATE matches may log in.
+    claimed = db.session.execute(
+        update(User)
+        .where(User.id == user.id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        return False
+    set_committed_value(user, "totp_last_step", step)
     return True
 
 

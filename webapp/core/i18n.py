@@ -13,8 +13,10 @@ import sys
 
 import click
 from flask import Flask, current_app, has_request_context, request, session
-from flask_babel import get_locale
+from flask_babel import get_locale, get_translations
 from flask_login import current_user
+from jinja2 import pass_context
+from markupsafe import Markup
 
 from webapp.config import PROJECT_ROOT
 
@@ -43,14 +45,48 @@ def text_direction(locale: str | None = None) -> str:
     return "rtl" if code in RTL_LANGUAGES else "ltr"
 
 
+def template_gettext(translations) -> dict:
+    """``_``/``gettext``/``ngettext``/``pgettext`` for one render, bound to ``translations``.
+
+    Jinja's i18n extension looks these names up in the template context before
+    its globals, so a page with a hundred strings asks Flask-Babel for the
+    current translations once instead of once a string. They behave as the
+    extension's "newstyle" callables: escaped when autoescaping, then
+    %-formatted with the keyword arguments.
+    """
+
+    def finish(context, text, variables):
+        if context.eval_ctx.autoescape:
+            text = Markup(text)
+        return text % variables if variables else text
+
+    @pass_context
+    def gettext(context, string, **variables):
+        return finish(context, translations.ugettext(string), variables)
+
+    @pass_context
+    def ngettext(context, singular, plural, num, **variables):
+        variables.setdefault("num", num)
+        return finish(context, translations.ungettext(singular, plural, num), variables)
+
+    @pass_context
+    def pgettext(context, message_context, string, **variables):
+        return finish(context, translations.upgettext(message_context, string), variables)
+
+    return {"_": gettext, "gettext": gettext, "ngettext": ngettext, "pgettext": pgettext}
+
+
 def init_i18n(app: Flask) -> None:
+    languages = {code: LANGUAGE_NAMES.get(code, code) for code in app.config["LANGUAGES"]}
+
     @app.context_processor
     def _i18n_context():
         locale = str(get_locale() or app.config["BABEL_DEFAULT_LOCALE"])
         return {
             "current_locale": locale,
             "text_direction": text_direction(locale),
-            "language_names": {code: LANGUAGE_NAMES.get(code, code) for code in app.config["LANGUAGES"]},
+            "language_names": languages,
+            **template_gettext(get_translations()),
         }
 
     app.cli.add_command(translate)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -42,6 +42,12 @@ def set_language():
             current_user.locale = locale
             db.session.commit()
     return redirect(safe_next(request.form.get("next")) or url_for("core.index"))
+
+
+@bp.route("/livez")
+def livez():
+    """Liveness only: the process answers. No database, no session; also the benchmarks' baseline."""
+    return Response("ok\n", mimetype="text/plain")
 
 
 @bp.route("/healthz")
