@@ -12,7 +12,7 @@ ACCESS_LOG_FORMAT := %(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss
 # gunicorn workers: 2 x cores + 1, as in production.
 WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) * 2 + 1 )))
 
-.PHONY: run test install install-test translations migrate chromium e2e clean
+.PHONY: run test install install-test translations migrate chromium e2e bench wrk clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,16 @@ test: install-test translations chromium
 
 e2e: install-test translations chromium
 	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
+
+# The load generator for the benchmarks, from Debian's packages.
+wrk:
+	@command -v wrk >/dev/null || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q wrk; }
+
+# The benchmark suite (not part of `make test`): see bench/run.py. BENCH_ARGS="--quick" for a smoke run.
+bench: install-test translations wrk
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) instance/*.sqlite3* .pytest_cache

@@ -75,35 +75,46 @@ def time_runs(fn, runs: int) -> list[float]:
     return samples
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--modules", type=int, default=100)
-    parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args()
+def run(modules: int = 100, runs: int = 5) -> dict:
+    """Time load_catalogue beside reading the same files; return the figures."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        files = build(root, args.modules)
+        files = build(root, modules)
         catalogue = load_catalogue(root / "modules", root / "media", root / "forms")
         assert not catalogue.errors, catalogue.errors[:3]
-        baseline = time_runs(lambda: read_only(root), args.runs)
-        load = time_runs(lambda: load_catalogue(root / "modules", root / "media", root / "forms"), args.runs)
+        baseline = time_runs(lambda: read_only(root), runs)
+        load = time_runs(lambda: load_catalogue(root / "modules", root / "media", root / "forms"), runs)
     result = {
         "benchmark": "catalogue-load",
         "date": date.today().isoformat(),
         "machine": {"python": platform.python_version(), "platform": platform.platform(),
                     "processor": platform.processor() or platform.machine()},
-        "modules": args.modules, "languages": len(LANGS), "files": files, "runs": args.runs,
+        "modules": modules, "languages": len(LANGS), "files": files, "runs": runs,
         "baseline_read_files_median_s": statistics.median(baseline),
         "load_catalogue_median_s": statistics.median(load),
         "load_catalogue_max_s": max(load),
     }
     result["ratio_to_baseline"] = result["load_catalogue_median_s"] / result["baseline_read_files_median_s"]
     result["within_budget"] = result["load_catalogue_max_s"] < 1.0
+    return result
+
+
+def print_result(result: dict) -> None:
     print(f"{'what':<34}{'median':>10}")
     print(f"{'baseline: read the files':<34}{result['baseline_read_files_median_s'] * 1000:>8.1f} ms")
     print(f"{'load_catalogue (parse + check)':<34}{result['load_catalogue_median_s'] * 1000:>8.1f} ms")
     print(f"ratio {result['ratio_to_baseline']:.1f}x baseline; slowest run {result['load_catalogue_max_s'] * 1000:.0f} ms "
-          f"({'within' if result['within_budget'] else 'OVER'} the 1 s budget for {args.modules} modules x {len(LANGS)} languages)")
+          f"({'within' if result['within_budget'] else 'OVER'} the 1 s budget for {result['modules']} modules x "
+          f"{result['languages']} languages)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--modules", type=int, default=100)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    result = run(args.modules, args.runs)
+    print_result(result)
     out = ROOT / "bench" / "results" / f"{result['date']}-catalogue.json"
     out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"written to {out.relative_to(ROOT)}")
