@@ -86,6 +86,30 @@ def test_opted_in_patient_hears_once_when_a_module_opens(app, db, make):
     assert sweep_enrolments(now=utcnow() + timedelta(hours=4))["modules"] == 0
 
 
+def test_module_notices_read_every_schedule_in_two_queries(app, db, make, count_queries):
+    unit = make.unit()
+    started = utcnow() - timedelta(days=6, hours=23)
+
+    def add(n):
+        for _ in range(n):
+            patient = make.user("patient")
+            make.enrolment(patient, unit, None, programme="pain-school", started_at=started)
+            _opt_in(db, patient, "module_opened")
+
+    add(1)
+    with count_queries() as one:
+        assert sweep_enrolments(now=utcnow() + timedelta(hours=2))["modules"] == 1
+    add(20)
+    with count_queries() as many:
+        assert sweep_enrolments(now=utcnow() + timedelta(hours=4))["modules"] == 20
+
+    def schedule_reads(counter):
+        return [s for s in counter.statements if "FROM schedule_entry" in s or "FROM module_progress" in s]
+
+    # Telling each patient costs its own statements; working out who to tell does not.
+    assert len(schedule_reads(one)) == len(schedule_reads(many)) == 2, schedule_reads(many)
+
+
 def test_inactivity_nudge_once_per_absence_for_those_who_asked(app, db, make):
     unit = make.unit()
     away = make.user("patient")

@@ -389,7 +389,7 @@ def _notice_opened_modules(now: datetime, open_status) -> int:
     Each enrolment is looked at most once an hour, so the sweep stays cheap.
     """
     from webapp.content.services import get_catalogue
-    from webapp.programme.services import schedule_for
+    from webapp.programme.services import schedules_for
 
     catalogue = get_catalogue()
     told = 0
@@ -399,11 +399,13 @@ def _notice_opened_modules(now: datetime, open_status) -> int:
                or_(Enrolment.modules_noticed_at.is_(None), Enrolment.modules_noticed_at < now - timedelta(hours=1)))
         .with_for_update(of=Enrolment, skip_locked=True)
     ).unique().all()
+    # Every schedule in two queries, however many patients are opted in.
+    pairs = [(e, catalogue.programmes[e.programme_id]) for e in rows if e.programme_id in catalogue.programmes]
+    schedules = schedules_for(pairs, now)
     for enrolment in rows:
-        programme = catalogue.programmes.get(enrolment.programme_id)
         since = enrolment.modules_noticed_at or enrolment.started_at or enrolment.created_at
-        if programme is not None and any(
-                s.is_open and since < s.opens_at <= now for s in schedule_for(enrolment, programme, now)):
+        if enrolment.id in schedules and any(
+                s.is_open and since < s.opens_at <= now for s in schedules[enrolment.id]):
             notify_user(enrolment.patient, Kind.MODULE_OPENED, {"url": external_url("auth.login")})
             told += 1
         enrolment.modules_noticed_at = now
