@@ -26,14 +26,20 @@ def run_jobs(channels=None) -> dict:
     from webapp.notifications.services import beat, dispatch_all_due
     from webapp.questionnaires.services import release_scheduled, remind_unanswered, send_day_measures
 
+    def job(fn):
+        # Each job in its own transaction: a long one never holds the row locks
+        # (on SQLite, the database) that another job took.
+        result = fn()
+        db.session.commit()
+        return result
+
     beat()
-    swept = sweep_enrolments()
-    measures = send_day_measures()
-    released = release_scheduled()
-    reminded = remind_unanswered()
-    contacts = remind_contacts()
-    purged = purge_expired_records()
-    db.session.commit()
+    swept = job(sweep_enrolments)
+    measures = job(send_day_measures)
+    released = job(release_scheduled)
+    reminded = job(remind_unanswered)
+    contacts = job(remind_contacts)
+    purged = job(purge_expired_records)
     sent = dispatch_all_due(channels)
     return {**swept, "questionnaires_measured": measures, "questionnaires_released": released,
             "questionnaire_reminders": reminded, "contact_reminders": contacts, "records_purged": purged, "sent": sent}

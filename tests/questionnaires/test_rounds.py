@@ -70,6 +70,37 @@ def test_send_to_chosen_patients_and_refuse_those_of_another_unit(unit_of_three,
     assert page.status_code == 400 and "Välj minst en patient." in page.get_data(as_text=True)
 
 
+def test_a_large_release_commits_in_batches_and_tells_each_patient_once(app, make, db, monkeypatch):
+    from sqlalchemy import event
+
+    from webapp.questionnaires import services
+
+    monkeypatch.setattr(services, "BATCH_SIZE", 3)
+    unit = make.unit()
+    later = utcnow() + timedelta(days=2)
+    for n in range(7):
+        enrolment = make.enrolment(make.user("patient"), unit, None)
+        db.session.add(Dispatch(enrolment_id=enrolment.id, form_id="phq-9", send_at=later))
+    db.session.execute(OutboxItem.__table__.delete())
+    db.session.commit()
+    commits = []
+
+    def count(_session):
+        commits.append(1)
+
+    session = db.session()  # the request's Session behind the scoped proxy
+    event.listen(session, "after_commit", count)
+    try:
+        assert release_scheduled(now=later + timedelta(hours=1)) == 7
+    finally:
+        event.remove(session, "after_commit", count)
+    # 3 + 3 + 1: no transaction held more than a batch of questionnaires.
+    assert len(commits) == 3
+    assert release_scheduled(now=later + timedelta(hours=2)) == 0
+    kinds = [o.kind for o in db.session.scalars(select(OutboxItem))]
+    assert kinds == ["questionnaire_waiting"] * 7
+
+
 def test_a_later_send_is_hidden_and_silent_until_its_day(app, unit_of_three, db):
     s = unit_of_three
     day = (utcnow() + timedelta(days=3)).date().isoformat()

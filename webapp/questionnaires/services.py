@@ -451,20 +451,39 @@ def send_round(form: Form, unit_id: int, sender, enrolments: list, programme_id:
     return round_
 
 
+# Scheduler sweeps commit every BATCH_SIZE rows: a round sent to thousands of
+# patients must not keep their questionnaires locked (and, on SQLite, the whole
+# database) for the length of the sweep while those patients answer.
+BATCH_SIZE = 500
+
+
+def _in_batches(query, handle) -> int:
+    """Run ``query`` (which must stop matching handled rows) batch by batch, committing each; count rows."""
+    done = 0
+    while True:
+        rows = db.session.execute(query.limit(BATCH_SIZE)).unique().all()
+        for row in rows:
+            handle(*row)
+        db.session.commit()
+        done += len(rows)
+        if len(rows) < BATCH_SIZE:
+            return done
+
+
 def release_scheduled(now=None) -> int:
     """Tell patients about questionnaires whose send date has come (each exactly once)."""
     now = now or utcnow()
-    rows = db.session.execute(
+
+    def release(dispatch, enrolment):
+        dispatch.notified_at = now
+        notify(enrolment.patient, Kind.QUESTIONNAIRE_WAITING, {"url": external_url("auth.login")})
+
+    return _in_batches(
         select(Dispatch, Enrolment).join(Enrolment, Enrolment.id == Dispatch.enrolment_id)
         .options(joinedload(Enrolment.patient))
         .where(Dispatch.notified_at.is_(None), Dispatch.send_at <= now, Dispatch.answered_at.is_(None),
                Enrolment.status != EnrolmentStatus.CLOSED.value)
-        .with_for_update(of=Dispatch, skip_locked=True)
-    ).unique().all()
-    for dispatch, enrolment in rows:
-        dispatch.notified_at = now
-        notify(enrolment.patient, Kind.QUESTIONNAIRE_WAITING, {"url": external_url("auth.login")})
-    return len(rows)
+        .order_by(Dispatch.id).with_for_update(of=Dispatch, skip_locked=True), release)
 
 
 @dataclass(frozen=True)
@@ -584,7 +603,7 @@ def remind_unanswered(now=None) -> int:
     """
     now = now or utcnow()
     every = timedelta(days=REMINDER_EVERY_DAYS)
-    rows = db.session.execute(
+    return _in_batches(
         select(Dispatch, Enrolment).join(Enrolment, Enrolment.id == Dispatch.enrolment_id)
         .options(joinedload(Enrolment.patient))
         .where(Dispatch.answered_at.is_(None), Dispatch.reminders_sent < MAX_REMINDERS,
@@ -592,11 +611,8 @@ def remind_unanswered(now=None) -> int:
                Enrolment.status.in_([EnrolmentStatus.ACTIVE.value, EnrolmentStatus.MAINTENANCE.value]),
                Dispatch.send_at <= now - every,
                or_(Dispatch.last_reminded_at.is_(None), Dispatch.last_reminded_at <= now - every))
-        .with_for_update(of=Dispatch, skip_locked=True)
-    ).unique().all()
-    for dispatch, enrolment in rows:
-        remind(dispatch, enrolment, now)
-    return len(rows)
+        .order_by(Dispatch.id).with_for_update(of=Dispatch, skip_locked=True),
+        lambda dispatch, enrolment: remind(dispatch, enrolment, now))
 
 
 def remind(dispatch, enrolment, now=None) -> None:
