@@ -53,6 +53,9 @@ DEFAULTS: dict[str, Any] = {
     "PASSWORD_MIN_LENGTH": 10,  # nosec B105
     # Flask-Limiter storage; use redis://127.0.0.1:6379 with several app servers.
     "RATELIMIT_STORAGE_URI": "memory://",
+    # If that storage cannot be reached, count in each process's memory until it
+    # is back, instead of failing every login with a server error.
+    "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
     # Login attempts allowed per client address and per account name.
     "RATELIMIT_LOGIN": "10 per minute",
     "RATELIMIT_LOGIN_ACCOUNT": "5 per minute",
