@@ -24,7 +24,8 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import force_locale
-from sqlalchemy import and_, bindparam, or_, select, text, update
+from sqlalchemy import and_, bindparam, delete, or_, select, text, update
+from sqlalchemy.orm import aliased
 
 from webapp.core.db import UTCDateTime, utcnow
 from webapp.core.mail import DeliveryError, MailboxFileMailer, SmtpMailer
@@ -75,6 +76,7 @@ OPTIONAL_KINDS = (Kind.NEW_MESSAGE, Kind.MODULE_OPENED, Kind.INACTIVITY, Kind.CO
 # "you have a new message" once is enough.
 COALESCED_KINDS = {Kind.NEW_MESSAGE, Kind.NEW_MESSAGE_STAFF, Kind.MODULE_OPENED, Kind.DELIVERY_FAILED,
                    Kind.QUESTIONNAIRE_WAITING}
+COALESCED_VALUES = tuple(kind.value for kind in COALESCED_KINDS)
 QUIET_START, QUIET_END = 21, 8  # SMS quiet hours, Europe/Stockholm
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
@@ -208,26 +210,34 @@ def claim_due(now: datetime | None = None, limit: int | None = None) -> list[Out
     """Atomically mark due items as being sent by this worker and return them.
 
     Three statements whatever the batch size: lock the due ids (skipping rows
-    another scheduler holds), mark them claimed, load them.
+    another scheduler holds), mark them claimed, load them; when the batch holds
+    coalesced kinds, one more finds notices made redundant by a concurrent one
+    (see :func:`_coalesced_doubles`) and those are deleted.
     """
     now = now or utcnow()
     config = current_app.config
     limit = limit or config["OUTBOX_BATCH_SIZE"]
     stale = now - timedelta(seconds=config["OUTBOX_CLAIM_TIMEOUT_SECONDS"])
-    ids = list(
-        db.session.scalars(
-            select(OutboxItem.id)
-            .where(
-                or_(
-                    and_(OutboxItem.status == "pending", OutboxItem.due_at <= now),
-                    and_(OutboxItem.status == "sending", OutboxItem.claimed_at < stale),
-                )
+    locked = db.session.execute(
+        select(OutboxItem.id, OutboxItem.kind)
+        .where(
+            or_(
+                and_(OutboxItem.status == "pending", OutboxItem.due_at <= now),
+                and_(OutboxItem.status == "sending", OutboxItem.claimed_at < stale),
             )
-            .order_by(OutboxItem.due_at, OutboxItem.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
         )
-    )
+        .order_by(OutboxItem.due_at, OutboxItem.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    ids = [row.id for row in locked]
+    if any(row.kind in COALESCED_VALUES for row in locked):
+        doubles = _coalesced_doubles(ids)
+        if doubles:
+            db.session.execute(delete(OutboxItem).where(OutboxItem.id.in_(doubles))
+                               .execution_options(synchronize_session=False))
+            log.info("outbox: %d notice(s) dropped, one for the same person was already waiting", len(doubles))
+            ids = [item_id for item_id in ids if item_id not in doubles]
     if not ids:
         db.session.commit()
         return []
@@ -249,6 +259,29 @@ def claim_due(now: datetime | None = None, limit: int | None = None) -> list[Out
         db.session.expunge(item)
     db.session.commit()
     return items
+
+
+def _coalesced_doubles(ids: list[int]) -> set[int]:
+    """Claimed, never-tried items of a coalesced kind that another item makes redundant.
+
+    ``notify()`` skips a coalesced kind while one is pending, but two
+    transactions that notify the same person at the same moment (two workers or
+    app servers) both find nothing pending and both queue one. Of such a pair the
+    later adds nothing: an item is dropped when the same person, kind and channel
+    has another item that is pending with a lower id, or that was claimed (being
+    or already delivered) after this one was created. Every scheduler decides the
+    same way from committed rows, so one of a pair is always kept, and no lock is
+    waited for.
+    """
+    later, other = aliased(OutboxItem), aliased(OutboxItem)
+    return set(db.session.scalars(
+        select(later.id).distinct()
+        .join(other, and_(other.user_id == later.user_id, other.kind == later.kind,
+                          other.channel == later.channel, other.id != later.id))
+        .where(later.id.in_(ids), later.kind.in_(COALESCED_VALUES), later.attempts == 0,
+               or_(and_(other.status == "pending", other.id < later.id),
+                   and_(other.status.in_(["sending", "sent"]), other.claimed_at > later.created_at)))
+    ))
 
 
 def dispatch_due(channels: Channels | None = None, now: datetime | None = None,
