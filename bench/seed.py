@@ -190,7 +190,9 @@ def add_pending_dispatches(app, enrolment_ids: list[int], per_enrolment: int, fo
     now = utcnow()
     with app.app_context():
         first = (db.session.scalar(select(Dispatch.id).order_by(Dispatch.id.desc()).limit(1)) or 0) + 1
-        rows = [{"enrolment_id": e, "form_id": form_id, "purpose": "manual", "created_at": now, "send_at": now}
+        # Already told (notified_at set): the submit run measures answering, not the scheduler's release.
+        rows = [{"enrolment_id": e, "form_id": form_id, "purpose": "manual", "created_at": now, "send_at": now,
+                 "notified_at": now}
                 for _ in range(per_enrolment) for e in enrolment_ids]
         db.session.execute(insert(Dispatch), rows)
         db.session.commit()

@@ -44,6 +44,41 @@ def test_sqlite_uses_wal_and_busy_timeout(app, db):
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
 
 
+def _lock_is_free(path: str) -> bool:
+    import fcntl
+    import os
+
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def test_sqlite_transactions_queue_on_the_lock_file_and_always_let_go(app, db):
+    """Held from BEGIN to COMMIT or ROLLBACK, also when the pool resets a connection someone left open."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite write-lock queue")
+    db.session.remove()
+    path = db.engine.url.database + ".lock"
+    for end in ("commit", "rollback", "return to the pool"):
+        conn = db.engine.connect()
+        conn.execute(text("SELECT 1"))
+        assert not _lock_is_free(path), f"not held in a transaction ({end})"
+        if end == "commit":
+            conn.commit()
+        elif end == "rollback":
+            conn.rollback()
+        conn.close()
+        assert _lock_is_free(path), f"still held after {end}"
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("SELECT 1"))
+        assert _lock_is_free(path), "an autocommit connection takes no transaction lock"
+
+
 def test_four_concurrent_writers_lose_no_update(app, db, make):
     """Read-then-write from four threads at once: every increment must survive.
 

@@ -63,3 +63,17 @@ def test_catalogues_are_complete(locale):
     fuzzy = [m.id for m in catalog if m.id and m.fuzzy]
     problems = [(m.id, err) for m in catalog for err in m.check(catalog)]
     assert (missing, empty, fuzzy, problems) == ([], [], [], [])
+
+
+def test_template_strings_are_translated_escaped_and_formatted(app):
+    """The per-render gettext: catalogue text, variables escaped, plural forms, no markup from users."""
+    from flask import render_template_string
+
+    with app.test_request_context(headers={"Accept-Language": "sv"}):
+        html = render_template_string(
+            '{{ _("Log out") }}|{{ _("Change from the first to the latest answer: %(change)s points", change=value) }}'
+            '|{{ ngettext("%(num)d enrolment", "%(num)d enrolments", 3) }}', value="<b>2</b>")
+    logout, change, plural = html.split("|")
+    assert logout == "Logga ut"
+    assert "&lt;b&gt;2&lt;/b&gt;" in change and "<b>" not in change
+    assert plural == "3 inskrivningar"
