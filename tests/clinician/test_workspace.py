@@ -167,6 +167,30 @@ def test_caseload_runs_a_constant_number_of_queries(app, client, clinician, make
     assert large.count == small.count, "\n".join(s[:70].replace("\n", " ") for s in large.statements)
 
 
+def test_enrolment_page_shows_item_answers_of_the_newest_ten_questionnaires_unless_asked(
+        client, clinician, make, unit, db):
+    import json
+
+    from webapp.core.db import utcnow
+    from webapp.questionnaires.models import Dispatch, Response
+
+    enrolment = make.enrolment(make.user("patient"), unit, clinician)
+    for week in range(12):
+        at = utcnow() - timedelta(weeks=12 - week)
+        dispatch = Dispatch(enrolment_id=enrolment.id, form_id="phq-9", send_at=at, created_at=at, answered_at=at)
+        db.session.add(dispatch)
+        db.session.flush()
+        db.session.add(Response(dispatch_id=dispatch.id, enrolment_id=enrolment.id, form_id="phq-9", total=week,
+                                answers=json.dumps({f"q{i}": 0 for i in range(1, 10)}), submitted_at=at))
+    db.session.commit()
+    page = client.get(f"/clinician/enrolments/{enrolment.id}").get_data(as_text=True)
+    assert page.count("<summary>Svar</summary>") == 10
+    assert f"/clinician/enrolments/{enrolment.id}?answers=all#questionnaires" in page
+    everything = client.get(f"/clinician/enrolments/{enrolment.id}?answers=all").get_data(as_text=True)
+    assert everything.count("<summary>Svar</summary>") == 12
+    assert "?answers=all#questionnaires" not in everything
+
+
 def test_each_staff_view_of_patient_data_is_logged_once(client, clinician, make, unit, db):
     enrolment = make.enrolment(make.user("patient"), unit, clinician)
     before = log_count(db)

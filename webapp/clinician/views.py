@@ -156,6 +156,9 @@ def _unit_shared_with(units: list[CareUnit], responsible: User | None) -> CareUn
     return units[0]
 
 
+ANSWERS_SHOWN = 10
+
+
 @bp.route("/enrolments/<int:enrolment_id>")
 @role_required("clinician")
 def enrolment(enrolment_id: int):
@@ -173,6 +176,9 @@ def enrolment(enrolment_id: int):
         history=services.history(enrolment), render_markdown=render_markdown,
         conversation=conversations_for([enrolment.id]).get(enrolment.id),
         dispatches=questionnaire_history(enrolment), forms=get_catalogue().forms,
+        # Item answers of the newest questionnaires only, unless asked: a weekly measure
+        # over a year would otherwise make this page grow by a screenful a week.
+        answers_shown=None if request.args.get("answers") == "all" else ANSWERS_SHOWN,
         plan=plan_services.get_plan(enrolment), contacts=plan_services.contacts_for(enrolment),
         group=group_services.sessions_for([enrolment.id]).get(enrolment.id),
         close_form=forms.CloseForm(), extend_form=forms.ExtendForm(), hand_over_form=hand_over,
