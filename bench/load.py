@@ -254,10 +254,13 @@ def run_load(database: str = "sqlite", *, patients: int = 10_000, seconds: float
 
     workers = 2 * (os.cpu_count() or 1) + 1
     logs = {name: open(work / f"{name}.log", "w") for name in ("gunicorn", "scheduler")}
-    # The production settings (deploy/gunicorn.conf.py), on a free port, the access log to a file.
+    # The production settings (deploy/gunicorn.conf.py), on a free port, the access log to a file, and
+    # no recycling of workers: the baseline's 2,000 requests a second would replace every worker every
+    # few seconds (1.3 s of CPU each), which a region's traffic does a few times an hour.
     gunicorn = subprocess.Popen(
         [str(BIN / "gunicorn"), "-c", str(ROOT / "deploy" / "gunicorn.conf.py"), "--workers", str(workers),
-         "--bind", f"127.0.0.1:{port}", "--access-logfile", str(work / "access.log"), "webapp:create_app()"],
+         "--max-requests", "0", "--bind", f"127.0.0.1:{port}", "--access-logfile", str(work / "access.log"),
+         "webapp:create_app()"],
         cwd=ROOT, env=env, stdout=logs["gunicorn"], stderr=subprocess.STDOUT)
     scheduler = subprocess.Popen([str(BIN / "flask"), "--app", "webapp", "scheduler", "run"], cwd=ROOT, env=env,
                                  stdout=logs["scheduler"], stderr=subprocess.STDOUT)

@@ -22,7 +22,7 @@ import yaml
 from markupsafe import Markup
 
 from webapp.config import PROJECT_ROOT
-from webapp.content.parser import ID_RE, ParsedFile, Problem, parse_module_file
+from webapp.content.parser import ID_RE, ParsedFile, Problem, load_yaml, parse_module_file
 from webapp.core.markdown import render_markdown
 from webapp.questionnaires.services import load_forms
 
@@ -192,7 +192,7 @@ def _rel(path: Path) -> str:
 
 def _yaml_file(path: Path, problems: list[Problem]) -> dict | None:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problems.append(Problem(_rel(path), (mark.line + 1) if mark else 1,
