@@ -9,10 +9,10 @@ then both write it, and one update is silently lost or fails with "locked").
 With BEGIN IMMEDIATE every transaction takes the one write lock, and SQLite's
 busy handler waits for it by sleeping 1, 2, 5, 10 ... 100 ms between tries: the
 lock sits free while the waiters sleep, and five gunicorn workers got less done
-than one. So transactions first queue on a lock file next to the database
-(``flock``, polled every fraction of a millisecond), which hands the lock on as
-soon as it is free; SQLite's own locking stays underneath for anything else that
-opens the file.
+than one, with some requests waiting far longer than others. So transactions
+first queue on a lock file next to the database (``flock``, polled every 0.1 to
+1 ms), which hands the lock on within a millisecond of its release; SQLite's own
+locking stays underneath for anything else that opens the file.
 """
 
 from __future__ import annotations
@@ -115,7 +115,10 @@ class WriteLockQueue:
     by the kernel when a connection (or its process) goes away.
     """
 
-    POLL_SECONDS = 0.0002
+    # Waiting polls quickly at first (most transactions are short) and backs off to
+    # a millisecond, so four waiters behind a long transaction do not eat the CPU
+    # that the one holding the lock needs.
+    POLL_SECONDS, POLL_MAX_SECONDS = 0.0001, 0.001
 
     @staticmethod
     def _key(connection) -> int:
@@ -136,6 +139,7 @@ class WriteLockQueue:
         if fd is None:
             fd = self.files[key] = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         deadline = time.monotonic() + self.timeout
+        pause = self.POLL_SECONDS
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -145,7 +149,8 @@ class WriteLockQueue:
                 if time.monotonic() > deadline:
                     # Give up queueing: BEGIN IMMEDIATE then waits and fails as SQLite always did.
                     return
-                time.sleep(self.POLL_SECONDS)
+                time.sleep(pause)
+                pause = min(pause * 2, self.POLL_MAX_SECONDS)
 
     def release(self, dbapi_connection) -> None:
         key = self._key(dbapi_connection)
