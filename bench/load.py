@@ -380,6 +380,8 @@ def run_load(database: str = "sqlite", *, patients: int = 10_000, seconds: float
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
+        for log in logs.values():
+            log.close()
         with app.app_context():
             from webapp.extensions import db
 
