@@ -12,7 +12,7 @@ ACCESS_LOG_FORMAT := %(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss
 # gunicorn workers: 2 x cores + 1, as in production.
 WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) * 2 + 1 )))
 
-.PHONY: run test install install-test translations migrate chromium e2e bench wrk clean
+.PHONY: run test lint install install-test translations migrate chromium e2e bench wrk clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -56,7 +56,11 @@ chromium:
 		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; \
 	fi
 
-test: install-test translations chromium
+# The linter (ruff, configured in pyproject.toml) runs first: 0 findings or no tests.
+lint: install-test
+	$(BIN)/ruff check .
+
+test: install-test translations chromium lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 e2e: install-test translations chromium

@@ -137,7 +137,7 @@ def seed(env: dict, patients: int, clinicians: int) -> dict:
         world = {
             "clinicians": [(u.email, u.totp_secret, [e.id for i, e in enumerate(enrolments) if i % clinicians == c])
                            for c, u in enumerate(staff)],
-            "patients": [(p.email, e.id) for p, e in zip(people, enrolments)],
+            "patients": [(p.email, e.id) for p, e in zip(people, enrolments, strict=True)],
             "module": module.id, "block": block,
         }
         db.session.remove()

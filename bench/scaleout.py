@@ -73,6 +73,7 @@ from _common import (  # noqa: E402  (the path above finds bench/_common.py when
     seed,
     wait_for_port,
 )
+
 from webapp.notifications.services import COALESCED_VALUES  # noqa: E402
 
 GUNICORN_CONF = ROOT / "deploy" / "gunicorn.conf.py"

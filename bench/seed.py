@@ -50,7 +50,7 @@ def seed_region(app, *, patients: int = 10_000, units: int = 20, clinicians: int
     from webapp.messages.models import Conversation, Message
     from webapp.notifications.models import OutboxItem
     from webapp.programme.models import Answer, AnswerVersion, Enrolment, ModuleProgress
-    from webapp.questionnaires.models import Dispatch, Response
+    from webapp.questionnaires.models import Dispatch, Submission
 
     rng = random.Random(seed)
     now = utcnow()
@@ -159,14 +159,14 @@ def seed_region(app, *, patients: int = 10_000, units: int = 20, clinicians: int
         answer_ids = db.session.execute(select(Answer.id).order_by(Answer.id)).scalars().all()
         versions = []
         flat = [t for texts in answer_texts for t in texts]
-        for answer_id, (text, saves) in zip(answer_ids, flat):
+        for answer_id, (text, saves) in zip(answer_ids, flat, strict=True):
             versions += [{"answer_id": answer_id, "version": v, "text": text, "saved_at": now} for v in
                          range(1, saves + 1)]
         db.session.execute(insert(AnswerVersion), versions)
         db.session.execute(insert(Message), messages)
         db.session.execute(insert(Conversation), conversations)
         db.session.execute(insert(Dispatch), dispatches)
-        db.session.execute(insert(Response), responses)
+        db.session.execute(insert(Submission), responses)
         db.session.execute(insert(OutboxItem), outbox)
         db.session.commit()
         _sync_sequences(db)
@@ -174,7 +174,7 @@ def seed_region(app, *, patients: int = 10_000, units: int = 20, clinicians: int
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("ANALYZE")
         world.patients = [(people[n]["email"], n + 1) for n in range(min(load_patients, patients))]
-        for model in (User, Enrolment, ModuleProgress, Answer, AnswerVersion, Message, Dispatch, Response, OutboxItem):
+        for model in (User, Enrolment, ModuleProgress, Answer, AnswerVersion, Message, Dispatch, Submission, OutboxItem):
             world.counts[model.__tablename__] = db.session.scalar(select(func.count()).select_from(model))
     return world
 

@@ -11,9 +11,8 @@ from typing import Any
 
 from flask import Flask
 
-from webapp.core.requests import LotsaRequest
-
 from webapp.config import PROJECT_ROOT, load_config, validate_config
+from webapp.core.requests import LotsaRequest
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -30,6 +29,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _init_extensions(app)
     _load_content(app)
     _register_blueprints(app)
+    _connect_receivers()
     _init_web(app)
     _register_cli(app)
     return app
@@ -38,13 +38,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 def _init_extensions(app: Flask) -> None:
     from flask_babel import lazy_gettext as _l
 
+    # Import every model module so metadata is complete for Alembic and create_all.
+    import webapp.models  # noqa: F401
     from webapp.auth.services import load_session_user
     from webapp.core.db import configure_sqlite
     from webapp.core.i18n import select_locale
     from webapp.extensions import babel, csrf, db, limiter, login_manager, migrate
-
-    # Import every model module so metadata is complete for Alembic and create_all.
-    import webapp.models  # noqa: F401
 
     db.init_app(app)
     with app.app_context():
@@ -77,15 +76,25 @@ def _register_blueprints(app: Flask) -> None:
     from webapp.content.views import bp as content_bp
     from webapp.core.views import bp as core_bp
     from webapp.groups.views import bp as groups_bp
-    from webapp.privacy.views import bp as privacy_bp
     from webapp.messages.views import bp as messages_bp
-    from webapp.questionnaires.views import bp as questionnaires_bp
     from webapp.notifications.views import bp as notifications_bp
+    from webapp.privacy.views import bp as privacy_bp
     from webapp.programme.views import bp as programme_bp
+    from webapp.questionnaires.views import bp as questionnaires_bp
 
     for blueprint in (core_bp, auth_bp, programme_bp, clinician_bp, content_bp, admin_bp, notifications_bp,
                       messages_bp, questionnaires_bp, careplan_bp, groups_bp, privacy_bp):
         app.register_blueprint(blueprint)
+
+
+def _connect_receivers() -> None:
+    """Features react to each other through signals; see each ``receivers.py``."""
+    from webapp.admin import receivers as admin_receivers
+    from webapp.programme import receivers as programme_receivers
+    from webapp.questionnaires import receivers as questionnaire_receivers
+
+    for receivers in (admin_receivers, programme_receivers, questionnaire_receivers):
+        receivers.connect()
 
 
 def _init_web(app: Flask) -> None:

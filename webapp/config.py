@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from webapp.core.dates import STOCKHOLM
+
 #: Repository root (the folder holding ``webapp/``, ``content/``, ``translations/``).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -70,7 +72,7 @@ DEFAULTS: dict[str, Any] = {
     # Interface languages: Swedish is the default, Arabic is written right to left.
     "LANGUAGES": ["sv", "en", "ar"],
     "BABEL_DEFAULT_LOCALE": "sv",
-    "BABEL_DEFAULT_TIMEZONE": "Europe/Stockholm",
+    "BABEL_DEFAULT_TIMEZONE": STOCKHOLM.key,
     # Outgoing e-mail (SMTP). Port 0 disables e-mail delivery.
     "SMTP_HOST": "127.0.0.1",
     "SMTP_PORT": 0,

@@ -7,7 +7,6 @@ from webapp.core.audit import AccessLogEntry  # noqa: F401
 from webapp.groups.models import Group, GroupMember, GroupSession  # noqa: F401
 from webapp.messages.models import Conversation, Message  # noqa: F401
 from webapp.notifications.models import NotificationConsent, OutboxItem, SchedulerHeartbeat  # noqa: F401
-from webapp.questionnaires.models import Dispatch, Response, Round  # noqa: F401
 from webapp.programme.models import (  # noqa: F401
     Answer,
     AnswerVersion,
@@ -16,3 +15,4 @@ from webapp.programme.models import (  # noqa: F401
     ModuleProgress,
     ScheduleEntry,
 )
+from webapp.questionnaires.models import Dispatch, Round, Submission  # noqa: F401

@@ -20,11 +20,11 @@ log = logging.getLogger("lotsa.scheduler")
 def run_jobs(channels=None) -> dict:
     """One tick: enrolment reminders and closes first, so their messages go out at once."""
     from webapp.careplan.services import remind_contacts
-    from webapp.privacy.services import purge_expired_records
-    from webapp.clinician.services import sweep_enrolments
     from webapp.extensions import db
     from webapp.notifications.services import beat, dispatch_all_due
-    from webapp.questionnaires.services import release_scheduled, remind_unanswered, send_day_measures
+    from webapp.privacy.services import purge_expired_records
+    from webapp.programme.jobs import sweep_enrolments
+    from webapp.questionnaires.jobs import release_scheduled, remind_unanswered, send_day_measures
 
     def job(fn):
         # Each job in its own transaction: a long one never holds the row locks

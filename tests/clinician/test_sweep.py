@@ -6,10 +6,10 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from webapp.clinician.services import sweep_enrolments
 from webapp.core.db import utcnow
 from webapp.notifications.models import OutboxItem
 from webapp.notifications.services import Channels
+from webapp.programme.jobs import sweep_enrolments
 from webapp.programme.models import Enrolment, EnrolmentEvent
 from webapp.scheduler import run_jobs
 

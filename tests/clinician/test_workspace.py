@@ -3,8 +3,8 @@ lifecycle changes, care-unit boundaries and the access log."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
 import re
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -172,7 +172,7 @@ def test_enrolment_page_shows_item_answers_of_the_newest_ten_questionnaires_unle
     import json
 
     from webapp.core.db import utcnow
-    from webapp.questionnaires.models import Dispatch, Response
+    from webapp.questionnaires.models import Dispatch, Submission
 
     enrolment = make.enrolment(make.user("patient"), unit, clinician)
     for week in range(12):
@@ -180,7 +180,7 @@ def test_enrolment_page_shows_item_answers_of_the_newest_ten_questionnaires_unle
         dispatch = Dispatch(enrolment_id=enrolment.id, form_id="phq-9", send_at=at, created_at=at, answered_at=at)
         db.session.add(dispatch)
         db.session.flush()
-        db.session.add(Response(dispatch_id=dispatch.id, enrolment_id=enrolment.id, form_id="phq-9", total=week,
+        db.session.add(Submission(dispatch_id=dispatch.id, enrolment_id=enrolment.id, form_id="phq-9", total=week,
                                 answers=json.dumps({f"q{i}": 0 for i in range(1, 10)}), submitted_at=at))
     db.session.commit()
     page = client.get(f"/clinician/enrolments/{enrolment.id}").get_data(as_text=True)

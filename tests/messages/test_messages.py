@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from tests.fixtures.plugin import Auth
+from webapp.core.db import utcnow
 from webapp.core.mail import SmtpMailer
 from webapp.core.sms import HttpSmsGateway
-from webapp.core.db import utcnow
 from webapp.messages.models import Message
 from webapp.notifications.models import NotificationConsent, OutboxItem
 from webapp.notifications.services import Channels, dispatch_due

@@ -32,7 +32,7 @@ from webapp.messages.models import Conversation, Message
 from webapp.notifications.models import NotificationConsent, OutboxItem
 from webapp.notifications.services import OPTIONAL_KINDS
 from webapp.programme.models import Answer, Enrolment, EnrolmentEvent, ModuleProgress
-from webapp.questionnaires.models import Dispatch, Response, Round
+from webapp.questionnaires.models import Dispatch, Round, Submission
 
 PROGRAMME = "pain-school"
 # A noon a few months back: dates shown on pages are the same day in UTC and in Stockholm.
@@ -120,7 +120,7 @@ def _dispatch(w, enrolment_id: int, form_id="phq-9", answered_at=None, total=Non
                         draft="{}", reminders_sent=0, answered_at=answered_at, **kw)
     w.flush(dispatch)
     if answered_at is not None:
-        w.flush(Response(dispatch_id=dispatch.id, enrolment_id=enrolment_id, form_id=form_id,
+        w.flush(Submission(dispatch_id=dispatch.id, enrolment_id=enrolment_id, form_id=form_id,
                          answers=json.dumps({"q1": 1}), total=total, band="Mild" if total else None,
                          subscales="{}", safety_hit=False, submitted_at=answered_at))
     return dispatch
@@ -236,7 +236,7 @@ def add_consents(w, numbers):
 def add_my_data(w, numbers):
     """A message, a staff read of the patient's data and a notification sent, per row: all in the copy."""
     add_messages(w, numbers)
-    for n in numbers:
+    for _n in numbers:
         w.flush(AccessLogEntry(at=BASE, actor_id=w.clinician.id, actor_role="clinician", patient_id=w.patient.id,
                                enrolment_id=w.enrolment.id, action="enrolment.view"),
                 OutboxItem(kind="new_message", channel="email", user_id=w.patient.id, address=w.patient.email,

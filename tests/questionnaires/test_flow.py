@@ -11,8 +11,8 @@ from tests.fixtures.plugin import Auth
 from webapp.core.db import utcnow
 from webapp.notifications.models import OutboxItem
 from webapp.programme.models import Enrolment
-from webapp.questionnaires.models import Dispatch, Response
-from webapp.questionnaires.services import remind_unanswered
+from webapp.questionnaires.jobs import remind_unanswered
+from webapp.questionnaires.models import Dispatch, Submission
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def test_send_answer_and_follow_with_a_safety_answer(setup, db):
     assert done.status_code == 302
     thanks = s["pc"].get(done.location).get_data(as_text=True)
     assert "112" in thanks and "1177" in thanks
-    response = db.session.scalars(select(Response)).one()
+    response = db.session.scalars(select(Submission)).one()
     assert (response.total, response.band, response.safety_hit) == (13, "Moderate", True)
     db.session.refresh(s["e"])
     assert s["e"].safety_flag_at is not None

@@ -12,8 +12,8 @@ from tests.fixtures.plugin import Auth
 from webapp.core.audit import AccessLogEntry
 from webapp.core.db import utcnow
 from webapp.notifications.models import OutboxItem
-from webapp.questionnaires.models import Dispatch, Response, Round
-from webapp.questionnaires.services import release_scheduled, remind_unanswered, send_day_measures
+from webapp.questionnaires.jobs import release_scheduled, remind_unanswered, send_day_measures
+from webapp.questionnaires.models import Dispatch, Round, Submission
 
 ROUNDS = "/clinician/questionnaires"
 
@@ -73,12 +73,12 @@ def test_send_to_chosen_patients_and_refuse_those_of_another_unit(unit_of_three,
 def test_a_large_release_commits_in_batches_and_tells_each_patient_once(app, make, db, monkeypatch):
     from sqlalchemy import event
 
-    from webapp.questionnaires import services
+    from webapp.questionnaires import jobs
 
-    monkeypatch.setattr(services, "BATCH_SIZE", 3)
+    monkeypatch.setattr(jobs, "BATCH_SIZE", 3)
     unit = make.unit()
     later = utcnow() + timedelta(days=2)
-    for n in range(7):
+    for _n in range(7):
         enrolment = make.enrolment(make.user("patient"), unit, None)
         db.session.add(Dispatch(enrolment_id=enrolment.id, form_id="phq-9", send_at=later))
     db.session.execute(OutboxItem.__table__.delete())
@@ -127,7 +127,7 @@ def test_round_page_shows_answered_waiting_and_overdue_and_is_unit_bound(app, un
     _post(s, db, to="programme", programme_id="pain-school", due_on=tomorrow)
     round_ = db.session.scalars(select(Round)).one()
     first, second, _third = db.session.scalars(select(Dispatch).order_by(Dispatch.enrolment_id)).all()
-    db.session.add(Response(dispatch_id=first.id, enrolment_id=first.enrolment_id, form_id="phq-9", answers="{}",
+    db.session.add(Submission(dispatch_id=first.id, enrolment_id=first.enrolment_id, form_id="phq-9", answers="{}",
                             total=7, band="Mild"))
     first.answered_at = utcnow()
     second.due_at = utcnow() - timedelta(hours=1)
@@ -217,7 +217,7 @@ def test_follow_up_shows_before_and_after_change(app, make, db):
                                 answered_at=utcnow())
             db.session.add(dispatch)
             db.session.flush()
-            db.session.add(Response(dispatch_id=dispatch.id, enrolment_id=enrolment.id, form_id="managing-pain",
+            db.session.add(Submission(dispatch_id=dispatch.id, enrolment_id=enrolment.id, form_id="managing-pain",
                                     answers="{}", total=total))
     db.session.commit()
     (row,) = follow_up([unit], catalogue)
@@ -230,10 +230,11 @@ def test_an_untouched_slider_is_not_an_answer(app, make, db, monkeypatch):
     """A range input always has a value; the answer lives in the number field beside it."""
     from pathlib import Path
 
+    from webapp.content.questionnaires import load_questionnaires
     from webapp.content.services import get_catalogue
-    from webapp.questionnaires.services import load_forms, send
+    from webapp.questionnaires.services import send
 
-    forms, problems = load_forms(Path(__file__).parent / "fixtures" / "vas")
+    forms, problems = load_questionnaires(Path(__file__).parent / "fixtures" / "vas")
     assert problems == []
     monkeypatch.setitem(get_catalogue().forms, "pain-vas", forms["pain-vas"])
     patient = make.user("patient")
@@ -250,4 +251,4 @@ def test_an_untouched_slider_is_not_an_answer(app, make, db, monkeypatch):
     assert auth.post(url, {"action": "submit"}, url).status_code == 400  # nothing sent: required, not 50
     done = auth.post(url, {"vas": "37", "action": "submit"}, url)
     assert done.status_code == 302
-    assert db.session.scalars(select(Response.total)).one() == 37
+    assert db.session.scalars(select(Submission.total)).one() == 37

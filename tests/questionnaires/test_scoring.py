@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 
 from webapp.config import PROJECT_ROOT
-from webapp.questionnaires.services import is_improvement, is_meaningful_change, load_forms, score
+from webapp.content.questionnaires import load_questionnaires
+from webapp.questionnaires.scoring import is_improvement, is_meaningful_change, score
 
 FIXTURES = Path(__file__).parent / "fixtures"
-SHIPPED, SHIPPED_PROBLEMS = load_forms(PROJECT_ROOT / "content" / "forms")
+SHIPPED, SHIPPED_PROBLEMS = load_questionnaires(PROJECT_ROOT / "content" / "forms")
 
 
 def test_shipped_definitions_load_cleanly():
@@ -69,7 +70,7 @@ def test_mean_scoring_of_peg():
 
 
 def test_reverse_items_subscales_and_prorating():
-    forms, problems = load_forms(FIXTURES / "good")
+    forms, problems = load_questionnaires(FIXTURES / "good")
     assert problems == []
     form = forms["reversed"]
     # a1=3, a2=0 reversed -> 3, b1=1, b2=3 reversed -> 0, c1=2: total 9, a 6, b 1.
@@ -116,7 +117,7 @@ def test_improvement_follows_the_better_direction():
     ("better-sideways.yaml", 7, "better must be 'lower' or 'higher', not 'sideways'"),
 ])
 def test_malformed_definitions_are_reported_with_file_and_line(file, line, message):
-    forms, problems = load_forms(FIXTURES / "broken")
+    forms, problems = load_questionnaires(FIXTURES / "broken")
     texts = [str(p) for p in problems]
     assert any(t.startswith(f"tests/questionnaires/fixtures/broken/{file}:{line}: {message}") for t in texts), texts
     assert file.removesuffix(".yaml") not in forms

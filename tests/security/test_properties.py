@@ -12,9 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from webapp.config import PROJECT_ROOT
+from webapp.content.questionnaires import load_questionnaires
 from webapp.core.identity import IdentityError, luhn_check_digit, normalise_personal_number
 from webapp.core.markdown import content_parser, render_markdown
-from webapp.questionnaires.services import load_forms, score
+from webapp.questionnaires.scoring import score
 
 ALLOWED = {
     "p": set(), "em": set(), "strong": set(), "s": set(), "code": set(), "pre": set(), "blockquote": set(),
@@ -73,7 +74,7 @@ def test_content_markdown_renders_only_allowed_markup(source):
     _check_html(content_parser.render(source, {}))
 
 
-FORMS, _problems = load_forms(PROJECT_ROOT / "content" / "forms")
+FORMS, _problems = load_questionnaires(PROJECT_ROOT / "content" / "forms")
 SCORED = [f for f in FORMS.values() if f.has_text and f.total is not None]
 
 

@@ -110,7 +110,7 @@ def _demo_activity(clinician: User) -> None:
         version = item.module.versions[programme.default_language]
         for page in range(1, len(version.pages) + 1):
             journey.record_page_view(tolvan, item, page, None)
-        journey.mark_done(tolvan, item)
+        journey.mark_done(tolvan, programme, item)
     first = schedule[0].module
     answers = {
         "reflection": "Jag vill kunna gå till affären och umgås med barnbarnen utan att behöva vila hela dagen efter.",

@@ -6,20 +6,22 @@ import csv
 import io
 import statistics
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
 from webapp.auth.models import CareUnit, Membership, User
+from webapp.careplan.models import CarePlan, CarePlanVersion, FollowUpContact
 from webapp.core.audit import AccessLogEntry
+from webapp.core.dates import day_end, day_start
 from webapp.core.db import utcnow
 from webapp.core.identity import IdentityError, normalise_personal_number
 from webapp.extensions import db
+from webapp.programme.enrolments import INACTIVE_DAYS
 from webapp.programme.models import Enrolment, EnrolmentStatus, ModuleProgress, ScheduleEntry
-from webapp.careplan.models import CarePlan, CarePlanVersion, FollowUpContact
-from webapp.questionnaires.models import Dispatch, Response
-from webapp.questionnaires.services import is_improvement
+from webapp.questionnaires.models import Dispatch, Submission
+from webapp.questionnaires.scoring import is_improvement
 
 ACCESS_LOG_PAGE = 200
 
@@ -85,9 +87,9 @@ def access_log(filters: AccessLogFilters, limit: int | None = ACCESS_LOG_PAGE) -
     if staff_id is not None:
         query = query.where(AccessLogEntry.actor_id == staff_id)
     if filters.start:
-        query = query.where(AccessLogEntry.at >= datetime.combine(filters.start, time(0), tzinfo=timezone.utc))
+        query = query.where(AccessLogEntry.at >= day_start(filters.start))
     if filters.end:
-        query = query.where(AccessLogEntry.at < datetime.combine(filters.end + timedelta(days=1), time(0), tzinfo=timezone.utc))
+        query = query.where(AccessLogEntry.at < day_end(filters.end))
     if limit:
         query = query.limit(limit)
     return [tuple(row) for row in db.session.execute(query)]
@@ -167,10 +169,10 @@ def follow_up(units: list[CareUnit], catalogue, now: datetime | None = None) -> 
     # The first "before" and the latest "after" score per enrolment and questionnaire.
     measured: dict[tuple[int, str], dict[str, float]] = {}
     for row in (db.session.execute(
-            select(Response.enrolment_id, Response.form_id, Response.total, Dispatch.purpose)
-            .join(Dispatch, Dispatch.id == Response.dispatch_id)
-            .where(Response.enrolment_id.in_(ids), Response.total.is_not(None),
-                   Dispatch.purpose.in_(["before", "after"])).order_by(Response.submitted_at)) if ids else []):
+            select(Submission.enrolment_id, Submission.form_id, Submission.total, Dispatch.purpose)
+            .join(Dispatch, Dispatch.id == Submission.dispatch_id)
+            .where(Submission.enrolment_id.in_(ids), Submission.total.is_not(None),
+                   Dispatch.purpose.in_(["before", "after"])).order_by(Submission.submitted_at)) if ids else []):
         scores = measured.setdefault((row.enrolment_id, row.form_id), {})
         if row.purpose == "after" or "before" not in scores:
             scores[row.purpose] = row.total
@@ -194,7 +196,7 @@ def follow_up(units: list[CareUnit], catalogue, now: datetime | None = None) -> 
     for unit in units:
         for programme_id in sorted({e.programme_id for e in enrolments if e.care_unit_id == unit.id}):
             group = [e for e in enrolments if e.care_unit_id == unit.id and e.programme_id == programme_id]
-            open_group = [e for e in group if e.status != EnrolmentStatus.CLOSED.value]
+            open_group = [e for e in group if e.status != EnrolmentStatus.CLOSED.value]  # rows, not models
             programme = catalogue.programmes.get(programme_id)
             funnel = []
             if programme:
@@ -209,7 +211,7 @@ def follow_up(units: list[CareUnit], catalogue, now: datetime | None = None) -> 
                 with_clinician_share=_share(sum(1 for e in open_group if e.responsible_clinician_id), open_group),
                 schedule_set_share=_share(sum(1 for e in open_group if e.id in early_schedules), open_group),
                 inactive_share=_share(sum(1 for e in open_group if e.last_active_at is None
-                                          or now - e.last_active_at > timedelta(days=14)), open_group),
+                                          or now - e.last_active_at > timedelta(days=INACTIVE_DAYS)), open_group),
                 funnel=funnel,
                 median_days_per_module=round(statistics.median(durations), 1) if durations else None,
                 outcomes=_outcomes({e.id for e in group}, measured, catalogue),

@@ -9,11 +9,11 @@ from flask_login import current_user
 
 from webapp.admin import services
 from webapp.auth.models import CareUnit
-from webapp.clinician.services import units_of
+from webapp.auth.services import units_of
 from webapp.content.services import get_catalogue
+from webapp.core.access import role_required
 from webapp.core.audit import security_event
 from webapp.core.dates import parse_filter_day
-from webapp.core.access import role_required
 from webapp.core.db import utcnow
 from webapp.extensions import db
 

@@ -19,8 +19,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 from webapp.auth.models import AuthToken, CareUnit, Membership, Role, TokenPurpose, User, UserSession
 from webapp.core.audit import log_access, security_event, security_log
 from webapp.core.db import utcnow
-from webapp.core.urls import external_url
 from webapp.core.security import hash_password, new_token, token_hash, verify_password
+from webapp.core.urls import external_url
 from webapp.extensions import db
 
 
@@ -406,5 +406,24 @@ def create_care_unit(code: str, name: str) -> CareUnit:
     return unit
 
 
-def unit_ids_of(user: User) -> list[int]:
-    return [m.care_unit_id for m in user.memberships]
+# --- care units: who belongs where ---------------------------------------------------
+
+
+def unit_ids_subquery(user):
+    """The ids of the user's care units, as a subquery for ``IN (...)``."""
+    return select(Membership.care_unit_id).where(Membership.user_id == user.id)
+
+
+def units_of(user) -> list[CareUnit]:
+    """The user's care units by name."""
+    return list(db.session.scalars(
+        select(CareUnit).join(Membership).where(Membership.user_id == user.id).order_by(CareUnit.name)))
+
+
+def colleagues(clinician) -> list[User]:
+    """Clinicians who share a care unit with this one (possible responsible clinicians)."""
+    return list(db.session.scalars(
+        select(User).join(Membership)
+        .where(Membership.care_unit_id.in_(unit_ids_subquery(clinician)), User.role == Role.CLINICIAN.value,
+               User.is_active_account.is_(True))
+        .distinct().order_by(User.full_name)))

@@ -17,16 +17,37 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from webapp.auth import services
 from webapp.auth.forms import EmptyForm, LoginForm, NewPasswordForm, OtpForm, ResetRequestForm
 from webapp.auth.models import TokenPurpose
+from webapp.auth.signals import account_activated
 from webapp.core.audit import log_access, security_event
+from webapp.core.urls import safe_next
 from webapp.extensions import db, limiter
-from webapp.programme.services import activate_invited_enrolments
 
 bp = Blueprint("auth", __name__, url_prefix="/auth", template_folder="templates")
+
+ROLE_LABELS = {
+    "patient": _l("Patient"),
+    "clinician": _l("Clinician"),
+    "editor": _l("Content editor"),
+    "admin": _l("Administrator"),
+    "system": _l("System"),
+}
+
+
+@bp.app_context_processor
+def _account_helpers():
+    """Every page: the session's time left (for the idle warning) and role names."""
+    times = services.session_times() if current_user.is_authenticated else None
+    return {
+        "session_seconds_left": times.seconds_left if times else None,
+        "session_warning_seconds": current_app.config["SESSION_WARNING_SECONDS"],
+        "role_label": lambda role: str(ROLE_LABELS.get(role, role)),
+    }
 
 
 def _limit(key: str):
@@ -35,13 +56,6 @@ def _limit(key: str):
 
 def _login_account_key() -> str:
     return "login:" + services.normalise_email(request.form.get("email", ""))[:254]
-
-
-def safe_next(target: str | None) -> str | None:
-    """Only same-site paths may be redirected to after login."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -194,7 +208,7 @@ def accept_invitation(token: str):
     if form.validate_on_submit():
         user = services.use_token(row, form.password.data)
         log_access(user, "auth.invitation_accepted")
-        activate_invited_enrolments(user)
+        account_activated.send(user)
         if user.is_staff:
             db.session.commit()
             flash(_("Your password is saved. Log in to set up two-factor authentication."), "success")

@@ -5,21 +5,21 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from webapp.auth.models import User
 from webapp.careplan.models import CarePlan, CarePlanVersion, FollowUpContact
-from webapp.clinician.services import add_event
-from webapp.core.dates import parse_day
+from webapp.core.dates import day_end, day_start, local_today, parse_day
 from webapp.core.db import utcnow
 from webapp.core.urls import external_url
 from webapp.extensions import db
-from webapp.notifications.services import Kind, channels_for, notify
 from webapp.notifications.models import NotificationConsent
-from webapp.programme.models import Enrolment, EnrolmentStatus
+from webapp.notifications.services import Kind, channels_for, notify
+from webapp.programme.enrolments import add_event
+from webapp.programme.models import Enrolment
 
 # Who can be responsible for an activity (the label is translated in the view).
 RESPONSIBLE = ("patient", "physiotherapist", "psychologist", "occupational_therapist", "doctor", "nurse",
@@ -176,7 +176,7 @@ def upcoming_for_patient(enrolment_ids: list[int], now: datetime | None = None) 
     result: dict[int, list] = {}
     if not enrolment_ids:
         return result
-    start_of_day = datetime.combine(now.date(), time(0, 0), tzinfo=timezone.utc)
+    start_of_day = day_start(local_today(now))
     for contact in db.session.scalars(select(FollowUpContact).where(
             FollowUpContact.enrolment_id.in_(enrolment_ids), FollowUpContact.outcome.is_(None),
             FollowUpContact.due_at >= start_of_day).order_by(FollowUpContact.due_at)):
@@ -190,15 +190,15 @@ def worklist(unit_ids_query, clinician: User, mine_only: bool = True, now: datet
     Two queries whatever the number of contacts.
     """
     now = now or utcnow()
-    end_of_day = datetime.combine(now.date(), time(23, 59, 59), tzinfo=timezone.utc)
+    end_of_day = day_end(local_today(now))
     base = (select(FollowUpContact, Enrolment, User).join(Enrolment, Enrolment.id == FollowUpContact.enrolment_id)
             .join(User, User.id == Enrolment.patient_id)
-            .where(Enrolment.care_unit_id.in_(unit_ids_query), Enrolment.status != EnrolmentStatus.CLOSED.value))
+            .where(Enrolment.care_unit_id.in_(unit_ids_query), Enrolment.is_open))
     if mine_only:
         base = base.where((Enrolment.responsible_clinician_id == clinician.id)
                           | (FollowUpContact.created_by_id == clinician.id))
     due = [tuple(r) for r in db.session.execute(
-        base.where(FollowUpContact.outcome.is_(None), FollowUpContact.due_at <= end_of_day)
+        base.where(FollowUpContact.outcome.is_(None), FollowUpContact.due_at < end_of_day)
         .order_by(FollowUpContact.due_at))]
     missed = [tuple(r) for r in db.session.execute(
         base.where(FollowUpContact.outcome == "missed", FollowUpContact.recorded_at >= now - timedelta(days=30))
@@ -214,7 +214,7 @@ def remind_contacts(now: datetime | None = None) -> int:
         .options(joinedload(Enrolment.patient))
         .where(FollowUpContact.outcome.is_(None), FollowUpContact.reminded_at.is_(None),
                FollowUpContact.due_at > now, FollowUpContact.due_at <= now + timedelta(hours=24),
-               Enrolment.status.in_([EnrolmentStatus.ACTIVE.value, EnrolmentStatus.MAINTENANCE.value]),
+               Enrolment.has_access,
                Enrolment.patient_id.in_(select(NotificationConsent.user_id).where(
                    NotificationConsent.kind == Kind.CONTACT_REMINDER.value,
                    NotificationConsent.is_enabled.is_(True))))

@@ -3,28 +3,24 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import select
 
+from webapp.auth.services import unit_ids_subquery
 from webapp.careplan import services
 from webapp.careplan.models import FollowUpContact
-from webapp.clinician.services import load_enrolment_for_clinician, unit_ids_subquery
 from webapp.core.access import role_required
 from webapp.core.audit import log_access
-from webapp.core.dates import parse_day
+from webapp.core.dates import at_local, parse_day
 from webapp.extensions import db
-from webapp.programme.models import Enrolment
-from webapp.programme.services import load_enrolment_for_patient
+from webapp.programme.enrolments import load_enrolment_for_clinician, load_enrolment_for_patient
 
 bp = Blueprint("careplan", __name__, template_folder="templates")
 
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 RESPONSIBLE_LABELS = {
     "patient": _l("The patient"), "physiotherapist": _l("Physiotherapist"), "psychologist": _l("Psychologist"),
@@ -125,8 +121,7 @@ def agree(enrolment_id: int):
 
 def _local_datetime(day: str, clock: str) -> datetime:
     """A Stockholm wall-clock date and time from a form, in UTC; ValueError if malformed."""
-    naive = datetime.combine(parse_day(day), datetime.strptime(clock or "09:00", "%H:%M").time())
-    return naive.replace(tzinfo=STOCKHOLM).astimezone(timezone.utc)
+    return at_local(parse_day(day), datetime.strptime(clock or "09:00", "%H:%M").time())
 
 
 @bp.route("/clinician/enrolments/<int:enrolment_id>/contacts", methods=["POST"])

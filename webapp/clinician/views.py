@@ -2,30 +2,42 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timezone
-from zoneinfo import ZoneInfo
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from webapp.auth.models import CareUnit, User
-from webapp.clinician import forms, services
+from webapp.auth.services import units_of
 from webapp.careplan import services as plan_services
+from webapp.clinician import forms, services
 from webapp.content.services import get_catalogue
-from webapp.groups import services as group_services
 from webapp.core.access import role_required
 from webapp.core.audit import log_access
+from webapp.core.dates import day_start, local_today, to_local
 from webapp.core.identity import format_personal_number
 from webapp.core.markdown import render_markdown
 from webapp.extensions import db
+from webapp.groups import services as group_services
 from webapp.messages.services import conversations_for
-from webapp.questionnaires.services import history as questionnaire_history
+from webapp.programme import enrolments
 from webapp.programme import services as patient_services
+from webapp.questionnaires.services import history as questionnaire_history
 
 bp = Blueprint("clinician", __name__, url_prefix="/clinician", template_folder="templates")
 
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
+FLAG_LABELS = {
+    "safety": _l("Safety answer"),
+    "inactive": _l("Inactive 14+ days"),
+    "duration_reached": _l("Recommended duration reached"),
+    "closing_soon": _l("Recommended duration ends soon"),
+}
+
+
+@bp.app_context_processor
+def _flag_labels():
+    return {"flag_label": lambda flag: str(FLAG_LABELS.get(flag, flag))}
+
 
 
 @bp.app_template_filter("pnr")
@@ -68,7 +80,7 @@ def open_access():
     catalogue = get_catalogue()
     programme_choices = [(p.id, p.title(str(current_user.locale))) for p in catalogue.programmes.values()
                          if p.published_modules]
-    units = services.units_of(current_user)
+    units = units_of(current_user)
     if not units:
         abort(403)
     start = forms.OpenAccessStartForm()
@@ -76,13 +88,13 @@ def open_access():
     if request.method == "POST" and request.form.get("step") == "2":
         return _open_access_details(catalogue, units)
     if start.validate_on_submit():
-        patient = services.find_patient(start.personal_number.normalised)
+        patient = enrolments.find_patient(start.personal_number.normalised)
         programme = catalogue.programmes[start.programme.data]
         form = forms.OpenAccessForm(formdata=None, personal_number=start.personal_number.normalised,
                                     programme=programme.id, recommended_days=programme.recommended_days,
                                     responsible=current_user.id,
                                     locale=patient.locale if patient else programme.default_language)
-        form.welcome_text.data = services.default_welcome(programme, form.locale.data)
+        form.welcome_text.data = enrolments.default_welcome(programme, form.locale.data)
         if patient is not None:
             log_access(current_user, "patient.lookup", patient_id=patient.id)
             db.session.commit()
@@ -114,7 +126,7 @@ def _open_access_details(catalogue, units):
     patient = None
     valid = form.validate_on_submit()
     if valid:
-        patient = services.find_patient(form.personal_number.normalised)
+        patient = enrolments.find_patient(form.personal_number.normalised)
         if patient is None:
             for field, message in ((form.full_name, _("Write the patient's name.")),
                                    (form.email, _("Write the patient's e-mail address; the invitation is sent there."))):
@@ -125,17 +137,17 @@ def _open_access_details(catalogue, units):
         return _render_details(form, programme, patient, status=400)
     try:
         if patient is None:
-            patient = services.register_patient(
+            patient = enrolments.register_patient(
                 personal_number=form.personal_number.normalised, full_name=form.full_name.data.strip(),
                 email=form.email.data, phone=form.phone.data, locale=form.locale.data)
             db.session.flush()
         responsible = db.session.get(User, form.responsible.data)
         unit = units[0] if len(units) == 1 else _unit_shared_with(units, responsible)
-        enrolment = services.open_enrolment(
+        enrolment = enrolments.open_enrolment(
             patient=patient, programme=programme, unit=unit, clinician=current_user, responsible=responsible,
             recommended_days=form.recommended_days.data, welcome_text=form.welcome_text.data or "",
             skipped=[m for m in form.skipped.data or [] if programme.module(m)])
-    except services.EnrolmentError as exc:
+    except enrolments.EnrolmentError as exc:
         db.session.rollback()
         messages = {"email_taken": _("Another account already uses this e-mail address."),
                     "already_open": _("The patient already has open access to this programme.")}
@@ -163,7 +175,7 @@ ANSWERS_SHOWN = 10
 @role_required("clinician")
 def enrolment(enrolment_id: int):
     """Everything about one enrolment: schedule, progress, answers, history."""
-    enrolment = services.load_enrolment_for_clinician(enrolment_id, current_user)
+    enrolment = enrolments.load_enrolment_for_clinician(enrolment_id, current_user)
     log_access(current_user, "enrolment.view", patient_id=enrolment.patient_id, enrolment_id=enrolment.id)
     programme = get_catalogue().programmes.get(enrolment.programme_id)
     schedule = patient_services.schedule_for(enrolment, programme) if programme else []
@@ -173,7 +185,7 @@ def enrolment(enrolment_id: int):
     html = render_template(
         "clinician/enrolment.html", enrolment=enrolment, programme=programme, schedule=schedule, summary=summary,
         done=patient_services.progress_counts(schedule), flags=services.flags_for(enrolment),
-        history=services.history(enrolment), render_markdown=render_markdown,
+        history=enrolments.history(enrolment), render_markdown=render_markdown,
         conversation=conversations_for([enrolment.id]).get(enrolment.id),
         dispatches=questionnaire_history(enrolment), forms=get_catalogue().forms,
         # Item answers of the newest questionnaires only, unless asked: a weekly measure
@@ -182,7 +194,7 @@ def enrolment(enrolment_id: int):
         plan=plan_services.get_plan(enrolment), contacts=plan_services.contacts_for(enrolment),
         group=group_services.sessions_for([enrolment.id]).get(enrolment.id),
         close_form=forms.CloseForm(), extend_form=forms.ExtendForm(), hand_over_form=hand_over,
-        end_date_form=forms.EndDateForm(ends_on=enrolment.ends_at.astimezone(STOCKHOLM).date() if enrolment.ends_at else None),
+        end_date_form=forms.EndDateForm(ends_on=to_local(enrolment.ends_at).date() if enrolment.ends_at else None),
         welcome_form=forms.WelcomeForm(welcome_text=enrolment.welcome_text), schedule_form=forms.ScheduleForm(),
     )
     db.session.commit()  # the access-log entry, after rendering (see caseload)
@@ -203,14 +215,14 @@ def _form_errors(form) -> None:
 @role_required("clinician")
 def close(enrolment_id: int):
     """Close access (with a reason and a confirmation); the patient is told."""
-    enrolment = services.load_enrolment_for_clinician(enrolment_id, current_user)
+    enrolment = enrolments.load_enrolment_for_clinician(enrolment_id, current_user)
     form = forms.CloseForm()
     if not form.validate_on_submit():
         _form_errors(form)
         return _back(enrolment)
     try:
-        services.close(enrolment, current_user, form.reason.data.strip())
-    except services.EnrolmentError:
+        enrolments.close(enrolment, current_user, form.reason.data.strip())
+    except enrolments.EnrolmentError:
         abort(409)
     db.session.commit()
     flash(_("Access is closed. The patient has been told."), "success")
@@ -221,10 +233,10 @@ def close(enrolment_id: int):
 @role_required("clinician")
 def reopen(enrolment_id: int):
     """Open a closed enrolment again."""
-    enrolment = services.load_enrolment_for_clinician(enrolment_id, current_user)
+    enrolment = enrolments.load_enrolment_for_clinician(enrolment_id, current_user)
     try:
-        services.reopen(enrolment, current_user)
-    except services.EnrolmentError:
+        enrolments.reopen(enrolment, current_user)
+    except enrolments.EnrolmentError:
         abort(409)
     db.session.commit()
     flash(_("Access is open again."), "success")
@@ -235,12 +247,12 @@ def reopen(enrolment_id: int):
 @role_required("clinician")
 def extend(enrolment_id: int):
     """Extend the recommended duration."""
-    enrolment = services.load_enrolment_for_clinician(enrolment_id, current_user)
+    enrolment = enrolments.load_enrolment_for_clinician(enrolment_id, current_user)
     form = forms.ExtendForm()
     if not form.validate_on_submit():
         _form_errors(form)
         return _back(enrolment)
-    services.extend(enrolment, current_user, form.days.data)
+    enrolments.extend(enrolment, current_user, form.days.data)
     db.session.commit()
     flash(_("The recommended duration is now %(days)s days.", days=enrolment.recommended_days), "success")
     return _back(enrolment)
@@ -250,10 +262,10 @@ def extend(enrolment_id: int):
 @role_required("clinician")
 def maintenance(enrolment_id: int):
     """Move to the maintenance phase: the patient keeps reading, nothing new opens."""
-    enrolment = services.load_enrolment_for_clinician(enrolment_id, current_user)
+    enrolment = enrolments.load_enrolment_for_clinician(enrolment_id, current_user)
     try:
-        services.start_maintenance(enrolment, current_user)
-    except services.EnrolmentError:
+        enrolments.start_maintenance(enrolment, current_user)
+    except enrolments.EnrolmentError:
         abort(409)
     db.session.commit()
     flash(_("The enrolment is in the maintenance phase."), "success")
@@ -264,7 +276,7 @@ def maintenance(enrolment_id: int):
 @role_required("clinician")
 def hand_over(enrolment_id: int):
     """Make a colleague the responsible clinician."""
-    enrolment = services.load_enrolment_for_clinician(enrolment_id, current_user)
+    enrolment = enrolments.load_enrolment_for_clinician(enrolment_id, current_user)
     form = forms.HandOverForm()
     form.clinician.choices = services.clinician_choices(current_user)
     if not form.validate_on_submit():
@@ -273,10 +285,10 @@ def hand_over(enrolment_id: int):
     to = db.session.get(User, form.clinician.data)
     to_units = {m.care_unit_id for m in to.memberships}
     target_unit = None if enrolment.care_unit_id in to_units else db.session.get(CareUnit, sorted(to_units)[0])
-    services.hand_over(enrolment, current_user, to, target_unit)
+    enrolments.hand_over(enrolment, current_user, to, target_unit)
     db.session.commit()
     flash(_("%(name)s is now the responsible clinician.", name=to.full_name), "success")
-    if target_unit is not None and target_unit.id not in {u.id for u in services.units_of(current_user)}:
+    if target_unit is not None and target_unit.id not in {u.id for u in units_of(current_user)}:
         return redirect(url_for("clinician.caseload"))
     return _back(enrolment)
 
@@ -285,18 +297,18 @@ def hand_over(enrolment_id: int):
 @role_required("clinician")
 def end_date(enrolment_id: int):
     """Set or clear the day access closes by itself (the patient is told 14 days before)."""
-    enrolment = services.load_enrolment_for_clinician(enrolment_id, current_user)
+    enrolment = enrolments.load_enrolment_for_clinician(enrolment_id, current_user)
     form = forms.EndDateForm()
     if not form.validate_on_submit():
         _form_errors(form)
         return _back(enrolment)
     ends_at = None
     if form.ends_on.data is not None:
-        if form.ends_on.data <= datetime.now(STOCKHOLM).date():
+        if form.ends_on.data <= local_today():
             flash(_("Choose a day after today."), "error")
             return _back(enrolment)
-        ends_at = datetime.combine(form.ends_on.data, time(0, 0), tzinfo=STOCKHOLM).astimezone(timezone.utc)
-    services.set_end_date(enrolment, current_user, ends_at)
+        ends_at = day_start(form.ends_on.data)
+    enrolments.set_end_date(enrolment, current_user, ends_at)
     db.session.commit()
     flash(_("Access closes by itself on %(date)s.", date=form.ends_on.data) if ends_at
           else _("Access no longer closes by itself."), "success")
@@ -307,12 +319,12 @@ def end_date(enrolment_id: int):
 @role_required("clinician")
 def welcome(enrolment_id: int):
     """Edit the welcome text the patient sees on their start page."""
-    enrolment = services.load_enrolment_for_clinician(enrolment_id, current_user)
+    enrolment = enrolments.load_enrolment_for_clinician(enrolment_id, current_user)
     form = forms.WelcomeForm()
     if not form.validate_on_submit():
         _form_errors(form)
         return _back(enrolment)
-    services.set_welcome(enrolment, current_user, form.welcome_text.data or "")
+    enrolments.set_welcome(enrolment, current_user, form.welcome_text.data or "")
     db.session.commit()
     flash(_("The welcome text is saved."), "success")
     return _back(enrolment)
@@ -322,7 +334,7 @@ def welcome(enrolment_id: int):
 @role_required("clinician")
 def schedule(enrolment_id: int):
     """Leave a module out, take it back, open it now or set the day it opens."""
-    enrolment = services.load_enrolment_for_clinician(enrolment_id, current_user)
+    enrolment = enrolments.load_enrolment_for_clinician(enrolment_id, current_user)
     form = forms.ScheduleForm()
     programme = get_catalogue().programmes.get(enrolment.programme_id)
     if not form.validate_on_submit() or programme is None or programme.module(form.module_id.data) is None \
@@ -335,8 +347,8 @@ def schedule(enrolment_id: int):
             flash(_("Choose a date."), "error")
             return _back(enrolment)
         # Modules open at the start of the chosen day, Swedish time.
-        opens_at = datetime.combine(form.opens_on.data, time(0, 0), tzinfo=STOCKHOLM).astimezone(timezone.utc)
-    services.set_schedule(enrolment, current_user, form.module_id.data, form.action.data, opens_at)
+        opens_at = day_start(form.opens_on.data)
+    enrolments.set_schedule(enrolment, current_user, form.module_id.data, form.action.data, opens_at)
     db.session.commit()
     flash(_("The schedule is saved."), "success")
     return _back(enrolment)

@@ -23,8 +23,8 @@ from markupsafe import Markup
 
 from webapp.config import PROJECT_ROOT
 from webapp.content.parser import ID_RE, ParsedFile, Problem, load_yaml, parse_module_file
+from webapp.content.questionnaires import load_questionnaires
 from webapp.core.markdown import render_markdown
-from webapp.questionnaires.services import load_forms
 
 CONTENT_ROOT = PROJECT_ROOT / "content" / "modules"
 MEDIA_ROOT = PROJECT_ROOT / "media"
@@ -222,7 +222,7 @@ def load_catalogue(root: Path = CONTENT_ROOT, media_root: Path = MEDIA_ROOT,
     started = time.perf_counter()
     catalogue = Catalogue(signature=content_signature(root, media_root, forms_root))
     catalogue.media = _load_media(media_root, catalogue.problems)
-    catalogue.forms, form_problems = load_forms(forms_root)
+    catalogue.forms, form_problems = load_questionnaires(forms_root)
     catalogue.problems.extend(form_problems)
     form_ids = set(catalogue.forms)
     for path in sorted(root.glob("*/programme.yaml")):
@@ -506,24 +506,3 @@ def get_catalogue() -> Catalogue:
     from flask import current_app
 
     return current_app.extensions["lotsa_catalogue"]
-
-
-def can_see_media(user, media: Media) -> bool:
-    """Staff who work with content or patients; patients only for their open programmes."""
-    if user.role in ("editor", "admin", "clinician"):
-        return True
-    from sqlalchemy import select
-
-    from webapp.extensions import db
-    from webapp.programme.models import Enrolment, EnrolmentStatus
-
-    if not media.programmes:
-        return False
-    found = db.session.scalar(
-        select(Enrolment.id).where(
-            Enrolment.patient_id == user.id,
-            Enrolment.programme_id.in_(sorted(media.programmes)),
-            Enrolment.status.in_([EnrolmentStatus.ACTIVE.value, EnrolmentStatus.MAINTENANCE.value]),
-        ).limit(1)
-    )
-    return found is not None

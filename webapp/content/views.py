@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, current_app, render_template, send_file
 from flask_login import current_user, login_required
 
-from webapp.content import services
-from webapp.content.services import MEDIA_TYPES, get_catalogue
+from webapp.content.services import MEDIA_TYPES, Media, get_catalogue
 from webapp.core.access import role_required
+from webapp.programme.enrolments import patient_may_see_programmes
 
 bp = Blueprint("content", __name__, template_folder="templates")
 
@@ -39,13 +39,20 @@ def preview(programme_id: str, lang: str, module_id: str, page: int):
     )
 
 
+def _may_see(user, media: Media) -> bool:
+    """Staff who work with content or patients; patients only for their open programmes."""
+    if user.role in ("editor", "admin", "clinician"):
+        return True
+    return patient_may_see_programmes(user, media.programmes)
+
+
 @bp.route("/media/<media_id>/<filename>")
 @login_required
 def media_file(media_id: str, filename: str):
     """A media file, with Range support, to those allowed to see the programme it is in."""
     media = get_catalogue().media.get(media_id)
     # Only names listed in media.yaml are served: no path can reach outside media/.
-    if media is None or filename not in media.servable or not services.can_see_media(current_user, media):
+    if media is None or filename not in media.servable or not _may_see(current_user, media):
         abort(404)
     path = media.folder / filename
     mimetype = MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream")

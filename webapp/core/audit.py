@@ -8,7 +8,6 @@ hand-written query can rewrite history.
 from __future__ import annotations
 
 import logging
-
 from datetime import datetime
 
 from flask import has_request_context, request

@@ -1,18 +1,53 @@
-"""Dates typed into forms: well formed, and within the years the service plans in.
+"""The one clock: Swedish days and times, and dates typed into forms.
 
-A date far outside that range (year 9999, say) is a typing error, and would also
-overflow when converted to Swedish time for display.
+Timestamps are stored in UTC (``core.db.utcnow``); people live in Swedish
+time. A "day" in Lotsa is always a day in Stockholm: a questionnaire due on
+the 3rd is due until midnight in Sweden, a contact at 14:00 is 14:00 there,
+summer or winter. Every feature turns days into timestamps here.
+
+A date typed far outside the planning range (year 9999, say) is a typing
+error, and would also overflow when converted to Swedish time for display.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from webapp.core.db import utcnow
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+
+def to_local(at: datetime) -> datetime:
+    """A UTC timestamp as Swedish wall-clock time."""
+    return at.astimezone(STOCKHOLM)
+
+
+def local_today(now: datetime | None = None) -> date:
+    """Today's date in Sweden."""
+    return to_local(now or utcnow()).date()
+
+
+def at_local(day: date, clock: time = time(0, 0)) -> datetime:
+    """The UTC timestamp of ``clock`` on ``day`` in Swedish time."""
+    return datetime.combine(day, clock, tzinfo=STOCKHOLM).astimezone(timezone.utc)
+
+
+def day_start(day: date) -> datetime:
+    """The first moment of a Swedish day, in UTC."""
+    return at_local(day)
+
+
+def day_end(day: date) -> datetime:
+    """The first moment after a Swedish day (exclusive end), in UTC."""
+    return at_local(day + timedelta(days=1))
 
 PAST_YEARS, FUTURE_YEARS = 5, 10
 
 
 def in_planning_range(day: date, today: date | None = None) -> bool:
-    today = today or date.today()
+    today = today or local_today()
     return today.year - PAST_YEARS <= day.year <= today.year + FUTURE_YEARS
 
 

@@ -22,7 +22,7 @@ import os
 import time
 from datetime import datetime, timezone
 
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, Integer, MetaData, event, func
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -71,6 +71,17 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
+
+
+def days_between(column, now: datetime):
+    """Whole days from a timestamp column to ``now``, portable across SQLite and PostgreSQL."""
+    # At call time: webapp.extensions imports this module for the declarative base.
+    from webapp.extensions import db
+
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return func.floor(func.extract("epoch", now - column) / 86400)
+    return func.cast(func.julianday(now.replace(tzinfo=None)) - func.julianday(column), Integer)
 
 
 def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:

@@ -12,6 +12,8 @@ from datetime import date
 
 import phonenumbers
 
+from webapp.core.dates import local_today
+
 PNR_RE = re.compile(r"^(\d{2})?(\d{2})(\d{2})(\d{2})([-+]?)(\d{3})(\d)$")
 
 
@@ -33,7 +35,7 @@ def luhn_check_digit(nine_digits: str) -> int:
 
 def normalise_personal_number(raw: str, today: date | None = None) -> str:
     """Return the 12-digit form, or raise IdentityError saying what is wrong."""
-    today = today or date.today()
+    today = today or local_today()
     text = "".join((raw or "").split())
     match = PNR_RE.match(text)
     if not match:

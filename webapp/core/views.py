@@ -9,6 +9,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
+from webapp.core.urls import safe_next
 from webapp.extensions import db
 
 bp = Blueprint("core", __name__, template_folder="templates")
@@ -33,8 +34,6 @@ def index():
 @bp.route("/language", methods=["POST"])
 def set_language():
     """Remember the chosen interface language (on the account when logged in)."""
-    from webapp.auth.views import safe_next
-
     locale = request.form.get("locale", "")
     if locale in current_app.config["LANGUAGES"]:
         session["locale"] = locale

@@ -3,27 +3,21 @@ opening in step with the sessions. Members never see each other."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import date, time, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from webapp.auth.models import CareUnit, User
-from webapp.clinician.services import EnrolmentError, add_event, find_patient, open_enrolment, register_patient
+from webapp.core.dates import at_local
 from webapp.core.db import utcnow
 from webapp.core.identity import IdentityError, normalise_mobile, normalise_personal_number
 from webapp.extensions import db
 from webapp.groups.models import Group, GroupMember, GroupSession
+from webapp.programme.enrolments import EnrolmentError, add_event, find_patient, open_enrolment, register_patient
 from webapp.programme.models import Enrolment, ScheduleEntry
 
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
 MEMBER_ROWS = 12
-
-
-def local(day: date, clock: time) -> datetime:
-    """A Stockholm wall-clock time as UTC (sessions are planned in local time)."""
-    return datetime.combine(day, clock, tzinfo=STOCKHOLM).astimezone(timezone.utc)
 
 
 def create_group(unit: CareUnit, programme, name: str, first_day: date, clock: time, per_week: int, weeks: int,
@@ -41,7 +35,7 @@ def create_group(unit: CareUnit, programme, name: str, first_day: date, clock: t
         for index in range(per_week):
             day = first_day + timedelta(days=7 * week + 3 * index)
             module_id = modules[week] if index == 0 and week < len(modules) else None
-            group.sessions.append(GroupSession(starts_at=local(day, clock), module_id=module_id, topic=""))
+            group.sessions.append(GroupSession(starts_at=at_local(day, clock), module_id=module_id, topic=""))
     return group
 
 

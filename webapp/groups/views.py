@@ -3,7 +3,7 @@ move sessions, take members out."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import time
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -12,14 +12,15 @@ from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
-from webapp.clinician.services import colleagues, default_welcome, unit_ids_subquery, units_of
+from webapp.auth.services import colleagues, unit_ids_subquery, units_of
 from webapp.content.services import get_catalogue
 from webapp.core.access import role_required
 from webapp.core.audit import log_access
-from webapp.core.dates import parse_day
+from webapp.core.dates import at_local, parse_day
 from webapp.extensions import db
 from webapp.groups import services
 from webapp.groups.models import Group, GroupMember, GroupSession
+from webapp.programme.enrolments import default_welcome
 from webapp.programme.models import Enrolment
 
 bp = Blueprint("groups", __name__, template_folder="templates")
@@ -161,7 +162,7 @@ def move_session(group_id: int, session_id: int):
     programme = get_catalogue().programmes.get(group.programme_id)
     problems = {}
     try:
-        starts_at = services.local(parse_day(request.form.get("day", "")),
+        starts_at = at_local(parse_day(request.form.get("day", "")),
                                    time.fromisoformat(request.form.get("time", "")))
     except ValueError:
         problems[f"day_{session.id}"] = "date"

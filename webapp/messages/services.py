@@ -17,7 +17,7 @@ from webapp.core.urls import external_url
 from webapp.extensions import db
 from webapp.messages.models import Conversation, Message
 from webapp.notifications.services import Kind, notify, notify_user
-from webapp.programme.models import Enrolment, EnrolmentStatus
+from webapp.programme.models import Enrolment
 
 MAX_LENGTH = 5_000
 URL_RE = re.compile(r"\bhttps?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]", re.IGNORECASE)
@@ -66,7 +66,7 @@ def thread(enrolment: Enrolment) -> list[Message]:
 
 def post_as_patient(enrolment: Enrolment, patient, raw: str) -> Message:
     """The patient writes to the care team; the responsible clinician is told."""
-    if enrolment.status not in (EnrolmentStatus.ACTIVE.value, EnrolmentStatus.MAINTENANCE.value):
+    if not enrolment.has_access:
         raise MessageError("closed")
     body = clean_body(raw)
     now = utcnow()
@@ -84,7 +84,7 @@ def post_as_patient(enrolment: Enrolment, patient, raw: str) -> Message:
 
 def post_as_staff(enrolment: Enrolment, staff, raw: str) -> Message:
     """A clinician of the care unit answers; the patient is told on the channels they chose."""
-    if enrolment.status == EnrolmentStatus.CLOSED.value:
+    if not enrolment.is_open:
         raise MessageError("closed")
     body = clean_body(raw)
     now = utcnow()
@@ -126,7 +126,7 @@ def inbox(clinician, unit_ids_query) -> list[tuple[Enrolment, Conversation]]:
         select(Enrolment, Conversation).join(Conversation, Conversation.enrolment_id == Enrolment.id)
         .options(joinedload(Enrolment.patient), joinedload(Enrolment.responsible_clinician))
         .where(Enrolment.care_unit_id.in_(unit_ids_query), Conversation.waiting_since.is_not(None),
-               Enrolment.status != EnrolmentStatus.CLOSED.value)
+               Enrolment.is_open)
         .order_by(Conversation.waiting_since))]
 
 
@@ -134,14 +134,14 @@ def unread_for_patient(patient) -> int:
     return db.session.scalar(
         select(func.coalesce(func.sum(Conversation.unread_for_patient), 0))
         .join(Enrolment, Enrolment.id == Conversation.enrolment_id)
-        .where(Enrolment.patient_id == patient.id, Enrolment.status != EnrolmentStatus.CLOSED.value)) or 0
+        .where(Enrolment.patient_id == patient.id, Enrolment.is_open)) or 0
 
 
 def waiting_for_staff(clinician, unit_ids_query) -> int:
     return db.session.scalar(
         select(func.count()).select_from(Conversation).join(Enrolment, Enrolment.id == Conversation.enrolment_id)
         .where(Enrolment.care_unit_id.in_(unit_ids_query), Conversation.waiting_since.is_not(None),
-               Enrolment.status != EnrolmentStatus.CLOSED.value)) or 0
+               Enrolment.is_open)) or 0
 
 
 def conversations_for(enrolment_ids: list[int]) -> dict[int, Conversation]:

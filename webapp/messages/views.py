@@ -6,12 +6,12 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from webapp.clinician.services import load_enrolment_for_clinician, unit_ids_subquery
+from webapp.auth.services import unit_ids_subquery
 from webapp.core.access import role_required
 from webapp.core.audit import log_access
 from webapp.extensions import db, limiter
 from webapp.messages import services
-from webapp.programme.services import load_enrolment_for_patient
+from webapp.programme.enrolments import load_enrolment_for_clinician, load_enrolment_for_patient
 
 bp = Blueprint("messages", __name__, template_folder="templates")
 
@@ -111,6 +111,12 @@ def inbox():
     html = render_template("messages/inbox.html", rows=rows)
     db.session.commit()
     return html
+
+
+@bp.app_context_processor
+def _navigation_count():
+    """Every page: the unread count beside the navigation link."""
+    return {"unread_count": unread_count()}
 
 
 def unread_count() -> int | None:

@@ -19,20 +19,20 @@ import os
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import datetime, time, timedelta
 
 from flask import current_app
 from flask_babel import force_locale
 from sqlalchemy import and_, bindparam, delete, or_, select, text, update
 from sqlalchemy.orm import aliased
 
+from webapp.core.dates import at_local, to_local
 from webapp.core.db import UTCDateTime, utcnow
 from webapp.core.mail import DeliveryError, MailboxFileMailer, SmtpMailer
 from webapp.core.sms import ConsoleSms, HttpSmsGateway
-from webapp.core.urls import external_url
 from webapp.extensions import db
 from webapp.notifications.models import OutboxItem
+from webapp.notifications.signals import deliveries_failed
 
 log = logging.getLogger(__name__)
 
@@ -78,20 +78,18 @@ COALESCED_KINDS = {Kind.NEW_MESSAGE, Kind.NEW_MESSAGE_STAFF, Kind.MODULE_OPENED,
                    Kind.QUESTIONNAIRE_WAITING}
 COALESCED_VALUES = tuple(kind.value for kind in COALESCED_KINDS)
 QUIET_START, QUIET_END = 21, 8  # SMS quiet hours, Europe/Stockholm
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 
 def next_sms_time(at: datetime) -> datetime:
     """``at`` unless it falls in the quiet hours; then 08:00 Stockholm time that morning."""
-    local = at.astimezone(STOCKHOLM)
+    local = to_local(at)
     if QUIET_END <= local.hour < QUIET_START:
         return at
     morning = local.replace(hour=QUIET_END, minute=0, second=0, microsecond=0)
     if local.hour >= QUIET_START:
         morning = (local + timedelta(days=1)).replace(hour=QUIET_END, minute=0, second=0, microsecond=0)
     # Build the wall-clock time again so a DST change overnight lands on 08:00.
-    morning = datetime(morning.year, morning.month, morning.day, QUIET_END, tzinfo=STOCKHOLM)
-    return morning.astimezone(timezone.utc)
+    return at_local(morning.date(), time(QUIET_END, 0))
 
 
 def channels_for(user, kind: Kind) -> tuple[str, ...]:
@@ -316,17 +314,8 @@ def dispatch_due(channels: Channels | None = None, now: datetime | None = None,
             if postgres:
                 results.exec_driver_sql("RESET synchronous_commit")
     if failed:
-        _tell_administrators()
+        deliveries_failed.send(None)
     return delivered
-
-
-def _tell_administrators() -> None:
-    """E-mail every administrator that deliveries failed for good (no details: see the admin page)."""
-    from webapp.auth.models import User
-
-    for admin in db.session.scalars(select(User).where(User.role == "admin", User.is_active_account.is_(True))):
-        notify(admin, Kind.DELIVERY_FAILED, {"url": external_url("admin.index")})
-    db.session.commit()
 
 
 # One prepared shape for every result, so recording costs one cheap round trip.

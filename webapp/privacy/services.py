@@ -20,9 +20,14 @@ from webapp.groups.models import GroupMember
 from webapp.messages.models import Conversation, Message
 from webapp.notifications.models import NotificationConsent, OutboxItem
 from webapp.programme.models import (
-    Answer, AnswerVersion, Enrolment, EnrolmentEvent, EnrolmentStatus, ModuleProgress, ScheduleEntry,
+    Answer,
+    AnswerVersion,
+    Enrolment,
+    EnrolmentEvent,
+    ModuleProgress,
+    ScheduleEntry,
 )
-from webapp.questionnaires.models import Dispatch, Response
+from webapp.questionnaires.models import Dispatch, Submission
 
 # Never part of an export: secrets that would let someone log in as the patient.
 SECRET_COLUMNS = {"password_hash", "totp_secret", "totp_last_step", "phone_code_hash", "phone_code_expires_at",
@@ -61,7 +66,7 @@ def collect(patient: User) -> dict:
         "answer_versions": _all(select(AnswerVersion).where(AnswerVersion.answer_id.in_(answer_ids))),
         "messages": _all(select(Message).where(Message.enrolment_id.in_(enrolment_ids)).order_by(Message.created_at)),
         "questionnaires_sent": _all(select(Dispatch).where(Dispatch.enrolment_id.in_(enrolment_ids))),
-        "questionnaire_answers": _all(select(Response).where(Response.enrolment_id.in_(enrolment_ids))),
+        "questionnaire_answers": _all(select(Submission).where(Submission.enrolment_id.in_(enrolment_ids))),
         "care_plans": _all(select(CarePlanVersion).where(CarePlanVersion.plan_id.in_(plan_ids))),
         "follow_up_contacts": _all(select(FollowUpContact).where(FollowUpContact.enrolment_id.in_(enrolment_ids))),
         "groups": _all(select(GroupMember).where(GroupMember.enrolment_id.in_(enrolment_ids))),
@@ -93,7 +98,7 @@ def erase_app_data(patient: User) -> dict[str, int]:
     patient.phone_code_hash = None
     patient.phone_code_expires_at = None
     has_open = db.session.scalar(select(Enrolment.id).where(
-        Enrolment.patient_id == patient.id, Enrolment.status != EnrolmentStatus.CLOSED.value).limit(1))
+        Enrolment.patient_id == patient.id, Enrolment.is_open).limit(1))
     if has_open is None:
         # Contact details are no longer needed: nobody is writing to this patient any more.
         patient.email = f"erased-{patient.id}@erased.invalid"
@@ -114,12 +119,12 @@ def purge_expired_records(now: datetime | None = None) -> int:
     years = current_app.config["RECORD_RETENTION_YEARS"]
     cutoff = now - timedelta(days=round(365.25 * years))
     expired = list(db.session.scalars(select(Enrolment.id).where(
-        Enrolment.status == EnrolmentStatus.CLOSED.value, Enrolment.closed_at < cutoff)))
+        ~Enrolment.is_open, Enrolment.closed_at < cutoff)))
     if not expired:
         return 0
     answer_ids = select(Answer.id).where(Answer.enrolment_id.in_(expired))
     db.session.execute(delete(AnswerVersion).where(AnswerVersion.answer_id.in_(answer_ids)))
-    for model in (Answer, Message, Conversation, Response, Dispatch, FollowUpContact, GroupMember, ScheduleEntry,
+    for model in (Answer, Message, Conversation, Submission, Dispatch, FollowUpContact, GroupMember, ScheduleEntry,
                   ModuleProgress, EnrolmentEvent):
         db.session.execute(delete(model).where(model.enrolment_id.in_(expired)))
     plan_ids = select(CarePlan.id).where(CarePlan.enrolment_id.in_(expired))

@@ -6,6 +6,7 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.auth.models import CareUnit, User
@@ -20,6 +21,11 @@ class EnrolmentStatus(str, enum.Enum):
     # The programme is done; the patient keeps reading but gets no new modules.
     MAINTENANCE = "maintenance"
     CLOSED = "closed"
+
+
+# The statuses in which the patient has access and the programme runs: what
+# "open" means for the patient's pages, reminders and questionnaires.
+ACCESS_STATUSES = (EnrolmentStatus.ACTIVE.value, EnrolmentStatus.MAINTENANCE.value)
 
 
 class Enrolment(db.Model):
@@ -72,9 +78,21 @@ class Enrolment(db.Model):
         foreign_keys=[responsible_clinician_id]
     )
 
-    @property
+    # The two status rules, in Python and SQL alike: use these, never a spelled-out status list.
+    @hybrid_property
     def is_open(self) -> bool:
+        """Not closed: invited, active or in the maintenance phase (the clinician's "open")."""
         return self.status != EnrolmentStatus.CLOSED.value
+
+    @hybrid_property
+    def has_access(self) -> bool:
+        """Active or in the maintenance phase: the patient can use the programme."""
+        return self.status in ACCESS_STATUSES
+
+    @has_access.inplace.expression
+    @classmethod
+    def _has_access_expression(cls):
+        return cls.status.in_(ACCESS_STATUSES)
 
     def days_elapsed(self, now: datetime | None = None) -> int | None:
         """Whole days since the patient started, or None before they started."""

@@ -1,4 +1,4 @@
-"""The patient's side: enrolments, the module schedule, progress and answers."""
+"""The patient's work in a programme: the module schedule, progress and answers."""
 
 from __future__ import annotations
 
@@ -7,20 +7,18 @@ from datetime import datetime, timedelta
 
 from flask import abort
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 
 from webapp.content.services import Module, Programme
-from webapp.questionnaires.services import send_programme_measures
 from webapp.core.db import utcnow
 from webapp.extensions import db
 from webapp.programme.models import (
     Answer,
     AnswerVersion,
     Enrolment,
-    EnrolmentStatus,
     ModuleProgress,
     ScheduleEntry,
 )
+from webapp.programme.signals import programme_completed
 
 # "Last active" is for the clinician's overview; minutes of precision are plenty,
 # and writing on every request would make every page view a database write.
@@ -28,7 +26,6 @@ LAST_ACTIVE_RESOLUTION = timedelta(minutes=5)
 # Time on a page beyond this is not counted as reading (the phone was put away).
 MAX_SECONDS_PER_PAGE = 10 * 60
 ANSWER_MAX_LENGTH = 10_000
-OPEN_STATUSES = (EnrolmentStatus.ACTIVE.value, EnrolmentStatus.MAINTENANCE.value)
 
 
 class AnswerError(Exception):
@@ -45,48 +42,6 @@ class AnswerConflict(Exception):
     def __init__(self, answer: Answer):
         super().__init__("conflict")
         self.answer = answer
-
-
-# --- enrolments ------------------------------------------------------------
-
-
-def enrolments_for_patient(patient) -> list[Enrolment]:
-    """All the patient's enrolments (open first, then newest), clinician and unit loaded."""
-    rows = db.session.scalars(
-        select(Enrolment)
-        .options(joinedload(Enrolment.responsible_clinician), joinedload(Enrolment.care_unit))
-        .where(Enrolment.patient_id == patient.id)
-        .order_by(Enrolment.created_at.desc(), Enrolment.id.desc())
-    )
-    return sorted(rows, key=lambda e: e.status == EnrolmentStatus.CLOSED.value)
-
-
-def open_enrolments_for_patient(patient) -> list[Enrolment]:
-    return [e for e in enrolments_for_patient(patient) if e.status in OPEN_STATUSES]
-
-
-def load_enrolment_for_patient(enrolment_id: int, patient, allow_closed: bool = False) -> Enrolment:
-    """The patient's own enrolment, or 404 (also for someone else's: ids are guessable)."""
-    enrolment = db.session.scalar(
-        select(Enrolment)
-        .options(joinedload(Enrolment.responsible_clinician), joinedload(Enrolment.care_unit))
-        .where(Enrolment.id == enrolment_id, Enrolment.patient_id == patient.id)
-    )
-    if enrolment is None:
-        abort(404)
-    if not allow_closed and enrolment.status not in OPEN_STATUSES:
-        abort(404)
-    return enrolment
-
-
-def activate_invited_enrolments(patient) -> None:
-    """When the patient accepts the invitation, their programmes start counting."""
-    now = utcnow()
-    for enrolment in db.session.scalars(select(Enrolment).where(
-            Enrolment.patient_id == patient.id, Enrolment.status == EnrolmentStatus.INVITED.value)):
-        enrolment.status = EnrolmentStatus.ACTIVE.value
-        enrolment.started_at = now
-        send_programme_measures(enrolment, "start")
 
 
 def record_activity(enrolments: list[Enrolment], now: datetime | None = None) -> bool:
@@ -147,7 +102,7 @@ def schedules_for(pairs: list[tuple[Enrolment, Programme]],
 def _schedule(enrolment: Enrolment, programme: Programme, overrides: dict[str, ScheduleEntry],
               progress: dict[str, ModuleProgress], now: datetime) -> list[ScheduledModule]:
     start = enrolment.started_at or enrolment.created_at
-    is_open_enrolment = enrolment.status in OPEN_STATUSES
+    is_open_enrolment = enrolment.has_access
     result = []
     for index, module in enumerate(programme.published_modules):
         opens_at = start + timedelta(weeks=index) if programme.pace == "weekly" else start
@@ -226,7 +181,8 @@ def record_page_view(enrolment: Enrolment, scheduled: ScheduledModule, page: int
     return progress
 
 
-def mark_done(enrolment: Enrolment, scheduled: ScheduledModule) -> None:
+def mark_done(enrolment: Enrolment, programme: Programme, scheduled: ScheduledModule) -> None:
+    """Mark a module done; with the last one, the programme is completed."""
     progress = scheduled.progress
     if progress is None:
         progress = ModuleProgress(enrolment_id=enrolment.id, module_id=scheduled.module.id, pages_seen_mask=0,
@@ -235,6 +191,9 @@ def mark_done(enrolment: Enrolment, scheduled: ScheduledModule) -> None:
     if progress.completed_at is None:
         progress.completed_at = utcnow()
         scheduled.progress = progress
+        done, total = progress_counts(schedule_for(enrolment, programme))
+        if total and done == total:
+            programme_completed.send(enrolment)
 
 
 # --- answers -----------------------------------------------------------------

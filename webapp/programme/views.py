@@ -9,19 +9,27 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from webapp.careplan import services as plan_services
 from webapp.content.services import get_catalogue
 from webapp.core.access import role_required
-from webapp.core.markdown import render_markdown
 from webapp.core.db import utcnow
+from webapp.core.markdown import render_markdown
 from webapp.extensions import db
-from webapp.messages.services import conversations_for
-from webapp.careplan import services as plan_services
 from webapp.groups import services as group_services
-from webapp.questionnaires.services import send_programme_measures
+from webapp.messages.services import conversations_for
+from webapp.programme import enrolments, services
 from webapp.questionnaires.services import waiting as waiting_questionnaires
-from webapp.programme import services
 
 bp = Blueprint("programme", __name__, template_folder="templates")
+
+
+@bp.app_context_processor
+def _enrolment_labels():
+    """Every page: enrolment statuses and history events in the reader's language."""
+    return {
+        "status_label": lambda status: str(enrolments.STATUS_LABELS.get(status, status)),
+        "event_label": lambda kind: str(enrolments.EVENT_LABELS.get(kind, kind)),
+    }
 
 ANSWER_MESSAGES = {
     "too_long": lambda: _("Your answer is too long. Shorten it to at most %(n)s characters and save again.",
@@ -43,14 +51,14 @@ def home():
     """The patient's start page: each programme with welcome text, progress and what is next."""
     catalogue = get_catalogue()
     cards = []
-    enrolments = services.enrolments_for_patient(current_user)
-    conversations = conversations_for([e.id for e in enrolments])
-    open_ids = [e.id for e in enrolments if e.status in services.OPEN_STATUSES]
+    rows = enrolments.enrolments_for_patient(current_user)
+    conversations = conversations_for([e.id for e in rows])
+    open_ids = [e.id for e in rows if e.has_access]
     forms_waiting = waiting_questionnaires(open_ids)
-    plans = plan_services.plans_for([e.id for e in enrolments])
+    plans = plan_services.plans_for([e.id for e in rows])
     contacts = plan_services.upcoming_for_patient(open_ids)
     groups = group_services.sessions_for(open_ids)
-    shown = [(e, catalogue.programmes[e.programme_id]) for e in enrolments if e.programme_id in catalogue.programmes]
+    shown = [(e, catalogue.programmes[e.programme_id]) for e in rows if e.programme_id in catalogue.programmes]
     schedules = services.schedules_for(shown)
     for enrolment, programme in shown:
         schedule = schedules[enrolment.id]
@@ -63,7 +71,7 @@ def home():
             "plan": plans.get(enrolment.id), "contacts": contacts.get(enrolment.id, []),
             "group": groups.get(enrolment.id),
         })
-    changed = services.record_activity([e for e in enrolments if e.status in services.OPEN_STATUSES])
+    changed = services.record_activity([e for e in rows if e.has_access])
     html = render_template("programme/home.html", cards=cards, render_markdown=render_markdown, forms=catalogue.forms)
     if changed:
         db.session.commit()
@@ -74,7 +82,7 @@ def home():
 @role_required("patient")
 def modules(enrolment_id: int):
     """The modules of one programme with their state: open, done, or opens on a date."""
-    enrolment = services.load_enrolment_for_patient(enrolment_id, current_user)
+    enrolment = enrolments.load_enrolment_for_patient(enrolment_id, current_user)
     programme = _programme_or_404(enrolment)
     schedule = services.schedule_for(enrolment, programme)
     done, total = services.progress_counts(schedule)
@@ -86,7 +94,7 @@ def modules(enrolment_id: int):
 @role_required("patient")
 def module_page(enrolment_id: int, module_id: str, page: int):
     """One page of a module, with the patient's answers in place."""
-    enrolment = services.load_enrolment_for_patient(enrolment_id, current_user)
+    enrolment = enrolments.load_enrolment_for_patient(enrolment_id, current_user)
     programme = _programme_or_404(enrolment)
     schedule = services.schedule_for(enrolment, programme)
     scheduled = services.find_scheduled(schedule, module_id)
@@ -132,14 +140,10 @@ def _render_module_page(enrolment, programme, schedule, scheduled, version, is_f
 @role_required("patient")
 def mark_done(enrolment_id: int, module_id: str):
     """Mark a module as done and go back to the list of modules."""
-    enrolment = services.load_enrolment_for_patient(enrolment_id, current_user)
+    enrolment = enrolments.load_enrolment_for_patient(enrolment_id, current_user)
     programme = _programme_or_404(enrolment)
     scheduled = services.find_scheduled(services.schedule_for(enrolment, programme), module_id)
-    services.mark_done(enrolment, scheduled)
-    done, total = services.progress_counts(services.schedule_for(enrolment, programme))
-    if total and done == total:
-        # The whole programme is done: time for the "after" measures.
-        send_programme_measures(enrolment, "end")
+    services.mark_done(enrolment, programme, scheduled)
     db.session.commit()
     version, _fallback = scheduled.module.version(current_user.locale)
     flash(_("Well done! You have finished “%(title)s”.", title=version.title), "success")
@@ -150,7 +154,7 @@ def mark_done(enrolment_id: int, module_id: str):
 @role_required("patient")
 def save_answer(enrolment_id: int, block_id: str):
     """Save an answer: JSON for the autosave script, a normal form post without JavaScript."""
-    enrolment = services.load_enrolment_for_patient(enrolment_id, current_user)
+    enrolment = enrolments.load_enrolment_for_patient(enrolment_id, current_user)
     programme = _programme_or_404(enrolment)
     found = services.answer_block(programme, block_id)
     if found is None:
@@ -199,7 +203,7 @@ def save_answer(enrolment_id: int, block_id: str):
 @role_required("patient")
 def summary(enrolment_id: int):
     """Everything the patient has written, ticked off and rated, ready to print."""
-    enrolment = services.load_enrolment_for_patient(enrolment_id, current_user, allow_closed=True)
+    enrolment = enrolments.load_enrolment_for_patient(enrolment_id, current_user, allow_closed=True)
     programme = _programme_or_404(enrolment)
     plan = plan_services.get_plan(enrolment)
     return render_template("programme/summary.html", enrolment=enrolment, programme=programme,

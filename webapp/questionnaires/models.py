@@ -62,10 +62,10 @@ class Dispatch(db.Model):
 
     sent_by: Mapped[User | None] = relationship()
     round: Mapped[Round | None] = relationship()
-    response: Mapped[Response | None] = relationship(back_populates="dispatch", uselist=False)
+    submission: Mapped[Submission | None] = relationship(back_populates="dispatch", uselist=False)
 
 
-class Response(db.Model):
+class Submission(db.Model):
     """The submitted answers and the score they gave."""
 
     __tablename__ = "questionnaire_response"
@@ -82,4 +82,4 @@ class Response(db.Model):
     safety_hit: Mapped[bool] = mapped_column(Boolean, default=False)
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    dispatch: Mapped[Dispatch] = relationship(back_populates="response")
+    dispatch: Mapped[Dispatch] = relationship(back_populates="submission")

@@ -3,32 +3,45 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, time
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask import Response as HttpResponse
-from flask_babel import format_date
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import format_date, get_locale, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from webapp.auth.models import User
-from webapp.clinician.services import add_event, load_enrolment_for_clinician, unit_ids_subquery, units_of
+from webapp.auth.services import unit_ids_subquery, units_of
 from webapp.content.services import get_catalogue
 from webapp.core.access import role_required
 from webapp.core.audit import log_access
-from webapp.core.dates import in_planning_range, parse_filter_day
+from webapp.core.dates import at_local, day_end, day_start, in_planning_range, local_today, parse_filter_day
 from webapp.core.db import utcnow
 from webapp.extensions import db
-from webapp.programme.models import Enrolment, EnrolmentStatus
-from webapp.programme.services import load_enrolment_for_patient
+from webapp.programme.enrolments import add_event, load_enrolment_for_clinician, load_enrolment_for_patient
+from webapp.programme.models import Enrolment
 from webapp.questionnaires import services
 from webapp.questionnaires.models import Dispatch, Round
 
 bp = Blueprint("questionnaires", __name__, template_folder="templates")
+
+
+def band_label(form, stored: str) -> str:
+    """A stored band (its English label) in the reader's language."""
+    locale = str(get_locale() or "sv")
+    for scale in [form.total, *form.subscales.values()] if form.total else form.subscales.values():
+        for band in scale.bands:
+            if band.labels.get("en") == stored:
+                return band.labels.get(locale) or stored
+    return stored
+
+
+@bp.app_context_processor
+def _band_label():
+    return {"band_label": band_label}
 
 PROBLEM_TEXT = {
     "required": lambda: _("Please answer this question."),
@@ -52,7 +65,7 @@ def _day(value: str | None):
 
 
 def _dates(data, problems: dict) -> tuple[datetime | None, datetime | None]:
-    """The send date (start of that day, UTC) and the due date (end of day) from a form, checked."""
+    """The send time (06:00 on that Swedish day) and the due time (the end of its day) from a form, checked."""
     send_at = due_at = None
     try:
         send_on = _day(data.get("send_on"))
@@ -64,7 +77,7 @@ def _dates(data, problems: dict) -> tuple[datetime | None, datetime | None]:
     except ValueError:
         problems["due_on"] = _("Write the date as yyyy-mm-dd.")
         due_on = None
-    today = utcnow().date()
+    today = local_today()
     for name, day in (("send_on", send_on), ("due_on", due_on)):
         if day is not None and day > today and not in_planning_range(day, today):
             problems[name] = _("Choose a date within the next ten years.")
@@ -74,12 +87,12 @@ def _dates(data, problems: dict) -> tuple[datetime | None, datetime | None]:
         if send_on < today:
             problems["send_on"] = _("Choose today or a later day.")
         elif send_on > today:
-            send_at = datetime.combine(send_on, time(6, 0), tzinfo=timezone.utc)
+            send_at = at_local(send_on, time(6, 0))
     if due_on is not None:
         if due_on < max(today, send_on or today):
             problems["due_on"] = _("The last day to answer must be on or after the day it is sent.")
         else:
-            due_at = datetime.combine(due_on, time(23, 59), tzinfo=timezone.utc)
+            due_at = day_end(due_on)
     return send_at, due_at
 
 
@@ -114,7 +127,7 @@ def _chosen_candidates():
     return list(db.session.scalars(
         select(Enrolment).join(User, User.id == Enrolment.patient_id).options(joinedload(Enrolment.patient))
         .where(Enrolment.responsible_clinician_id == current_user.id,
-               Enrolment.status.in_([EnrolmentStatus.ACTIVE.value, EnrolmentStatus.MAINTENANCE.value]))
+               Enrolment.has_access)
         .order_by(User.full_name, Enrolment.id)))
 
 
@@ -270,11 +283,11 @@ def done(enrolment_id: int, dispatch_id: int):
     """Thanks; and where to get help at once if an answer hit a safety rule."""
     enrolment = load_enrolment_for_patient(enrolment_id, current_user)
     dispatch = _load_dispatch(enrolment, dispatch_id)
-    if dispatch.response is None:
+    if dispatch.submission is None:
         return redirect(url_for("questionnaires.answer", enrolment_id=enrolment.id, dispatch_id=dispatch.id))
     form = _form_or_404(dispatch.form_id)
     results = services.own_results(enrolment, form.id) if form.show_results else []
-    return render_template("questionnaires/done.html", enrolment=enrolment, form=form, response=dispatch.response,
+    return render_template("questionnaires/done.html", enrolment=enrolment, form=form, response=dispatch.submission,
                            results=results)
 
 
@@ -287,17 +300,17 @@ def export():
             value = parse_filter_day(request.args.get(name, ""))
         except ValueError:
             return None
-        return datetime.combine(value, time(0), tzinfo=timezone.utc)
+        return value
 
     start, end = day("start"), day("end")
-    rows = services.export_rows(unit_ids_subquery(current_user), request.args.get("form") or None, start,
-                                end + timedelta(days=1) if end else None)
+    rows = services.export_rows(unit_ids_subquery(current_user), request.args.get("form") or None,
+                                day_start(start) if start else None, day_end(end) if end else None)
     # Written before the commit, which expires the rows: reading them after would cost a query per row.
     body = services.export_csv(rows)
     log_access(current_user, "questionnaires.export",
                detail=f"{len(rows)} responses, form {request.args.get('form') or 'all'}")
     db.session.commit()
-    return HttpResponse(body, mimetype="text/csv",
+    return Response(body, mimetype="text/csv",
                         headers={"Content-Disposition": "attachment; filename=lotsa-questionnaires.csv"})
 
 
@@ -325,8 +338,8 @@ def score_chart(form, responses, locale: str) -> Markup:
                      f'fill="{shades[index % len(shades)]}"><title>{escape(label)}</title></rect>')
         parts.append(f'<text x="{width - pad + 4}" y="{(top + bottom) / 2 + 4:.1f}" font-size="11">{escape(label)}</text>')
     parts.append('<polyline fill="none" stroke="#0b5563" stroke-width="2" points="'
-                 + " ".join(f"{x:.1f},{y(v):.1f}" for x, (_d, v) in zip(xs, points)) + '"/>')
-    for x, (when, value) in zip(xs, points):
+                 + " ".join(f"{x:.1f},{y(v):.1f}" for x, (_d, v) in zip(xs, points, strict=True)) + '"/>')
+    for x, (when, value) in zip(xs, points, strict=True):
         parts.append(f'<circle cx="{x:.1f}" cy="{y(value):.1f}" r="4" fill="#0b5563"/>')
         parts.append(f'<text x="{x:.1f}" y="{y(value) - 8:.1f}" font-size="12" text-anchor="middle">{value:g}</text>')
         parts.append(f'<text x="{x:.1f}" y="{height - 4}" font-size="11" text-anchor="middle">'

@@ -1,0 +1,12 @@
+"""What happens to accounts, for the features that react to it."""
+
+from __future__ import annotations
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+account_activated = _signals.signal("account-activated", doc="""
+A person has accepted an invitation and chosen a password. The sender is the
+``User``. The programme starts the enrolments that waited for the invitation.
+""")
