@@ -128,3 +128,11 @@ def test_content_check_includes_questionnaires(app, runner):
     result = runner.invoke(args=["content", "check"])
     assert result.exit_code == 1
     assert "fixtures/broken/band-gap.yaml:7: there is a gap" in result.output
+
+
+def test_item_ids_that_the_answer_form_uses_itself_are_refused():
+    """The content checker knows every name the answer form keeps for itself."""
+    from webapp.content.questionnaires import ITEM_ID_RE, RESERVED_ITEM_IDS
+    from webapp.questionnaires.forms import RESERVED
+
+    assert {name for name in RESERVED if ITEM_ID_RE.match(name)} <= RESERVED_ITEM_IDS

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from webapp.auth.models import User
 from webapp.careplan.models import CarePlan, CarePlanVersion, FollowUpContact
-from webapp.core.dates import day_end, day_start, local_today, parse_day
+from webapp.core.dates import at_local, day_end, day_start, local_today
 from webapp.core.db import utcnow
 from webapp.core.urls import external_url
 from webapp.extensions import db
@@ -21,57 +21,48 @@ from webapp.notifications.services import Kind, channels_for, notify
 from webapp.programme.enrolments import add_event
 from webapp.programme.models import Enrolment
 
-# Who can be responsible for an activity (the label is translated in the view).
+# Who can be responsible for an activity (the labels are in forms.py).
 RESPONSIBLE = ("patient", "physiotherapist", "psychologist", "occupational_therapist", "doctor", "nurse",
                "care_manager", "other")
 CONTACT_KINDS = ("phone", "video", "visit")
 GOAL_ROWS, ACTIVITY_ROWS = 5, 8
 MAX_TEXT = 500
+# "When or how often" is a few words ("every morning", "on Tuesdays").
+MAX_WHEN = 100
+# A contact planned without a time is at nine in the morning, Swedish time.
+DEFAULT_CONTACT_TIME = time(9, 0)
 
 
 class PlanProblems(Exception):
+    """The plan cannot be shared as it is: {field name: problem code}."""
+
     def __init__(self, problems: dict[str, str]):
         super().__init__("plan")
         self.problems = problems
 
 
 def empty_plan() -> dict:
+    """The content of a plan nobody has written yet."""
     return {"goals": [], "activities": [], "review_on": ""}
 
 
-def plan_from_form(form) -> tuple[dict, dict[str, str]]:
-    """Read the plan form's rows into plan content; empty rows are dropped. Returns (content, problems)."""
-    problems: dict[str, str] = {}
-    goals, activities = [], []
-    for n in range(GOAL_ROWS):
-        matters, able = (form.get(f"goal_matters_{n}", "").strip(), form.get(f"goal_able_{n}", "").strip())
-        for name, value in ((f"goal_matters_{n}", matters), (f"goal_able_{n}", able)):
-            if len(value) > MAX_TEXT:
-                problems[name] = "too_long"
-        if matters or able:
-            goals.append({"matters": matters[:MAX_TEXT], "able_to": able[:MAX_TEXT]})
-    for n in range(ACTIVITY_ROWS):
-        what, who, when = (form.get(f"act_what_{n}", "").strip(), form.get(f"act_who_{n}", "").strip(),
-                           form.get(f"act_when_{n}", "").strip())
-        if len(what) > MAX_TEXT:
-            problems[f"act_what_{n}"] = "too_long"
-        if len(when) > 100:
-            problems[f"act_when_{n}"] = "too_long"
-        if what:
-            if who not in RESPONSIBLE:
-                problems[f"act_who_{n}"] = "who"
-            activities.append({"what": what[:MAX_TEXT], "who": who if who in RESPONSIBLE else "other",
-                               "when": when[:100]})
-    review_on = form.get("review_on", "").strip()
-    if review_on:
-        try:
-            parse_day(review_on)
-        except ValueError:
-            problems["review_on"] = "date"
-    return {"goals": goals, "activities": activities, "review_on": review_on}, problems
+def plan_content(goals: list[tuple[str, str]], activities: list[tuple[str, str, str]], review_on: str) -> dict:
+    """Plan content from the editor's rows: empty rows are left out, texts kept within their lengths.
+
+    Also used for a draft that did not validate, so an unknown "who" becomes
+    "other" and a long text is cut rather than refused.
+    """
+    return {
+        "goals": [{"matters": matters[:MAX_TEXT], "able_to": able[:MAX_TEXT]}
+                  for matters, able in goals if matters or able],
+        "activities": [{"what": what[:MAX_TEXT], "who": who if who in RESPONSIBLE else "other", "when": when[:MAX_WHEN]}
+                       for what, who, when in activities if what],
+        "review_on": review_on,
+    }
 
 
 def get_plan(enrolment: Enrolment, create: bool = False) -> CarePlan | None:
+    """The enrolment's plan with its versions; with ``create``, a new empty one if there is none."""
     plan = db.session.scalar(select(CarePlan).options(joinedload(CarePlan.versions))
                              .where(CarePlan.enrolment_id == enrolment.id))
     if plan is None and create:
@@ -103,6 +94,13 @@ def share(enrolment: Enrolment, content: dict, actor: User) -> CarePlanVersion:
     return version
 
 
+def editable_content(plan: CarePlan | None) -> dict:
+    """What the editor opens with: the draft if there is one, else the version the patient sees."""
+    if plan is not None and plan.draft:
+        return json.loads(plan.draft)
+    return content_of(plan.current if plan else None)
+
+
 def agree(enrolment: Enrolment, version: CarePlanVersion, patient: User) -> None:
     """The patient agrees to this version of the plan; who and when is kept."""
     if version.agreed_at is None:
@@ -112,6 +110,7 @@ def agree(enrolment: Enrolment, version: CarePlanVersion, patient: User) -> None
 
 
 def content_of(version: CarePlanVersion | None) -> dict:
+    """A shared version's content (an empty plan for no version)."""
     return json.loads(version.content) if version else empty_plan()
 
 
@@ -146,7 +145,13 @@ def changes(plan: CarePlan | None) -> Changes | None:
 # --- follow-up contacts ------------------------------------------------------------------
 
 
+def contact_time(day: date, clock: time | None = None) -> datetime:
+    """When a contact on a Swedish day and time is due, in UTC (09:00 when no time is given)."""
+    return at_local(day, clock or DEFAULT_CONTACT_TIME)
+
+
 def schedule_contact(enrolment: Enrolment, actor: User, kind: str, due_at: datetime, purpose: str) -> FollowUpContact:
+    """Plan a follow-up contact; it appears on the worklist on its day and is in the history."""
     contact = FollowUpContact(enrolment_id=enrolment.id, kind=kind, due_at=due_at, purpose=purpose[:MAX_TEXT],
                               created_by_id=actor.id, created_at=utcnow())
     db.session.add(contact)
@@ -154,8 +159,14 @@ def schedule_contact(enrolment: Enrolment, actor: User, kind: str, due_at: datet
     return contact
 
 
+def get_contact(contact_id: int) -> FollowUpContact | None:
+    """One follow-up contact by id (the caller checks who may see its enrolment)."""
+    return db.session.get(FollowUpContact, contact_id)
+
+
 def record_outcome(contact: FollowUpContact, enrolment: Enrolment, actor: User, outcome: str, note: str,
                    rating: int | None) -> None:
+    """Record that a contact was kept or missed, with a note and an optional 0-10 rating."""
     contact.outcome = outcome
     contact.note = note
     contact.rating = rating
@@ -165,6 +176,7 @@ def record_outcome(contact: FollowUpContact, enrolment: Enrolment, actor: User, 
 
 
 def contacts_for(enrolment: Enrolment) -> list[FollowUpContact]:
+    """Every contact of the enrolment, the latest first (one query)."""
     return list(db.session.scalars(select(FollowUpContact).options(joinedload(FollowUpContact.recorded_by))
                                    .where(FollowUpContact.enrolment_id == enrolment.id)
                                    .order_by(FollowUpContact.due_at.desc())))

@@ -9,16 +9,13 @@ from wtforms import (
     DateField,
     EmailField,
     HiddenField,
-    IntegerField,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError
-from wtforms.widgets import CheckboxInput, ListWidget
 
-from webapp.core.dates import in_planning_range
+from webapp.core.forms import MultiCheckboxField, WholeNumberField, within_planning_range
 from webapp.core.identity import IdentityError, normalise_mobile, normalise_personal_number
 
 PNR_MESSAGES = {
@@ -49,11 +46,6 @@ class OpenAccessStartForm(PersonalNumberMixin, FlaskForm):
     programme = SelectField(_l("Programme"), choices=[], validators=[DataRequired(_l("Choose a programme."))])
 
 
-class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
-
-
 class OpenAccessForm(PersonalNumberMixin, FlaskForm):
     step = HiddenField(default="2")
     personal_number = personal_number_field()
@@ -67,7 +59,7 @@ class OpenAccessForm(PersonalNumberMixin, FlaskForm):
                         render_kw={"autocomplete": "off", "inputmode": "tel"})
     locale = SelectField(_l("The patient's language"), choices=[])
     responsible = SelectField(_l("Responsible clinician"), coerce=int, choices=[])
-    recommended_days = IntegerField(_l("Recommended duration in days"), validators=[
+    recommended_days = WholeNumberField(_l("Recommended duration in days"), validators=[
         InputRequired(_l("Write a number of days.")),
         NumberRange(min=1, max=3650, message=_l("Choose between 1 and 3650 days."))])
     welcome_text = TextAreaField(_l("Welcome text"), validators=[Length(max=5000, message=_l("The welcome text can be at most 5000 characters."))])
@@ -87,21 +79,19 @@ class CloseForm(FlaskForm):
 
 
 class ExtendForm(FlaskForm):
-    days = IntegerField(_l("Extend by (days)"), validators=[
+    days = WholeNumberField(_l("Extend by (days)"), validators=[
         InputRequired(_l("Write a number of days.")), NumberRange(min=1, max=3650, message=_l("Choose between 1 and 3650 days."))])
 
 
 class HandOverForm(FlaskForm):
     clinician = SelectField(_l("New responsible clinician"), coerce=int, choices=[])
+    # Only asked when the new clinician works elsewhere and shares several units with this one.
+    unit = SelectField(_l("Care unit that takes over"), coerce=int, choices=[], validate_choice=False,
+                       validators=[Optional()])
 
 
 class WelcomeForm(FlaskForm):
     welcome_text = TextAreaField(_l("Welcome text"), validators=[Length(max=5000, message=_l("The welcome text can be at most 5000 characters."))])
-
-
-def within_planning_range(form, field):
-    if field.data is not None and not in_planning_range(field.data):
-        raise ValidationError(_l("Choose a date within the next ten years."))
 
 
 class ScheduleForm(FlaskForm):

@@ -11,13 +11,10 @@ from sqlalchemy.orm import joinedload
 from webapp.auth.models import CareUnit, User
 from webapp.core.dates import at_local
 from webapp.core.db import utcnow
-from webapp.core.identity import IdentityError, normalise_mobile, normalise_personal_number
 from webapp.extensions import db
 from webapp.groups.models import Group, GroupMember, GroupSession
 from webapp.programme.enrolments import EnrolmentError, add_event, find_patient, open_enrolment, register_patient
 from webapp.programme.models import Enrolment, ScheduleEntry
-
-MEMBER_ROWS = 12
 
 
 def create_group(unit: CareUnit, programme, name: str, first_day: date, clock: time, per_week: int, weeks: int,
@@ -40,6 +37,7 @@ def create_group(unit: CareUnit, programme, name: str, first_day: date, clock: t
 
 
 def members(group: Group, include_left: bool = False) -> list[tuple[GroupMember, Enrolment, User]]:
+    """The group's members with their enrolments and accounts, by name (current members unless asked)."""
     query = (select(GroupMember, Enrolment, User).join(Enrolment, Enrolment.id == GroupMember.enrolment_id)
              .join(User, User.id == Enrolment.patient_id).where(GroupMember.group_id == group.id)
              .order_by(User.full_name))
@@ -69,41 +67,20 @@ def sync_schedules(group: Group, enrolment_ids: list[int] | None = None) -> None
 
 
 class MemberProblems(Exception):
+    """Rows that could not be added: field name (``pnr_2``) -> problem code."""
+
     def __init__(self, problems: dict[str, str]):
         super().__init__("members")
         self.problems = problems
-
-
-def parse_member_rows(form) -> tuple[list[dict], dict[str, str]]:
-    """Rows of the add-members form: personal number, name, e-mail, mobile, responsible clinician."""
-    rows, problems = [], {}
-    for n in range(MEMBER_ROWS):
-        raw = {k: (form.get(f"{k}_{n}") or "").strip() for k in ("pnr", "name", "email", "phone", "responsible")}
-        if not any(raw[k] for k in ("pnr", "name", "email", "phone")):
-            continue
-        row = {"n": n, **raw}
-        try:
-            row["pnr"] = normalise_personal_number(raw["pnr"])
-        except IdentityError as exc:
-            problems[f"pnr_{n}"] = f"pnr_{exc.code}"
-        if raw["phone"]:
-            try:
-                row["phone"] = normalise_mobile(raw["phone"])
-            except (IdentityError, ValueError):
-                problems[f"phone_{n}"] = "phone"
-        if len(raw["name"]) > 200 or len(raw["email"]) > 254:
-            problems[f"name_{n}"] = "too_long"
-        rows.append(row)
-    if not rows:
-        problems["pnr_0"] = "none"
-    return rows, problems
 
 
 def add_members(group: Group, programme, rows: list[dict], actor: User, responsible_choices: dict[int, User],
                 welcome_text: str, locale: str) -> list[Enrolment]:
     """Open every row's enrolment (own invitation, welcome text, responsible clinician) and add it to the group.
 
-    All or nothing: any row's problem raises MemberProblems and the caller rolls back.
+    Rows come from ``forms.AddMembersForm.member_rows()``: personal number and
+    mobile already normalised, ``responsible`` a clinician's id. All or nothing:
+    any row's problem raises MemberProblems and the caller rolls back.
     """
     problems: dict[str, str] = {}
     enrolments = []
@@ -120,8 +97,7 @@ def add_members(group: Group, programme, rows: list[dict], actor: User, responsi
                                            phone=row["phone"] or None, locale=locale)
                 db.session.flush()
             # The clinician adding the members is responsible unless a colleague is chosen.
-            responsible = (responsible_choices.get(int(row["responsible"])) if row["responsible"].isdigit()
-                           else None) or actor
+            responsible = responsible_choices.get(row["responsible"]) or actor
             enrolment = open_enrolment(patient=patient, programme=programme, unit=unit, clinician=actor,
                                        responsible=responsible, recommended_days=programme.recommended_days,
                                        welcome_text=welcome_text, skipped=[])
@@ -136,6 +112,16 @@ def add_members(group: Group, programme, rows: list[dict], actor: User, responsi
     db.session.flush()
     sync_schedules(group, [e.id for e in enrolments])
     return enrolments
+
+
+def move_session(group: Group, session: GroupSession, day: date, clock: time, topic: str,
+                 module_id: str | None) -> None:
+    """Move a session to ``clock`` on ``day`` (Swedish time), with its topic and module; members' modules follow."""
+    session.starts_at, session.topic, session.module_id = at_local(day, clock), topic, module_id
+    db.session.flush()
+    # The group's sessions are sorted by time: load them again in their new order.
+    db.session.expire(group, ["sessions"])
+    sync_schedules(group)
 
 
 def remove_member(member: GroupMember, enrolment: Enrolment, actor: User) -> None:

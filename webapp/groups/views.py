@@ -3,12 +3,10 @@ move sessions, take members out."""
 
 from __future__ import annotations
 
-from datetime import time
-
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -16,47 +14,45 @@ from webapp.auth.services import colleagues, unit_ids_subquery, units_of
 from webapp.content.services import get_catalogue
 from webapp.core.access import role_required
 from webapp.core.audit import log_access
-from webapp.core.dates import at_local, parse_day
+from webapp.core.dates import to_local
 from webapp.extensions import db
-from webapp.groups import services
+from webapp.groups import forms, services
 from webapp.groups.models import Group, GroupMember, GroupSession
 from webapp.programme.enrolments import default_welcome
 from webapp.programme.models import Enrolment
 
 bp = Blueprint("groups", __name__, template_folder="templates")
 
-PROBLEM_TEXT = {
-    "name": _l("Give the group a name (at most 200 characters)."),
-    "unit": _l("Choose one of your care units."),
-    "programme": _l("Choose a programme."),
-    "date": _l("Write the date as yyyy-mm-dd."),
-    "time": _l("Write the time as hh:mm."),
-    "per_week": _l("Choose one or two sessions a week."),
-    "weeks": _l("Choose between 1 and 16 weeks."),
-    "topic": _l("The topic is too long (at most 200 characters)."),
-    "module": _l("Choose a module of the group's programme."),
-    "pnr_format": _l("Write the personal identity number as YYYYMMDD-NNNN."),
-    "pnr_date": _l("The personal identity number has a date that does not exist."),
-    "pnr_checksum": _l("The personal identity number's last digit is wrong. Check for a typing error."),
-    "none": _l("Fill in at least one patient."),
-    "phone": _l("Write a Swedish mobile number, e.g. 070-123 45 67."),
-    "too_long": _l("The text is too long."),
+# What the problem codes of services.add_members mean to the clinician.
+MEMBER_PROBLEMS = {
     "new_patient": _l("A new patient needs a name and an e-mail address."),
     "email_taken": _l("Another account already uses this e-mail address."),
     "already_open": _l("The patient already has open access to this programme."),
 }
 
 
-def _messages(problems: dict[str, str]) -> dict[str, str]:
-    return {field: str(PROBLEM_TEXT[code]) for field, code in problems.items()}
-
-
 def _group_or_404(group_id: int) -> Group:
+    """The group, if it belongs to one of the clinician's care units; else 404."""
     group = db.session.scalar(select(Group).where(Group.id == group_id,
                                                   Group.care_unit_id.in_(unit_ids_subquery(current_user))))
     if group is None:
         abort(404)
     return group
+
+
+def _module_choices(programme) -> list[tuple[str, str]]:
+    """The modules a session can open: the programme's published ones, in the reader's language."""
+    if programme is None:
+        return []
+    locale = str(get_locale())
+    return [(m.id, f"{m.position}. {m.version(locale)[0].title}") for m in programme.published_modules]
+
+
+def _session_form(session: GroupSession, modules) -> forms.SessionForm:
+    """A session's form filled in with what is stored (not with what was posted)."""
+    local = to_local(session.starts_at)
+    return forms.SessionForm(formdata=None, session_id=session.id, modules=modules, day=local.date(),
+                             time=local.time(), topic=session.topic, module_id=session.module_id or "")
 
 
 @bp.route("/clinician/groups", methods=["GET", "POST"])
@@ -65,53 +61,37 @@ def index():
     """The groups of the clinician's units, and a form to start a new one."""
     catalogue = get_catalogue()
     units = units_of(current_user)
-    problems: dict[str, str] = {}
-    values = request.form if request.method == "POST" else {}
-    if request.method == "POST":
-        name = request.form.get("name", "").strip()
-        if not name or len(name) > 200:
-            problems["name"] = "name"
-        unit = next((u for u in units if str(u.id) == request.form.get("unit_id")), None)
-        if unit is None:
-            problems["unit_id"] = "unit"
-        programme = catalogue.programmes.get(request.form.get("programme_id", ""))
-        if programme is None:
-            problems["programme_id"] = "programme"
-        try:
-            first_day = parse_day(request.form.get("first_day", ""))
-        except ValueError:
-            problems["first_day"] = "date"
-        try:
-            clock = time.fromisoformat(request.form.get("time", ""))
-        except ValueError:
-            problems["time"] = "time"
-        per_week = request.form.get("per_week", "")
-        if per_week not in ("1", "2"):
-            problems["per_week"] = "per_week"
-        weeks = request.form.get("weeks", "")
-        if not weeks.isdigit() or not 1 <= int(weeks) <= 16:
-            problems["weeks"] = "weeks"
-        if not problems:
-            group = services.create_group(unit, programme, name, first_day, clock, int(per_week), int(weeks),
-                                          current_user)
-            db.session.commit()
-            flash(_("The group is created. Now add its members."), "success")
-            return redirect(url_for("groups.detail", group_id=group.id))
+    form = forms.NewGroupForm(units=units, programmes=catalogue.programmes.values(), locale=str(get_locale()))
+    if form.validate_on_submit():
+        unit = next(u for u in units if u.id == form.unit_id.data)
+        group = services.create_group(unit, catalogue.programmes[form.programme_id.data], form.name.data,
+                                      form.first_day.data, form.time.data, form.per_week.data, form.weeks.data,
+                                      current_user)
+        db.session.commit()
+        flash(_("The group is created. Now add its members."), "success")
+        return redirect(url_for("groups.detail", group_id=group.id))
     groups = services.groups_in(unit_ids_subquery(current_user))
-    return render_template("groups/index.html", groups=groups, units=units, programmes=catalogue.programmes,
-                           values=values, problems=_messages(problems)), 400 if problems else 200
+    return (render_template("groups/index.html", groups=groups, programmes=catalogue.programmes, form=form),
+            400 if form.is_submitted() else 200)
 
 
-def _render_detail(group: Group, problems=None, values=None, status=200):
-    catalogue = get_catalogue()
-    programme = catalogue.programmes.get(group.programme_id)
+def _render_detail(group: Group, members_form=None, session_form=None, status=200):
+    """The group page; a refused form is shown again with what was typed, the others as stored."""
+    programme = get_catalogue().programmes.get(group.programme_id)
     current = services.members(group)
     # Names on screen are patient data.
-    log_access(current_user, "group.view", detail=f"group {group.id}, {len(current)} members")
+    log_access(current_user, "group.view", detail=f"group {group.id}, {len(current)} members",
+               patient_ids=[patient.id for _member, _enrolment, patient in current])
+    if members_form is None:
+        members_form = forms.AddMembersForm(
+            formdata=None, clinicians=colleagues(current_user), responsible=current_user.id,
+            welcome_text=default_welcome(programme, current_user.locale) if programme else "")
+    modules = _module_choices(programme)
+    session_forms = {s.id: session_form if session_form is not None and session_form.session_id == s.id
+                     else _session_form(s, modules) for s in group.sessions}
     html = render_template("groups/detail.html", group=group, programme=programme, members=current,
-                           clinicians=colleagues(current_user), rows=services.MEMBER_ROWS,
-                           welcome=default_welcome(programme, current_user.locale) if programme else "",
-                           problems=_messages(problems or {}), values=values or {})
+                           members_form=members_form, session_forms=session_forms,
+                           remove_form=forms.RemoveMemberForm(formdata=None))
     db.session.commit()
     return html, status
 
@@ -131,24 +111,23 @@ def add_members(group_id: int):
     programme = get_catalogue().programmes.get(group.programme_id)
     if programme is None:
         abort(404)
-    rows, problems = services.parse_member_rows(request.form)
-    welcome = request.form.get("welcome_text", "")[:5000]
-    if not problems:
-        choices = {c.id: c for c in colleagues(current_user)}
+    clinicians = colleagues(current_user)
+    form = forms.AddMembersForm(clinicians=clinicians, responsible=current_user.id)
+    if form.validate_on_submit():
         try:
-            locale = request.form.get("locale", "")
-            if locale not in current_app.config["LANGUAGES"]:
-                locale = current_app.config["BABEL_DEFAULT_LOCALE"]
-            added = services.add_members(group, programme, rows, current_user, choices, welcome, locale)
+            added = services.add_members(group, programme, form.member_rows(), current_user,
+                                         {c.id: c for c in clinicians}, form.welcome_text.data or "",
+                                         form.locale.data)
         except services.MemberProblems as exc:
             db.session.rollback()
-            problems = exc.problems
+            form.add_problems(exc.problems, MEMBER_PROBLEMS)
         else:
             db.session.commit()
             flash(ngettext("%(num)d patient is added and invited.", "%(num)d patients are added and invited.",
                            len(added)), "success")
             return redirect(url_for("groups.detail", group_id=group.id))
-    return _render_detail(db.session.get(Group, group_id), problems, request.form, 400)
+    # After a rollback the group is loaded again.
+    return _render_detail(db.session.get(Group, group_id), members_form=form, status=400)
 
 
 @bp.route("/clinician/groups/<int:group_id>/sessions/<int:session_id>", methods=["POST"])
@@ -159,27 +138,12 @@ def move_session(group_id: int, session_id: int):
     session = db.session.get(GroupSession, session_id)
     if session is None or session.group_id != group.id:
         abort(404)
-    programme = get_catalogue().programmes.get(group.programme_id)
-    problems = {}
-    try:
-        starts_at = at_local(parse_day(request.form.get("day", "")),
-                                   time.fromisoformat(request.form.get("time", "")))
-    except ValueError:
-        problems[f"day_{session.id}"] = "date"
-    topic = request.form.get("topic", "").strip()
-    if len(topic) > 200:
-        problems[f"topic_{session.id}"] = "topic"
-    module_id = request.form.get("module_id") or None
-    if module_id and (programme is None or programme.module(module_id) is None):
-        problems[f"module_{session.id}"] = "module"
-    if problems:
-        for message in _messages(problems).values():
-            flash(message, "error")
-        return redirect(url_for("groups.detail", group_id=group.id) + f"#session-{session.id}")
-    session.starts_at, session.topic, session.module_id = starts_at, topic, module_id
-    db.session.flush()
-    db.session.expire(group, ["sessions"])
-    services.sync_schedules(group)
+    form = forms.SessionForm(session_id=session.id,
+                             modules=_module_choices(get_catalogue().programmes.get(group.programme_id)))
+    if not form.validate_on_submit():
+        return _render_detail(group, session_form=form, status=400)
+    services.move_session(group, session, form.day.data, form.time.data, form.topic.data or "",
+                          form.module_id.data or None)
     db.session.commit()
     flash(_("The session is changed; the members' modules follow it."), "success")
     return redirect(url_for("groups.detail", group_id=group.id) + f"#session-{session.id}")
@@ -193,6 +157,8 @@ def remove_member(group_id: int, member_id: int):
     member = db.session.get(GroupMember, member_id)
     if member is None or member.group_id != group.id or member.left_at is not None:
         abort(404)
+    if not forms.RemoveMemberForm().validate_on_submit():
+        abort(400)
     services.remove_member(member, db.session.get(Enrolment, member.enrolment_id), current_user)
     db.session.commit()
     flash(_("The patient is no longer in the group. Their own access to the programme is unchanged."), "success")

@@ -7,10 +7,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from webapp.auth.services import unit_ids_subquery
+from webapp.core import drafts
 from webapp.core.access import role_required
 from webapp.core.audit import log_access
 from webapp.extensions import db, limiter
 from webapp.messages import services
+from webapp.messages.forms import MessageForm
 from webapp.programme.enrolments import load_enrolment_for_clinician, load_enrolment_for_patient
 
 bp = Blueprint("messages", __name__, template_folder="templates")
@@ -38,14 +40,24 @@ def _message_body(body: str):
 
 def _post(enrolment, post, thread_url, render):
     """Shared POST handling: send, or show the page again with the draft and a message."""
+    form = MessageForm()
+    if not form.validate_on_submit():
+        return render(form, status=400)
     try:
-        post(enrolment, current_user, request.form.get("body"))
+        post(enrolment, current_user, form.body.data)
     except services.MessageError as exc:
         db.session.rollback()
-        return render(draft=request.form.get("body", ""), error=ERRORS[exc.code](), status=400)
+        form.body.errors = [ERRORS[exc.code]()]
+        return render(form, status=400)
     db.session.commit()
     flash(_("Your message is sent."), "success")
     return redirect(thread_url + "#latest")
+
+
+def _restored_form() -> MessageForm:
+    """An empty message form, or the text written when the session had ended (core.drafts)."""
+    restored = drafts.take()
+    return MessageForm(formdata=restored.fields if restored else None)
 
 
 @bp.route("/e/<int:enrolment_id>/messages", methods=["GET", "POST"])
@@ -55,11 +67,11 @@ def patient_thread(enrolment_id: int):
     """The patient's conversation with their care team."""
     enrolment = load_enrolment_for_patient(enrolment_id, current_user)
 
-    def render(draft="", error=None, status=200):
+    def render(form=None, status=200):
         messages = services.thread(enrolment)
         services.mark_read(enrolment, current_user, side_read="staff")
         html = render_template("messages/thread.html", enrolment=enrolment, messages=messages, side="patient",
-                               draft=draft, error=error, can_post=True)
+                               form=form or _restored_form(), can_post=True)
         db.session.commit()
         return html, status
 
@@ -76,12 +88,12 @@ def staff_thread(enrolment_id: int):
     """The conversation as the care team sees it; read-only once access is closed."""
     enrolment = load_enrolment_for_clinician(enrolment_id, current_user)
 
-    def render(draft="", error=None, status=200):
+    def render(form=None, status=200):
         messages = services.thread(enrolment)
         log_access(current_user, "messages.view", patient_id=enrolment.patient_id, enrolment_id=enrolment.id)
         services.mark_read(enrolment, current_user, side_read="patient")
         html = render_template("messages/thread.html", enrolment=enrolment, messages=messages, side="staff",
-                               draft=draft, error=error, can_post=enrolment.status != "closed")
+                               form=form or _restored_form(), can_post=enrolment.is_open)
         db.session.commit()
         return html, status
 
@@ -107,7 +119,8 @@ def mark_handled(enrolment_id: int):
 def inbox():
     """Conversations waiting for an answer in the clinician's care units, oldest first."""
     rows = services.inbox(current_user, unit_ids_subquery(current_user))
-    log_access(current_user, "inbox.view", detail=f"{len(rows)} waiting")
+    log_access(current_user, "inbox.view", detail=f"{len(rows)} waiting",
+               patient_ids=[enrolment.patient_id for enrolment, _conversation in rows])
     html = render_template("messages/inbox.html", rows=rows)
     db.session.commit()
     return html

@@ -5,9 +5,11 @@ when people are told, and the scheduler process delivers.
 rolls back never tells anyone anything. ``dispatch_due()`` is the scheduler's job:
 it claims due rows atomically (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite's
 ``BEGIN IMMEDIATE`` serialises claimers), delivers them, and retries failures
-with exponential backoff. A claim left behind by a crashed scheduler is taken
-over after OUTBOX_CLAIM_TIMEOUT_SECONDS, so nothing is lost (delivery is
-at-least-once).
+with exponential backoff. A claim is a lease: the scheduler renews it while it
+works through the batch, hands back what it has not sent when it stops
+(``release_claims``), and a claim left behind by a crashed scheduler is taken
+over once it has not been renewed for OUTBOX_CLAIM_TIMEOUT_SECONDS, so nothing is
+lost (delivery is at-least-once).
 """
 
 from __future__ import annotations
@@ -16,22 +18,26 @@ import enum
 import json
 import logging
 import os
+import secrets
 import socket
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from time import monotonic
 
 from flask import current_app
 from flask_babel import force_locale
-from sqlalchemy import and_, bindparam, delete, or_, select, text, update
+from sqlalchemy import and_, bindparam, case, delete, func, or_, select, text, update
 from sqlalchemy.orm import aliased
 
 from webapp.core.dates import at_local, to_local
 from webapp.core.db import UTCDateTime, utcnow
 from webapp.core.mail import DeliveryError, MailboxFileMailer, SmtpMailer
-from webapp.core.sms import ConsoleSms, HttpSmsGateway
+from webapp.core.security import constant_time_equal, token_hash
+from webapp.core.sms import FileSms, HttpSmsGateway
 from webapp.extensions import db
-from webapp.notifications.models import OutboxItem
+from webapp.notifications.models import NotificationConsent, OutboxItem, SchedulerHeartbeat
 from webapp.notifications.signals import deliveries_failed
 
 log = logging.getLogger(__name__)
@@ -94,8 +100,6 @@ def next_sms_time(at: datetime) -> datetime:
 
 def channels_for(user, kind: Kind) -> tuple[str, ...]:
     """The channels a user has opted into for an optional kind (SMS only to a confirmed mobile)."""
-    from webapp.notifications.models import NotificationConsent
-
     if user.role != "patient":
         return ("email",)
     rows = db.session.scalars(select(NotificationConsent).where(
@@ -177,7 +181,7 @@ class Channels:
         if config["LOTSA_ENV"] == "development":
             # `make run` needs no mail server: unconfigured channels print instead.
             mailer = mailer or MailboxFileMailer(os.path.join(current_app.instance_path, "mailbox.txt"))
-            sms = sms or ConsoleSms()
+            sms = sms or FileSms(os.path.join(current_app.instance_path, "sms.txt"))
         return cls(mailer, sms)
 
     def deliver(self, item: OutboxItem, text: Rendered) -> None:
@@ -202,6 +206,57 @@ def backoff(attempts: int) -> timedelta:
 
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"[:64]
+
+
+#: Set by the scheduler process when it is told to stop (SIGTERM, Ctrl-C):
+#: delivery finishes the item in hand, then hands the rest of the batch back.
+STOPPING = threading.Event()
+
+
+def release_claims(ids: Iterable[int] | None = None, connection=None) -> int:
+    """Hand this process's claimed, unsent items back; return how many.
+
+    They become pending again as if never claimed, so another scheduler (or
+    this one after a restart) sends them at its next tick instead of after the
+    claim timeout, and the attempt the claim counted is taken back: nothing was
+    tried. Only rows still ``sending`` under this process's ``claimed_by``
+    change, so an item already delivered, or taken over by another scheduler,
+    is never handed back. ``ids`` narrows it to those items; ``connection`` (an
+    autocommit connection) runs it there, otherwise in the session, committed.
+    """
+    stmt = update(OutboxItem).where(OutboxItem.status == "sending", OutboxItem.claimed_by == worker_id())
+    if ids is not None:
+        ids = list(ids)
+        if not ids:
+            return 0
+        stmt = stmt.where(OutboxItem.id.in_(ids))
+    stmt = stmt.values(status="pending", claimed_at=None, claimed_by=None,
+                       attempts=case((OutboxItem.attempts > 0, OutboxItem.attempts - 1), else_=0))
+    if connection is not None:
+        return connection.execute(stmt).rowcount
+    count = db.session.execute(stmt.execution_options(synchronize_session=False)).rowcount
+    db.session.commit()
+    return count
+
+
+def renew_claims(ids: Iterable[int], connection) -> set[int]:
+    """Renew the lease on this process's claims among ``ids``; return the ids still claimed by it.
+
+    An id missing from the answer was taken over by another scheduler (this one
+    went longer than the claim timeout without renewing): it must not be sent
+    from here. One UPDATE ... RETURNING, so the check and the renewal are one
+    atomic step against another scheduler's claim.
+    """
+    ids = list(ids)
+    if not ids:
+        return set()
+    rows = connection.execute(
+        update(OutboxItem)
+        .where(OutboxItem.id.in_(ids), OutboxItem.status == "sending", OutboxItem.claimed_by == worker_id())
+        .values(claimed_at=utcnow())
+        .returning(OutboxItem.id)
+    )
+    return {row.id for row in rows}
 
 
 def claim_due(now: datetime | None = None, limit: int | None = None) -> list[OutboxItem]:
@@ -288,11 +343,17 @@ def dispatch_due(channels: Channels | None = None, now: datetime | None = None,
 
     Each item's result is committed as soon as it is known, so a scheduler that
     dies in the middle of a batch re-sends at most the one item it was sending.
+    Claims are renewed every third of OUTBOX_CLAIM_TIMEOUT_SECONDS while the
+    batch is worked through (so a long batch is never taken over while this one
+    is still sending it), and when STOPPING is set the rest of the batch is
+    handed back after the item in hand.
     """
     channels = channels or Channels.from_config(current_app.config)
     items = claim_due(now, limit)
     if not items:
         return 0
+    renewed_at = monotonic()
+    renew_every = current_app.config["OUTBOX_CLAIM_TIMEOUT_SECONDS"] / 3
     max_attempts = current_app.config["OUTBOX_MAX_ATTEMPTS"]
     delivered = 0
     # Results go through an autocommit connection: one round trip per item
@@ -306,7 +367,20 @@ def dispatch_due(channels: Channels | None = None, now: datetime | None = None,
             results.exec_driver_sql("SET synchronous_commit TO OFF")
         failed = 0
         try:
-            for item in items:
+            ours = None  # None: every item of the batch (no renewal yet)
+            for index, item in enumerate(items):
+                if STOPPING.is_set():
+                    released = release_claims([rest.id for rest in items[index:]], results)
+                    log.info("outbox: stopping; %d claimed item(s) handed back unsent", released)
+                    break
+                if monotonic() - renewed_at >= renew_every:
+                    # Once per third of the lease, not per item: that would double
+                    # the statements per delivery.
+                    ours = renew_claims([rest.id for rest in items[index:]], results)
+                    renewed_at = monotonic()
+                if ours is not None and item.id not in ours:
+                    log.warning("outbox item %s was taken over by another scheduler; not sent from here", item.id)
+                    continue
                 outcome = _deliver_one(channels, item, max_attempts, results)
                 delivered += outcome == "sent"
                 failed += outcome == "failed" and item.kind != Kind.DELIVERY_FAILED.value
@@ -351,8 +425,6 @@ def _deliver_one(channels: Channels, item: OutboxItem, max_attempts: int, result
 
 def beat(now: datetime | None = None) -> None:
     """Record that this scheduler process is alive (the admin page warns when none is)."""
-    from webapp.notifications.models import SchedulerHeartbeat
-
     row = db.session.get(SchedulerHeartbeat, worker_id())
     if row is None:
         db.session.add(SchedulerHeartbeat(worker=worker_id(), beat_at=now or utcnow()))
@@ -362,10 +434,7 @@ def beat(now: datetime | None = None) -> None:
 
 
 def last_heartbeat() -> datetime | None:
-    from sqlalchemy import func
-
-    from webapp.notifications.models import SchedulerHeartbeat
-
+    """When a scheduler process last said it was alive."""
     return db.session.scalar(select(func.max(SchedulerHeartbeat.beat_at)))
 
 
@@ -382,6 +451,83 @@ def dispatch_all_due(channels: Channels | None = None) -> int:
     while True:
         before = total
         total += dispatch_due(channels)
-        # Stop when a batch delivered nothing new (all done, or all failing).
-        if total == before:
+        # Stop when a batch delivered nothing new (all done, or all failing),
+        # or when the scheduler is stopping.
+        if total == before or STOPPING.is_set():
             return total
+
+
+# --- the patient's choices and mobile number -------------------------------------
+
+CHANNELS = ("email", "sms")
+PHONE_CODE_MINUTES = 10
+
+
+def consent_choices() -> list[str]:
+    """Every choice the settings page offers: ``kind:channel`` for each optional kind and channel."""
+    return [f"{kind.value}:{channel}" for kind in OPTIONAL_KINDS for channel in CHANNELS]
+
+
+def consents_of(user) -> dict[tuple[str, str], NotificationConsent]:
+    """The user's consent rows by (kind, channel), yes or no."""
+    rows = db.session.scalars(select(NotificationConsent).where(NotificationConsent.user_id == user.id))
+    return {(row.kind, row.channel): row for row in rows}
+
+
+def chosen(consents: dict[tuple[str, str], NotificationConsent]) -> list[str]:
+    """The ``kind:channel`` choices the user has said yes to."""
+    return [f"{kind}:{channel}" for (kind, channel), row in consents.items() if row.is_enabled]
+
+
+def save_consents(user, choices: Iterable[str], consents: dict[tuple[str, str], NotificationConsent],
+                  now: datetime | None = None) -> bool:
+    """Record yes or no for every optional kind and channel; a new yes gets its time.
+
+    SMS stay off until the mobile number is confirmed: returns False when an SMS
+    choice was refused for that reason (the page offers none then, but a form
+    can be older than the number's state).
+    """
+    now = now or utcnow()
+    wanted_values = set(choices)
+    accepted = True
+    for kind in OPTIONAL_KINDS:
+        for channel in CHANNELS:
+            wanted = f"{kind.value}:{channel}" in wanted_values
+            if channel == "sms" and wanted and not user.phone_verified_at:
+                wanted, accepted = False, False
+            row = consents.get((kind.value, channel))
+            if row is None:
+                if not wanted:
+                    continue
+                row = NotificationConsent(user_id=user.id, kind=kind.value, channel=channel)
+                db.session.add(row)
+            if wanted and not row.is_enabled:
+                row.consented_at = now
+            row.is_enabled = wanted
+            row.updated_at = now
+    return accepted
+
+
+def send_phone_code(user) -> bool:
+    """Text a new six-digit code to the user's mobile number; False when there is no number."""
+    if not user.phone:
+        return False
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    # Only a hash is kept, bound to the user, like every other token.
+    user.phone_code_hash = token_hash(f"{user.id}:{code}")
+    user.phone_code_expires_at = utcnow() + timedelta(minutes=PHONE_CODE_MINUTES)
+    # Sent at once, quiet hours or not: the patient is waiting for it.
+    notify(user, Kind.PHONE_CODE, {"code": code}, channels=("sms",), due_at=utcnow(), immediate=True)
+    return True
+
+
+def confirm_phone(user, code: str) -> bool:
+    """Mark the mobile number confirmed if ``code`` is the one sent and still valid; False otherwise."""
+    valid = bool(user.phone_code_hash and user.phone_code_expires_at and user.phone_code_expires_at > utcnow()
+                 and constant_time_equal(user.phone_code_hash, token_hash(f"{user.id}:{code}")))
+    if valid:
+        user.phone_verified_at = utcnow()
+        # A code works once.
+        user.phone_code_hash = None
+        user.phone_code_expires_at = None
+    return valid

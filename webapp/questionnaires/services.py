@@ -11,6 +11,7 @@ import csv
 import io
 import json
 from dataclasses import dataclass
+from datetime import date, time
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import joinedload
@@ -18,25 +19,30 @@ from sqlalchemy.orm import joinedload
 from webapp.auth.models import User
 from webapp.content.questionnaires import Band, Questionnaire
 from webapp.content.services import get_catalogue
+from webapp.core.dates import at_local, day_end, local_today
 from webapp.core.db import utcnow
 from webapp.core.urls import external_url
 from webapp.extensions import db
 from webapp.notifications.services import Kind, notify
+from webapp.programme.enrolments import add_event
 from webapp.programme.models import Enrolment
 from webapp.questionnaires.models import Dispatch, Round, Submission
-from webapp.questionnaires.scoring import item_value, score
+from webapp.questionnaires.scoring import score
 
 # --- sending, answering, following up ------------------------------------------------------
 
 REMINDER_EVERY_DAYS = 3
 MAX_REMINDERS = 3
+# A questionnaire sent for a later day goes out early that morning, Swedish time.
+SEND_TIME = time(6, 0)
 
 
-class AnswerProblems(Exception):
-    """The submitted answers have problems: {item id: code}."""
-    def __init__(self, problems: dict[str, str]):
-        super().__init__("answers")
-        self.problems = problems
+class RecipientsError(Exception):
+    """A round's recipients cannot be used; ``code`` says why ("none_active" or "not_in_unit")."""
+
+    def __init__(self, code: str):
+        super().__init__(code)
+        self.code = code
 
 
 def send(enrolment, form: Questionnaire, sender, due_at=None, purpose: str = "manual", send_at=None, round_=None):
@@ -57,6 +63,39 @@ def send(enrolment, form: Questionnaire, sender, due_at=None, purpose: str = "ma
         dispatch.notified_at = now
         notify(enrolment.patient, Kind.QUESTIONNAIRE_WAITING, {"url": external_url("auth.login")})
     return dispatch
+
+
+def send_times(send_on: date | None, due_on: date | None, today: date | None = None):
+    """When a send goes out and when answers are due, from Swedish days: (send_at, due_at) in UTC.
+
+    A later day is sent at 06:00 that morning, today at once (None); the last
+    day to answer lasts until its midnight.
+    """
+    today = today or local_today()
+    send_at = at_local(send_on, SEND_TIME) if send_on is not None and send_on > today else None
+    due_at = day_end(due_on) if due_on is not None else None
+    return send_at, due_at
+
+
+def chosen_candidates(clinician) -> list:
+    """The clinician's own active patients, by name: whom they can choose for a round."""
+    return list(db.session.scalars(
+        select(Enrolment).join(User, User.id == Enrolment.patient_id).options(joinedload(Enrolment.patient))
+        .where(Enrolment.responsible_clinician_id == clinician.id, Enrolment.has_access)
+        .order_by(User.full_name, Enrolment.id)))
+
+
+def round_recipients(unit_id: int, programme_id: str | None = None, enrolment_ids: list[int] | None = None) -> list:
+    """The enrolments a round goes to; RecipientsError if nobody is active or a chosen one is not in the unit."""
+    if programme_id is not None:
+        found = recipients(unit_id, programme_id=programme_id)
+        if not found:
+            raise RecipientsError("none_active")
+        return found
+    found = recipients(unit_id, enrolment_ids=enrolment_ids or [])
+    if len(found) != len(set(enrolment_ids or [])):
+        raise RecipientsError("not_in_unit")
+    return found
 
 
 def recipients(unit_id: int, programme_id: str | None = None, enrolment_ids: list[int] | None = None) -> list:
@@ -92,6 +131,7 @@ class RoundStatus:
 
     @property
     def waiting(self) -> int:
+        """Recipients who have neither answered nor passed the last day."""
         return self.recipients - self.answered - self.overdue
 
 
@@ -123,28 +163,14 @@ def round_members(round_: Round) -> list:
         .where(Dispatch.round_id == round_.id).order_by(User.full_name, Dispatch.id))]
 
 
-def clean_answers(form: Questionnaire, raw: dict[str, str], final: bool) -> dict:
-    """Keep the answers that fit their item; on ``final`` every required item must be there."""
-    answers, problems = {}, {}
-    for item in form.items:
-        if item.type == "info":
-            continue
-        value = (raw.get(item.id) or "").strip()
-        if item.type == "text":
-            if len(value) > 2000:
-                problems[item.id] = "too_long"
-            elif value:
-                answers[item.id] = value
-        elif value:
-            if item_value(item, value) is None:
-                problems[item.id] = "invalid"
-            else:
-                answers[item.id] = int(value)
-        if final and item.required and item.id not in answers and item.id not in problems:
-            problems[item.id] = "required"
-    if problems:
-        raise AnswerProblems(problems)
-    return answers
+def draft_answers(dispatch) -> dict:
+    """The answers saved on the way ({item id: value}), to fill the form in again."""
+    return json.loads(dispatch.draft or "{}")
+
+
+def save_draft(dispatch, answers: dict) -> None:
+    """Keep the answers given so far; the patient finishes later."""
+    dispatch.draft = json.dumps(answers)
 
 
 def submit(dispatch, enrolment, form: Questionnaire, answers: dict):
@@ -193,6 +219,17 @@ def history(enrolment) -> list:
                                    .order_by(Dispatch.created_at.desc())).unique())
 
 
+def can_remind(dispatch, enrolment, now=None) -> bool:
+    """Whether a reminder makes sense: sent, visible, unanswered, and the enrolment still open."""
+    return dispatch.answered_at is None and enrolment.status != "closed" and dispatch.send_at <= (now or utcnow())
+
+
+def acknowledge_safety(enrolment, actor) -> None:
+    """The clinician has acted on a safety answer: the flag leaves the caseload, the history keeps it."""
+    enrolment.safety_flag_at = None
+    add_event(enrolment, actor, "safety_acknowledged")
+
+
 def remind(dispatch, enrolment, now=None) -> None:
     """Tell the patient (content-free) that a questionnaire still waits, and count it."""
     dispatch.reminders_sent += 1
@@ -215,7 +252,7 @@ def export_rows(unit_ids_query, form_id: str | None, start=None, end=None) -> li
 
 
 def export_csv(rows) -> str:
-
+    """The export rows as CSV text, one response a line (the answers as JSON)."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["submitted_utc", "form", "personal_number", "enrolment_id", "programme", "total", "band",

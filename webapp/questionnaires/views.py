@@ -1,29 +1,31 @@
-"""Questionnaires: clinicians send them, patients answer them, results are followed."""
+"""Questionnaires: clinicians send them, patients answer them, results are followed.
+
+The forms are Flask-WTF forms (``forms.py``); the answer form is built per
+questionnaire. Answers are never lost: a form with problems is shown again as
+written, and what fitted is kept as the draft.
+"""
 
 from __future__ import annotations
-
-import json
-from datetime import datetime, time
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import format_date, get_locale, ngettext
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from wtforms import SelectChoice
 
-from webapp.auth.models import User
 from webapp.auth.services import unit_ids_subquery, units_of
 from webapp.content.services import get_catalogue
 from webapp.core.access import role_required
 from webapp.core.audit import log_access
-from webapp.core.dates import at_local, day_end, day_start, in_planning_range, local_today, parse_filter_day
+from webapp.core.dates import day_end, day_start, parse_filter_day
 from webapp.core.db import utcnow
+from webapp.core.forms import flash_problems
 from webapp.extensions import db
-from webapp.programme.enrolments import add_event, load_enrolment_for_clinician, load_enrolment_for_patient
-from webapp.programme.models import Enrolment
-from webapp.questionnaires import services
+from webapp.programme.enrolments import load_enrolment_for_clinician, load_enrolment_for_patient
+from webapp.questionnaires import forms, services
 from webapp.questionnaires.models import Dispatch, Round
 
 bp = Blueprint("questionnaires", __name__, template_folder="templates")
@@ -43,57 +45,30 @@ def band_label(form, stored: str) -> str:
 def _band_label():
     return {"band_label": band_label}
 
-PROBLEM_TEXT = {
-    "required": lambda: _("Please answer this question."),
-    "invalid": lambda: _("Choose one of the answers."),
-    "too_long": lambda: _("The answer is too long (at most 2000 characters)."),
+
+# The service's reasons for refusing a round's recipients: the field they belong to, and what to say.
+RECIPIENT_PROBLEMS = {
+    "none_active": ("programme_id", _l("No patient in this care unit is active in this programme.")),
+    "not_in_unit": ("enrolment_id", _l("Choose patients who are active in the chosen care unit.")),
 }
 
 
+def _locale() -> str:
+    """The reader's language, for titles in choices."""
+    return str(get_locale() or "sv")
+
+
 def _form_or_404(form_id: str):
+    """A questionnaire definition from the catalogue, or 404."""
     form = get_catalogue().forms.get(form_id)
     if form is None:
         abort(404)
     return form
 
 
-def _day(value: str | None):
-    """A yyyy-mm-dd date from a form field; None when empty; ValueError when not a date."""
-    if not value:
-        return None
-    return datetime.strptime(value.strip(), "%Y-%m-%d").date()
-
-
-def _dates(data, problems: dict) -> tuple[datetime | None, datetime | None]:
-    """The send time (06:00 on that Swedish day) and the due time (the end of its day) from a form, checked."""
-    send_at = due_at = None
-    try:
-        send_on = _day(data.get("send_on"))
-    except ValueError:
-        problems["send_on"] = _("Write the date as yyyy-mm-dd.")
-        send_on = None
-    try:
-        due_on = _day(data.get("due_on"))
-    except ValueError:
-        problems["due_on"] = _("Write the date as yyyy-mm-dd.")
-        due_on = None
-    today = local_today()
-    for name, day in (("send_on", send_on), ("due_on", due_on)):
-        if day is not None and day > today and not in_planning_range(day, today):
-            problems[name] = _("Choose a date within the next ten years.")
-    if problems:
-        return None, None
-    if send_on is not None:
-        if send_on < today:
-            problems["send_on"] = _("Choose today or a later day.")
-        elif send_on > today:
-            send_at = at_local(send_on, time(6, 0))
-    if due_on is not None:
-        if due_on < max(today, send_on or today):
-            problems["due_on"] = _("The last day to answer must be on or after the day it is sent.")
-        else:
-            due_at = day_end(due_on)
-    return send_at, due_at
+def _sendable() -> list[SelectChoice]:
+    """The questionnaires that can be sent (a licence-required one without its texts cannot), as choices."""
+    return [SelectChoice(form.id, form.title(_locale())) for form in get_catalogue().forms.values() if form.has_text]
 
 
 @bp.route("/clinician/enrolments/<int:enrolment_id>/questionnaires", methods=["POST"])
@@ -102,17 +77,17 @@ def send(enrolment_id: int):
     """Send a questionnaire to one patient, now or on a later day, with an optional last day to answer."""
     enrolment = load_enrolment_for_clinician(enrolment_id, current_user)
     back = url_for("clinician.enrolment", enrolment_id=enrolment.id) + "#questionnaires"
-    form = get_catalogue().forms.get(request.form.get("form_id", ""))
-    if form is None or not form.has_text or enrolment.status == "closed":
+    form = forms.SendForm()
+    form.form_id.choices = _sendable()
+    if enrolment.status == "closed":
         flash(_("Choose a questionnaire that can be sent."), "error")
         return redirect(back)
-    problems: dict[str, str] = {}
-    send_at, due_at = _dates(request.form, problems)
-    if problems:
-        for message in problems.values():
-            flash(message, "error")
+    if not form.validate_on_submit():
+        flash_problems(form)
         return redirect(back)
-    services.send_round(form, enrolment.care_unit_id, current_user, [enrolment], send_at=send_at, due_at=due_at)
+    send_at, due_at = services.send_times(form.send_on.data, form.due_on.data)
+    services.send_round(get_catalogue().forms[form.form_id.data], enrolment.care_unit_id, current_user, [enrolment],
+                        send_at=send_at, due_at=due_at)
     db.session.commit()
     if send_at:
         flash(_("The questionnaire will be sent on %(date)s. The patient is told by e-mail then.",
@@ -122,13 +97,21 @@ def send(enrolment_id: int):
     return redirect(back)
 
 
-def _chosen_candidates():
-    """The clinician's own active patients, for the "chosen patients" list."""
-    return list(db.session.scalars(
-        select(Enrolment).join(User, User.id == Enrolment.patient_id).options(joinedload(Enrolment.patient))
-        .where(Enrolment.responsible_clinician_id == current_user.id,
-               Enrolment.has_access)
-        .order_by(User.full_name, Enrolment.id)))
+def _round_choices(form, catalogue, units, candidates) -> None:
+    """What the send form offers: sendable questionnaires, the clinician's units, programmes, own patients."""
+    locale = _locale()
+    form.form_id.choices = _sendable()
+    form.unit_id.choices = [SelectChoice(unit.id, unit.name) for unit in units]
+    form.programme_id.choices = [SelectChoice(p.id, p.title(locale)) for p in catalogue.programmes.values()]
+    unit_names = {unit.id: unit.name for unit in units}
+
+    def label(enrolment):
+        programme = catalogue.programmes.get(enrolment.programme_id)
+        text = f"{enrolment.patient.full_name} – {programme.title(locale) if programme else enrolment.programme_id}"
+        # The unit is said only when there is more than one to tell apart.
+        return f"{text} ({unit_names.get(enrolment.care_unit_id, '')})" if len(units) > 1 else text
+
+    form.enrolment_id.choices = [SelectChoice(enrolment.id, label(enrolment)) for enrolment in candidates]
 
 
 @bp.route("/clinician/questionnaires", methods=["GET", "POST"])
@@ -136,54 +119,37 @@ def _chosen_candidates():
 def rounds():
     """Send a questionnaire to a recipient list, and follow every send: answered, waiting, overdue."""
     catalogue = get_catalogue()
-    units = units_of(current_user)
-    candidates = _chosen_candidates()
-    values = request.form if request.method == "POST" else {}
-    problems: dict[str, str] = {}
-    if request.method == "POST":
-        form = catalogue.forms.get(request.form.get("form_id", ""))
-        if form is None or not form.has_text:
-            problems["form_id"] = _("Choose a questionnaire that can be sent.")
-        unit = next((u for u in units if str(u.id) == request.form.get("unit_id")), None)
-        if unit is None:
-            problems["unit_id"] = _("Choose one of your care units.")
-        send_at, due_at = _dates(request.form, problems)
-        to = request.form.get("to")
-        enrolments, programme_id = [], None
-        if to == "programme":
-            programme_id = request.form.get("programme_id", "")
-            if programme_id not in catalogue.programmes:
-                problems["programme_id"] = _("Choose a programme.")
-            elif unit is not None:
-                enrolments = services.recipients(unit.id, programme_id=programme_id)
-                if not enrolments:
-                    problems["programme_id"] = _("No patient in this care unit is active in this programme.")
-        elif to == "chosen":
-            chosen = [int(v) for v in request.form.getlist("enrolment_id") if v.isdigit()]
-            if not chosen:
-                problems["enrolment_id"] = _("Choose at least one patient.")
-            elif unit is not None:
-                enrolments = services.recipients(unit.id, enrolment_ids=chosen)
-                if len(enrolments) != len(set(chosen)):
-                    problems["enrolment_id"] = _("Choose patients who are active in the chosen care unit.")
-        else:
-            problems["to"] = _("Choose who gets the questionnaire.")
-        if not problems:
-            round_ = services.send_round(form, unit.id, current_user, enrolments, programme_id=programme_id,
-                                         send_at=send_at, due_at=due_at)
-            db.session.commit()
-            flash(ngettext("The questionnaire is sent to %(num)d patient.",
-                           "The questionnaire is sent to %(num)d patients.", len(enrolments)), "success")
-            return redirect(url_for("questionnaires.round_detail", round_id=round_.id))
+    candidates = services.chosen_candidates(current_user)
+    form = forms.RoundForm()
+    _round_choices(form, catalogue, units_of(current_user), candidates)
+    if not form.is_submitted():
+        form.to.data = "programme"
+    valid = form.validate_on_submit()
+    # Who gets it is checked even when a day is wrong, so every problem is told at once.
+    asked = form.recipients_asked()
+    if asked is not None:
+        try:
+            enrolments = services.round_recipients(form.unit_id.data, **asked)
+        except services.RecipientsError as exc:
+            name, message = RECIPIENT_PROBLEMS[exc.code]
+            form[name].errors.append(message)
+            valid = False
+    if valid and asked is not None:
+        send_at, due_at = services.send_times(form.send_on.data, form.due_on.data)
+        round_ = services.send_round(catalogue.forms[form.form_id.data], form.unit_id.data, current_user, enrolments,
+                                     programme_id=asked.get("programme_id"), send_at=send_at, due_at=due_at)
+        db.session.commit()
+        flash(ngettext("The questionnaire is sent to %(num)d patient.",
+                       "The questionnaire is sent to %(num)d patients.", len(enrolments)), "success")
+        return redirect(url_for("questionnaires.round_detail", round_id=round_.id))
     overview = services.rounds_overview(unit_ids_subquery(current_user))
     # The names in the "chosen patients" list are patient data on screen.
-    log_access(current_user, "questionnaires.rounds", detail=f"{len(overview)} sends, {len(candidates)} patients listed")
-    html = render_template("questionnaires/rounds.html", overview=overview, units=units, candidates=candidates,
-                           forms=catalogue.forms, programmes=catalogue.programmes, values=values,
-                           chosen={v for v in request.form.getlist("enrolment_id")} if values else set(),
-                           problems=problems)
+    log_access(current_user, "questionnaires.rounds", detail=f"{len(overview)} sends, {len(candidates)} patients listed",
+               patient_ids=[enrolment.patient_id for enrolment in candidates])
+    html = render_template("questionnaires/rounds.html", overview=overview, round_form=form,
+                           forms=catalogue.forms, programmes=catalogue.programmes)
     db.session.commit()
-    return html, 400 if problems else 200
+    return html, 400 if form.errors else 200
 
 
 @bp.route("/clinician/questionnaires/rounds/<int:round_id>")
@@ -195,7 +161,8 @@ def round_detail(round_id: int):
     if round_ is None:
         abort(404)
     members = services.round_members(round_)
-    log_access(current_user, "questionnaires.round", detail=f"round {round_.id}, {len(members)} patients")
+    log_access(current_user, "questionnaires.round", detail=f"round {round_.id}, {len(members)} patients",
+               patient_ids=[patient.id for _dispatch, _enrolment, patient in members])
     html = render_template("questionnaires/round.html", round=round_, members=members,
                            form=get_catalogue().forms.get(round_.form_id))
     db.session.commit()
@@ -208,7 +175,7 @@ def remind_now(enrolment_id: int, dispatch_id: int):
     """Remind the patient of an unanswered questionnaire now."""
     enrolment = load_enrolment_for_clinician(enrolment_id, current_user)
     dispatch = _load_dispatch(enrolment, dispatch_id)
-    if dispatch.answered_at is None and enrolment.status != "closed" and dispatch.send_at <= utcnow():
+    if services.can_remind(dispatch, enrolment):
         services.remind(dispatch, enrolment)
         db.session.commit()
         flash(_("A reminder is sent to the patient."), "success")
@@ -222,14 +189,14 @@ def remind_now(enrolment_id: int, dispatch_id: int):
 def acknowledge_safety(enrolment_id: int):
     """The clinician has acted on a safety answer: take the flag off the caseload."""
     enrolment = load_enrolment_for_clinician(enrolment_id, current_user)
-    enrolment.safety_flag_at = None
-    add_event(enrolment, current_user, "safety_acknowledged")
+    services.acknowledge_safety(enrolment, current_user)
     db.session.commit()
     flash(_("The safety flag is removed."), "success")
     return redirect(url_for("clinician.enrolment", enrolment_id=enrolment.id))
 
 
 def _load_dispatch(enrolment, dispatch_id: int, visible_only: bool = False) -> Dispatch:
+    """The enrolment's dispatch, or 404 (also for one sent for a later day, with ``visible_only``)."""
     dispatch = db.session.get(Dispatch, dispatch_id)
     if dispatch is None or dispatch.enrolment_id != enrolment.id:
         abort(404)
@@ -237,6 +204,12 @@ def _load_dispatch(enrolment, dispatch_id: int, visible_only: bool = False) -> D
         # Sent for a later day: the patient cannot see it yet.
         abort(404)
     return dispatch
+
+
+def _render_answer(enrolment, dispatch, definition, form, status: int):
+    """The answer page with its form: as saved, or as just written with its problems."""
+    return render_template("questionnaires/answer.html", enrolment=enrolment, dispatch=dispatch,
+                           questionnaire=definition, form=form, locale=current_user.locale), status
 
 
 @bp.route("/e/<int:enrolment_id>/questionnaires/<int:dispatch_id>", methods=["GET", "POST"])
@@ -247,34 +220,24 @@ def answer(enrolment_id: int, dispatch_id: int):
     dispatch = _load_dispatch(enrolment, dispatch_id, visible_only=True)
     if dispatch.answered_at is not None:
         return redirect(url_for("questionnaires.done", enrolment_id=enrolment.id, dispatch_id=dispatch.id))
-    form = _form_or_404(dispatch.form_id)
-    values = json.loads(dispatch.draft or "{}")
-    problems: dict[str, str] = {}
-    if request.method == "POST":
-        raw = {item.id: request.form.get(item.id, "") for item in form.items}
-        final = request.form.get("action") == "submit"
-        values = {k: v for k, v in raw.items() if v}
-        try:
-            answers = services.clean_answers(form, raw, final=final)
-        except services.AnswerProblems as exc:
-            problems = exc.problems
-            # Keep what fitted, so a reload still has it.
-            partial = {k: v for k, v in raw.items() if v and k not in problems}
-            dispatch.draft = json.dumps(partial)
-            db.session.commit()
-        else:
-            if final:
-                _response, result = services.submit(dispatch, enrolment, form, answers)
-                db.session.commit()
-                return redirect(url_for("questionnaires.done", enrolment_id=enrolment.id, dispatch_id=dispatch.id))
-            dispatch.draft = json.dumps(answers)
-            db.session.commit()
-            flash(_("Your answers are saved. You can finish later."), "success")
-            return redirect(url_for("questionnaires.answer", enrolment_id=enrolment.id, dispatch_id=dispatch.id))
-    messages = {item_id: PROBLEM_TEXT[code]() for item_id, code in problems.items()}
-    return render_template("questionnaires/answer.html", enrolment=enrolment, dispatch=dispatch, form=form,
-                           values={k: str(v) for k, v in values.items()}, problems=messages,
-                           locale=current_user.locale), 400 if problems else 200
+    definition = _form_or_404(dispatch.form_id)
+    answer_form = forms.answer_form(definition, current_user.locale)
+    if request.method == "GET":
+        return _render_answer(enrolment, dispatch, definition, answer_form(data=services.draft_answers(dispatch)), 200)
+    form = answer_form()
+    if not form.validate_on_submit():
+        # Keep what fitted, so a reload still has it; the page shows everything as written.
+        services.save_draft(dispatch, form.answers())
+        db.session.commit()
+        return _render_answer(enrolment, dispatch, definition, form, 400)
+    if form.is_final:
+        services.submit(dispatch, enrolment, definition, form.answers())
+        db.session.commit()
+        return redirect(url_for("questionnaires.done", enrolment_id=enrolment.id, dispatch_id=dispatch.id))
+    services.save_draft(dispatch, form.answers())
+    db.session.commit()
+    flash(_("Your answers are saved. You can finish later."), "success")
+    return redirect(url_for("questionnaires.answer", enrolment_id=enrolment.id, dispatch_id=dispatch.id))
 
 
 @bp.route("/e/<int:enrolment_id>/questionnaires/<int:dispatch_id>/done")
@@ -308,7 +271,8 @@ def export():
     # Written before the commit, which expires the rows: reading them after would cost a query per row.
     body = services.export_csv(rows)
     log_access(current_user, "questionnaires.export",
-               detail=f"{len(rows)} responses, form {request.args.get('form') or 'all'}")
+               detail=f"{len(rows)} responses, form {request.args.get('form') or 'all'}",
+               patient_ids=[patient.id for _submission, _enrolment, patient in rows])
     db.session.commit()
     return Response(body, mimetype="text/csv",
                         headers={"Content-Disposition": "attachment; filename=lotsa-questionnaires.csv"})
