@@ -20,7 +20,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     instance_path = os.environ.get("LOTSA_INSTANCE_PATH") or str(PROJECT_ROOT / "instance")
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=False)
     app.request_class = LotsaRequest
-    os.makedirs(app.instance_path, exist_ok=True)
+    # The instance folder holds the SQLite database, the development secret and
+    # mailbox: nobody but the service's own user may read it.
+    os.makedirs(app.instance_path, mode=0o700, exist_ok=True)
+    if os.stat(app.instance_path).st_uid == os.geteuid():
+        os.chmod(app.instance_path, 0o700)
 
     settings = load_config(config)
     validate_config(settings, app.instance_path)
@@ -28,6 +32,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     _init_extensions(app)
     _load_content(app)
+    _register_url_converters(app)
     _register_blueprints(app)
     _connect_receivers()
     _init_web(app)
@@ -68,6 +73,13 @@ def _load_content(app: Flask) -> None:
     init_catalogue(app)
 
 
+def _register_url_converters(app: Flask) -> None:
+    """Every ``<int:...>`` in a route takes ASCII digits within the database's range (else 404)."""
+    from webapp.core.numbers import IdConverter
+
+    app.url_map.converters["int"] = IdConverter
+
+
 def _register_blueprints(app: Flask) -> None:
     from webapp.admin.views import bp as admin_bp
     from webapp.auth.views import bp as auth_bp
@@ -98,6 +110,7 @@ def _connect_receivers() -> None:
 
 
 def _init_web(app: Flask) -> None:
+    from webapp.core.drafts import init_drafts
     from webapp.core.i18n import init_i18n
     from webapp.core.security import init_security_headers
     from webapp.core.static import init_static
@@ -109,6 +122,7 @@ def _init_web(app: Flask) -> None:
     init_error_handlers(app)
     init_i18n(app)
     init_templating(app)
+    init_drafts(app)
     if app.config["PROXY_FIX"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -118,9 +132,10 @@ def _init_web(app: Flask) -> None:
 def _register_cli(app: Flask) -> None:
     from webapp.admin.backup import backup_command, restore_command
     from webapp.admin.cli import demo
+    from webapp.admin.staff_cli import staff
     from webapp.auth.cli import units, users
     from webapp.content.cli import content
     from webapp.scheduler import scheduler_command
 
-    for command in (users, units, demo, content, scheduler_command, backup_command, restore_command):
+    for command in (users, units, staff, demo, content, scheduler_command, backup_command, restore_command):
         app.cli.add_command(command)

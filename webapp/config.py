@@ -34,6 +34,29 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": "",
     # Seconds a SQLite connection waits for a lock before failing.
     "SQLITE_BUSY_TIMEOUT_MS": 5000,
+    # PostgreSQL only (SQLite ignores these five). Seconds to wait for a new
+    # connection, handshake and login included (libpq's connect_timeout; less
+    # than 2 counts as 2). Also the limit for the pool's liveness check (pre-ping)
+    # of a kept connection, so a restarted or vanished server costs at most this
+    # twice before a request gets the outage page.
+    "DATABASE_CONNECT_TIMEOUT_SECONDS": 5,
+    # Milliseconds a statement may run before PostgreSQL cancels it
+    # (statement_timeout; 0 = no limit). Pages take well under a second; a runaway
+    # query should end long before gunicorn's 30 s worker timeout.
+    "DATABASE_STATEMENT_TIMEOUT_MS": 10000,
+    # Seconds the app waits for any answer from PostgreSQL before it gives the
+    # connection up (0 = wait for ever). statement_timeout is enforced by the
+    # server and cannot help when the server is frozen or the network is gone;
+    # this limit is kept by the app. Longer than the statement timeout, so that a
+    # slow query is cancelled by the server first and its connection stays usable.
+    "DATABASE_RESPONSE_TIMEOUT_SECONDS": 15,
+    # Seconds a request waits for a free pooled connection (only threaded workers
+    # ever wait: a sync worker holds one connection).
+    "DATABASE_POOL_TIMEOUT_SECONDS": 10,
+    # /healthz's own limit in seconds for its SELECT 1 (connecting included, at
+    # least 2 s when it has to connect): a monitor gets a 503 quickly instead of
+    # a hung request when the database is down or frozen.
+    "HEALTHZ_TIMEOUT_SECONDS": 2,
     # Public base URL used in links that leave the site (e-mail, SMS).
     "BASE_URL": "http://127.0.0.1:5000",
     # Log a patient or staff member out after this many minutes without activity.
@@ -53,16 +76,39 @@ DEFAULTS: dict[str, Any] = {
     # Shortest password we accept (NIST 800-63B suggests at least 8; we ask 10).
     # Bandit B105: a setting name, not a password.
     "PASSWORD_MIN_LENGTH": 10,  # nosec B105
-    # Flask-Limiter storage; use redis://127.0.0.1:6379 with several app servers.
-    "RATELIMIT_STORAGE_URI": "memory://",
+    # Where the rate limits and lock-outs are counted. "lotsa-sqlite://" (or empty):
+    # a SQLite file in instance/ that every worker on this host shares
+    # (lotsa-sqlite:///absolute/path.sqlite3 for another file). With several app
+    # servers: redis://127.0.0.1:6379/0. memory:// counts in each worker process
+    # on its own (N workers let N times the limit through): tests only, refused
+    # in production.
+    "RATELIMIT_STORAGE_URI": "lotsa-sqlite://",
     # If that storage cannot be reached, count in each process's memory until it
     # is back, instead of failing every login with a server error.
     "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
-    # Login attempts allowed per client address and per account name.
+    # "moving-window": at most N in any period, also across the end of one (a
+    # "fixed-window" lets N at the end of a minute and N more at the start of the
+    # next). Also "fixed-window"; the storage must support the one chosen.
+    "RATELIMIT_STRATEGY": "moving-window",
+    # Put before every key, so several installations (or test runs) can share
+    # one Redis. Letters, digits, "-", "_" and "." only.
+    "RATELIMIT_KEY_PREFIX": "lotsa",
+    # Login attempts allowed per client address (spraying many accounts) and per
+    # account name (from any number of addresses). Limits take "N per period",
+    # several separated by ";".
     "RATELIMIT_LOGIN": "10 per minute",
     "RATELIMIT_LOGIN_ACCOUNT": "5 per minute",
-    # One-time-code attempts per client address.
+    # Two-factor code attempts per client address and per staff account.
     "RATELIMIT_OTP": "10 per minute",
+    "RATELIMIT_OTP_ACCOUNT": "5 per minute",
+    # Lock-out: after this many failed passwords for one account name (known or
+    # not, so it tells nobody which accounts exist) within the period, that name
+    # may not log in, even with the right password, until the period has passed
+    # since the last failure counted. One "N per period" each.
+    "RATELIMIT_LOGIN_LOCKOUT": "10 per 15 minutes",
+    # The same for wrong two-factor codes of one staff account (a code has six
+    # digits, so fewer guesses are allowed than for a password).
+    "RATELIMIT_OTP_LOCKOUT": "5 per 15 minutes",
     # Messages a user may send per minute (stops floods, not conversations).
     "RATELIMIT_MESSAGES": "20 per minute",
     # Password-reset requests per client address.
@@ -95,9 +141,13 @@ DEFAULTS: dict[str, Any] = {
     "SMS_SENDER": "Lotsa",
     # Scheduler: seconds between sweeps of the notification outbox.
     "SCHEDULER_INTERVAL_SECONDS": 5,
-    # Items claimed per sweep; a claim older than this many seconds is retried.
+    # Items claimed per sweep.
     "OUTBOX_BATCH_SIZE": 200,
-    "OUTBOX_CLAIM_TIMEOUT_SECONDS": 600,
+    # A claim is a lease: the scheduler renews it every third of this while it
+    # delivers the batch; one not renewed for this many seconds (its scheduler
+    # crashed) is taken over by another scheduler. A single delivery must finish
+    # within two thirds of it (SMTP and SMS time out after 10 s per step).
+    "OUTBOX_CLAIM_TIMEOUT_SECONDS": 45,
     # Give up on an item after this many failed deliveries (it is kept as failed).
     "OUTBOX_MAX_ATTEMPTS": 8,
     # Where programmes, media files and questionnaire definitions are read from.
@@ -116,6 +166,9 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_NAME": "lotsa_session",
     # CSRF tokens live as long as the absolute session lifetime.
     "WTF_CSRF_TIME_LIMIT": 12 * 3600,
+    # What someone typed into a form when their session had ended is kept (encrypted,
+    # for that browser only) this long, for them to send after logging in again.
+    "DRAFT_MINUTES": 120,
     # Largest request body accepted (bytes).
     "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
     # Trust one proxy's X-Forwarded-* headers (set behind nginx).
@@ -183,8 +236,14 @@ def validate_config(config: dict[str, Any], instance_path: str) -> None:
     if not (url.startswith("sqlite") or url.startswith("postgresql+psycopg")):
         raise ConfigError(f"DATABASE_URL must be SQLite or PostgreSQL (psycopg), got {url.split(':')[0]!r}")
     config["SQLALCHEMY_DATABASE_URI"] = url
+    _database_timeouts(config, url)
+    if int(config["OUTBOX_CLAIM_TIMEOUT_SECONDS"]) < 30:
+        # Less would let another scheduler take over an item that is slow to send, and send it twice.
+        raise ConfigError("OUTBOX_CLAIM_TIMEOUT_SECONDS must be at least 30")
+    _rate_limits(config, instance_path)
 
-    for key in ("SESSION_IDLE_MINUTES", "SESSION_ABSOLUTE_HOURS", "SESSION_TOUCH_SECONDS", "RECORD_RETENTION_YEARS"):
+    for key in ("SESSION_IDLE_MINUTES", "SESSION_ABSOLUTE_HOURS", "SESSION_TOUCH_SECONDS", "RECORD_RETENTION_YEARS",
+                "DRAFT_MINUTES"):
         if int(config[key]) <= 0:
             raise ConfigError(f"{key} must be a positive number")
     if config["SESSION_WARNING_SECONDS"] >= config["SESSION_IDLE_MINUTES"] * 60:
@@ -201,6 +260,113 @@ def validate_config(config: dict[str, Any], instance_path: str) -> None:
         config["CONTENT_AUTO_RELOAD"] = config["CONTENT_AUTO_RELOAD"].lower() in {"1", "true", "yes", "on"}
     config["BABEL_TRANSLATION_DIRECTORIES"] = str(PROJECT_ROOT / "translations")
     config["TESTING"] = config.get("TESTING", env == "testing")
+
+
+def _database_timeouts(config: dict[str, Any], url: str) -> None:
+    """Check the database time limits and turn them into SQLAlchemy engine options.
+
+    ``hide_parameters`` on every engine: a failed statement's error (and so its
+    traceback in the log) then shows the SQL without the values, which may be a
+    patient's message or answer. SQLite keeps its other defaults (its lock wait
+    is SQLITE_BUSY_TIMEOUT_MS); the rest is for PostgreSQL. The limit on waiting
+    for an answer is applied by ``webapp.core.db.configure_postgres``, which
+    reads DATABASE_RESPONSE_TIMEOUT_SECONDS and DATABASE_CONNECT_TIMEOUT_SECONDS
+    itself (libpq has no such setting).
+    """
+    for key in ("DATABASE_CONNECT_TIMEOUT_SECONDS", "DATABASE_STATEMENT_TIMEOUT_MS",
+                "DATABASE_RESPONSE_TIMEOUT_SECONDS", "DATABASE_POOL_TIMEOUT_SECONDS", "HEALTHZ_TIMEOUT_SECONDS"):
+        value = config[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(f"{key} must be a whole number, 0 or more")
+    for key in ("DATABASE_CONNECT_TIMEOUT_SECONDS", "DATABASE_POOL_TIMEOUT_SECONDS", "HEALTHZ_TIMEOUT_SECONDS"):
+        if config[key] == 0:
+            raise ConfigError(f"{key} must be at least 1 second")
+    statement_ms, response = config["DATABASE_STATEMENT_TIMEOUT_MS"], config["DATABASE_RESPONSE_TIMEOUT_SECONDS"]
+    if statement_ms and response and response * 1000 <= statement_ms:
+        raise ConfigError("DATABASE_RESPONSE_TIMEOUT_SECONDS must be longer than DATABASE_STATEMENT_TIMEOUT_MS, "
+                          "so that PostgreSQL cancels a slow statement before the app gives up its connection")
+    options: dict[str, Any] = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    options.setdefault("hide_parameters", True)
+    if url.startswith("postgresql"):
+        from sqlalchemy.engine import make_url
+
+        connect_args = {
+            "connect_timeout": config["DATABASE_CONNECT_TIMEOUT_SECONDS"],
+            # TCP keepalives notice a server host or network that has gone away
+            # while a connection sits in the pool (after about 30 + 3 x 10 s).
+            "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3,
+            **options.pop("connect_args", {}),
+        }
+        if response:
+            # The kernel drops a connection whose sent data stays unacknowledged
+            # this long (a lost network), instead of retransmitting for ~15 minutes.
+            connect_args.setdefault("tcp_user_timeout", response * 1000)
+        if statement_ms:
+            # Keep options already given in DATABASE_URL (?options=...), add ours.
+            given = make_url(url).query.get("options") or connect_args.get("options") or ""
+            given = given if isinstance(given, str) else " ".join(given)
+            connect_args["options"] = f"{given} -c statement_timeout={statement_ms}".strip()
+        # Pre-ping: a kept connection that died (a database restart, a failover)
+        # is noticed and replaced at checkout, so no request fails because of it.
+        options.setdefault("pool_pre_ping", True)
+        options.setdefault("pool_timeout", config["DATABASE_POOL_TIMEOUT_SECONDS"])
+        options["connect_args"] = connect_args
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
+#: Settings holding one or more limits ("N per period; M per period").
+RATE_LIMIT_KEYS = ("RATELIMIT_LOGIN", "RATELIMIT_LOGIN_ACCOUNT", "RATELIMIT_OTP", "RATELIMIT_OTP_ACCOUNT",
+                   "RATELIMIT_MESSAGES", "RATELIMIT_RESET")
+#: Settings holding exactly one limit: the lock-outs.
+LOCKOUT_KEYS = ("RATELIMIT_LOGIN_LOCKOUT", "RATELIMIT_OTP_LOCKOUT")
+
+
+def _rate_limits(config: dict[str, Any], instance_path: str) -> None:
+    """Check the rate-limit settings and fill in the default storage's file.
+
+    Flask-Limiter would only fail at the first request (a bad limit string) or
+    with a bare NotImplementedError (a strategy the storage lacks); this says
+    which setting is wrong at start-up.
+    """
+    import re
+
+    from limits import parse_many
+    from limits.storage import SCHEMES, MovingWindowSupport, SlidingWindowCounterSupport
+    from limits.strategies import STRATEGIES
+
+    import webapp.extensions  # noqa: F401  (defining its storage class registers lotsa-sqlite://)
+
+    uri = str(config["RATELIMIT_STORAGE_URI"] or "").strip()
+    if uri in ("", "lotsa-sqlite://"):
+        uri = "lotsa-sqlite://" + os.path.join(os.path.abspath(instance_path), "ratelimits.sqlite3")
+    scheme = uri.split("://", 1)[0] if "://" in uri else ""
+    if scheme not in SCHEMES or scheme.startswith("async+"):
+        known = ", ".join(sorted(s for s in SCHEMES if not s.startswith("async+")))
+        raise ConfigError(f"RATELIMIT_STORAGE_URI: unknown storage {scheme or uri!r}; use one of {known}")
+    if scheme == "lotsa-sqlite" and not uri.split("://", 1)[1].startswith("/"):
+        raise ConfigError("RATELIMIT_STORAGE_URI: lotsa-sqlite:// takes an absolute path (lotsa-sqlite:///srv/x.sqlite3)")
+    if scheme == "memory" and config["LOTSA_ENV"] == "production":
+        raise ConfigError("RATELIMIT_STORAGE_URI=memory:// counts in each gunicorn worker on its own, so the login "
+                          "limits do not hold; use lotsa-sqlite:// (one server) or redis://host:6379/0")
+    config["RATELIMIT_STORAGE_URI"] = uri
+
+    strategy = config["RATELIMIT_STRATEGY"]
+    if strategy not in STRATEGIES:
+        raise ConfigError(f"RATELIMIT_STRATEGY must be one of {', '.join(sorted(STRATEGIES))}, not {strategy!r}")
+    needs = {"moving-window": MovingWindowSupport, "sliding-window-counter": SlidingWindowCounterSupport}.get(strategy)
+    if needs and not issubclass(SCHEMES[scheme], needs):
+        raise ConfigError(f"RATELIMIT_STRATEGY={strategy} is not supported by the {scheme}:// storage")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{0,64}", str(config["RATELIMIT_KEY_PREFIX"])):
+        raise ConfigError("RATELIMIT_KEY_PREFIX may hold only letters, digits, '-', '_' and '.' (at most 64)")
+
+    for key in RATE_LIMIT_KEYS + LOCKOUT_KEYS:
+        try:
+            items = parse_many(str(config[key]))
+        except ValueError:
+            items = []
+        if not items or any(item.amount < 1 for item in items) or (key in LOCKOUT_KEYS and len(items) > 1):
+            example = "10 per 15 minutes" if key in LOCKOUT_KEYS else "5 per minute"
+            raise ConfigError(f"{key} must be a limit like {example!r}, not {config[key]!r}")
 
 
 def _development_secret(instance_path: str) -> str:

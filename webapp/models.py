@@ -4,6 +4,7 @@
 from webapp.auth.models import AuthToken, CareUnit, Membership, User, UserSession  # noqa: F401
 from webapp.careplan.models import CarePlan, CarePlanVersion, FollowUpContact  # noqa: F401
 from webapp.core.audit import AccessLogEntry  # noqa: F401
+from webapp.core.drafts import Draft  # noqa: F401
 from webapp.groups.models import Group, GroupMember, GroupSession  # noqa: F401
 from webapp.messages.models import Conversation, Message  # noqa: F401
 from webapp.notifications.models import NotificationConsent, OutboxItem, SchedulerHeartbeat  # noqa: F401

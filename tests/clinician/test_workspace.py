@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.fixtures.plugin import Auth
-from webapp.auth.models import User
+from webapp.auth.models import Membership, User
 from webapp.core.audit import AccessLogEntry
 from webapp.notifications.models import OutboxItem
 from webapp.programme.models import Enrolment, EnrolmentEvent, ScheduleEntry
@@ -331,3 +331,40 @@ def test_access_matrix(app, make, db, who, get_status, post_status):
         assert auth.post(url, {"reason": "x", "confirm": "y", "days": "5"}).status_code == post_status, url
     db.session.refresh(enrolment)
     assert enrolment.status == "active" and enrolment.recommended_days == 365
+
+
+def test_hand_over_to_a_clinician_of_two_units_keeps_the_care_unit_in_the_care(app, client, auth, clinician, make,
+                                                                                 unit, db):
+    """The enrolment moves only to a unit both clinicians share; the colleague's other unit never sees it."""
+    shared, elsewhere = make.unit(), make.unit()
+    clinician.memberships.append(Membership(care_unit_id=shared.id))
+    db.session.commit()
+    colleague = make.user("clinician", units=[elsewhere, shared], name="Jonas Ek")
+    stranger = make.user("clinician", units=[elsewhere])
+    enrolment = make.enrolment(make.user("patient"), unit, clinician)
+    base = f"/clinician/enrolments/{enrolment.id}"
+    # The colleague does not work at the enrolment's unit, and shares exactly one unit with the clinician.
+    auth.post(f"{base}/hand-over", {"clinician": str(colleague.id)}, base)
+    db.session.refresh(enrolment)
+    assert enrolment.responsible_clinician_id == colleague.id
+    assert enrolment.care_unit_id == shared.id
+    other = app.test_client()
+    Auth(other, db).login(stranger)
+    assert other.get(base).status_code == 404
+
+
+def test_hand_over_asks_which_unit_when_several_are_shared(app, client, auth, clinician, make, unit, db):
+    first, second = make.unit(), make.unit()
+    clinician.memberships.extend([Membership(care_unit_id=first.id), Membership(care_unit_id=second.id)])
+    db.session.commit()
+    colleague = make.user("clinician", units=[first, second])
+    enrolment = make.enrolment(make.user("patient"), unit, clinician)
+    base = f"/clinician/enrolments/{enrolment.id}"
+    page = auth.post(f"{base}/hand-over", {"clinician": str(colleague.id)}, base, follow_redirects=True)
+    db.session.refresh(enrolment)
+    assert enrolment.responsible_clinician_id == clinician.id and enrolment.care_unit_id == unit.id
+    # Nothing changed, and the page offers the choice of unit.
+    assert page.status_code == 200 and 'name="unit"' in page.get_data(as_text=True)
+    auth.post(f"{base}/hand-over", {"clinician": str(colleague.id), "unit": str(second.id)}, base)
+    db.session.refresh(enrolment)
+    assert enrolment.responsible_clinician_id == colleague.id and enrolment.care_unit_id == second.id

@@ -61,7 +61,7 @@ EXPECTED_ERRORS = [
     ("broken/modules/broken/missing-lang-id/en.md:1:", "differ from sv.md (missing only-in-swedish)"),
     ("broken/modules/broken/missing-media/sv.md:8:", "there is no media 'no-such-sound'"),
     ("broken/modules/broken/video-no-captions/sv.md:6:", "the video 'silent-film' has no captions"),
-    ("broken/media/silent-film/media.yaml:1:", "the video has no captions file"),
+    ("broken/media/silent-film/media.yaml:4:", "the video has no captions file"),
     ("broken/modules/broken/unknown-directive/sv.md:8:", "unknown block 'quiz'"),
     ("broken/modules/broken/raw-html/sv.md:8:", "HTML is not allowed"),
     ("broken/modules/broken/raw-html/sv.md:8:", "javascript:, data: or file: link is not allowed"),

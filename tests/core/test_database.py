@@ -140,7 +140,11 @@ def test_access_log_is_append_only_in_the_database(app, db, make):
     admin = make.user("admin")
     log_access(admin, "test.read", patient_id=1)
     db.session.commit()
-    for statement in ("UPDATE access_log SET action = 'x'", "DELETE FROM access_log"):
+    statements = ["UPDATE access_log SET action = 'x'", "DELETE FROM access_log"]
+    if db.engine.dialect.name == "postgresql":
+        # TRUNCATE skips row triggers; its own statement trigger refuses it.
+        statements.append("TRUNCATE access_log")
+    for statement in statements:
         with pytest.raises(DatabaseError, match="append-only"):
             with db.engine.begin() as conn:
                 conn.execute(text(statement))

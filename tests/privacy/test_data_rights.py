@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tests.fixtures.plugin import Auth
 from webapp.core.audit import AccessLogEntry
@@ -48,7 +48,10 @@ def test_patient_downloads_everything_held_about_them(app, s, db):
     assert "password_hash" not in data["account"] and "totp_secret" not in data["account"]
     assert [a["text"] for a in data["answers"]] == ["Mitt svar om smärta"]
     assert [m["body"] for m in data["messages"]] == ["Ett meddelande till vårdteamet"]
-    assert any(e["action"] == "enrolment.view" and e["actor_id"] == s["clinician"].id for e in data["access_log"])
+    assert any(e["action"] == "enrolment.view" and e["who"] == s["clinician"].full_name and e["role"] == "clinician"
+               for e in data["access_log"])
+    # Staff are named by name and role: no staff ids or network addresses in the patient's copy.
+    assert all(set(e) == {"at", "who", "role", "action", "enrolment_id"} for e in data["access_log"])
     page = client.get("/account/my-data").get_data(as_text=True)
     assert "Mitt svar om smärta" in page and "enrolment.view" in page
     actions = db.session.scalars(select(AccessLogEntry.action).where(AccessLogEntry.patient_id == s["patient"].id))
@@ -164,3 +167,29 @@ def test_backup_damage_restore_gives_identical_data(app, s, db, tmp_path):
     broken.write_bytes(b"SQLite format 3\x00" + b"\x00" * 100)
     result = runner.invoke(restore_command, [str(broken), "--yes"])
     assert result.exit_code != 0
+
+
+def test_lists_that_showed_the_patient_are_in_their_access_log_extract(app, s, make, db):
+    """The caseload and the inbox log every patient they showed, in one row per request."""
+    other = make.enrolment(make.user("patient"), s["unit"], s["clinician"])
+    clinician = app.test_client()
+    Auth(clinician, db).login(s["clinician"])
+    before = db.session.scalar(select(func.count()).select_from(AccessLogEntry))
+    assert clinician.get("/clinician/").status_code == 200
+    assert clinician.get("/clinician/inbox").status_code == 200
+    rows = db.session.scalars(select(AccessLogEntry).order_by(AccessLogEntry.id.desc()).limit(2)).all()
+    assert db.session.scalar(select(func.count()).select_from(AccessLogEntry)) == before + 2
+    caseload = next(r for r in rows if r.action == "caseload.view")
+    assert f",{s['patient'].id}," in caseload.patient_ids and f",{other.patient_id}," in caseload.patient_ids
+    inbox = next(r for r in rows if r.action == "inbox.view")
+    assert inbox.patient_ids == f",{s['patient'].id},"  # only the waiting conversation's patient
+
+    patient = app.test_client()
+    Auth(patient, db).login(s["patient"])
+    extract = json.loads(patient.get("/account/my-data.json").get_data(as_text=True))["access_log"]
+    assert {"caseload.view", "inbox.view"} <= {e["action"] for e in extract}
+    # The other patient's extract has the caseload but not this patient's inbox row.
+    from webapp.privacy.services import collect
+
+    others = {e["action"] for e in collect(db.session.get(type(s["patient"]), other.patient_id))["access_log"]}
+    assert "caseload.view" in others and "inbox.view" not in others

@@ -16,8 +16,12 @@ from sqlalchemy import func, select
 
 from webapp.auth import services
 from webapp.auth.models import User
+from webapp.careplan import services as plans
+from webapp.content.services import get_catalogue
 from webapp.core.db import utcnow
 from webapp.extensions import db
+from webapp.messages.services import post_as_patient, post_as_staff
+from webapp.programme import services as journey
 from webapp.programme.models import Enrolment
 
 # Bandit B105: the published demo password, refused in production.
@@ -96,10 +100,6 @@ def seed(if_empty: bool) -> None:
 
 def _demo_activity(clinician: User) -> None:
     """Some reading, answers and a short conversation, so every page has something to show."""
-    from webapp.content.services import get_catalogue
-    from webapp.messages.services import post_as_patient, post_as_staff
-    from webapp.programme import services as journey
-
     tolvan = db.session.scalar(select(Enrolment).join(User, Enrolment.patient_id == User.id)
                                .where(User.email == f"tolvan@{DEMO_DOMAIN}"))
     programme = get_catalogue().programmes.get(tolvan.programme_id)
@@ -121,8 +121,6 @@ def _demo_activity(clinician: User) -> None:
                                        ["0"] if kind == "task" else [])
         journey.save_answer(tolvan, first, block_id, kind, cleaned, None)
     # A care plan Tolvan has agreed to, and a follow-up call planned for today.
-    from webapp.careplan import services as plans
-
     version = plans.share(tolvan, {
         "goals": [{"matters": "Att umgås med barnbarnen", "able_to": "Gå till lekparken och tillbaka"},
                   {"matters": "Att klara vardagen", "able_to": "Handla själv en gång i veckan"}],

@@ -13,10 +13,11 @@ from sqlalchemy.orm import aliased
 
 from webapp.auth.models import CareUnit, Membership, User
 from webapp.careplan.models import CarePlan, CarePlanVersion, FollowUpContact
-from webapp.core.audit import AccessLogEntry
+from webapp.core.audit import AccessLogEntry, concerns_patient
 from webapp.core.dates import day_end, day_start
 from webapp.core.db import utcnow
 from webapp.core.identity import IdentityError, normalise_personal_number
+from webapp.core.numbers import int_or_none
 from webapp.extensions import db
 from webapp.programme.enrolments import INACTIVE_DAYS
 from webapp.programme.models import Enrolment, EnrolmentStatus, ModuleProgress, ScheduleEntry
@@ -54,8 +55,9 @@ def _resolve_patient(value: str) -> int | None:
     value = value.strip()
     if not value:
         return None
-    if value.isdigit() and len(value) < 10:
-        return int(value)
+    # Short numbers are ids; a personal identity number has ten or twelve digits.
+    if len(value) < 10 and (user_id := int_or_none(value)) is not None:
+        return user_id
     try:
         number = normalise_personal_number(value)
     except IdentityError:
@@ -68,8 +70,8 @@ def _resolve_staff(value: str) -> int | None:
     value = value.strip()
     if not value:
         return None
-    if value.isdigit():
-        return int(value)
+    if (user_id := int_or_none(value)) is not None:
+        return user_id
     return db.session.scalar(select(User.id).where(User.email == value.lower())) or -1
 
 
@@ -82,7 +84,7 @@ def access_log(filters: AccessLogFilters, limit: int | None = ACCESS_LOG_PAGE) -
              .order_by(AccessLogEntry.id.desc()))
     patient_id = _resolve_patient(filters.patient)
     if patient_id is not None:
-        query = query.where(AccessLogEntry.patient_id == patient_id)
+        query = query.where(concerns_patient(patient_id))
     staff_id = _resolve_staff(filters.staff)
     if staff_id is not None:
         query = query.where(AccessLogEntry.actor_id == staff_id)

@@ -16,6 +16,7 @@ from webapp.core.audit import security_event
 from webapp.core.dates import parse_filter_day
 from webapp.core.db import utcnow
 from webapp.extensions import db
+from webapp.notifications.services import failed_deliveries, last_heartbeat
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 
@@ -31,8 +32,6 @@ def _date_arg(name: str) -> date | None:
 @role_required("admin")
 def index():
     """Care units, staff accounts, the scheduler's heartbeat and failed deliveries."""
-    from webapp.notifications.services import failed_deliveries, last_heartbeat
-
     beat = last_heartbeat()
     scheduler_ok = beat is not None and utcnow() - beat < timedelta(minutes=2)
     return render_template("admin/index.html", units=services.units_with_counts(), staff=services.staff(),

@@ -6,12 +6,17 @@ says why (the session touch, which must not wait for a view that may not write).
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pyotp
 from flask import current_app, g, request, session
+from flask_login import login_user, logout_user
+from limits import parse as parse_limit
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -19,9 +24,12 @@ from sqlalchemy.orm.attributes import set_committed_value
 from webapp.auth.models import AuthToken, CareUnit, Membership, Role, TokenPurpose, User, UserSession
 from webapp.core.audit import log_access, security_event, security_log
 from webapp.core.db import utcnow
+from webapp.core.identity import ascii_digits
+from webapp.core.requests import strip_controls
 from webapp.core.security import hash_password, new_token, token_hash, verify_password
 from webapp.core.urls import external_url
-from webapp.extensions import db
+from webapp.extensions import db, limiter
+from webapp.notifications.services import Kind, notify
 
 
 class AuthError(Exception):
@@ -92,8 +100,6 @@ class SessionTimes:
 
 def start_session(user: User) -> UserSession:
     """Log the user in with a brand-new session id (never reuse a pre-login id)."""
-    from flask_login import login_user
-
     locale = session.get("locale")
     # Clearing the cookie session drops any state an attacker may have planted
     # before login (session fixation); only the language choice survives.
@@ -180,8 +186,6 @@ def extend_session() -> SessionTimes | None:
 
 def end_session() -> None:
     """Revoke the current session row and forget the cookie session."""
-    from flask_login import logout_user
-
     row = getattr(g, "user_session", None)
     if row is not None and row.revoked_at is None:
         row.revoked_at = utcnow()
@@ -232,7 +236,7 @@ def totp_uri(user: User, secret: str) -> str:
 
 def matching_totp_step(secret: str, code: str, at: float | None = None) -> int | None:
     """The time step a code belongs to (current or one either side), else None."""
-    code = "".join(ch for ch in (code or "") if ch.isdigit())
+    code = "".join(ch for ch in ascii_digits(code or "") if ch in "0123456789")
     if len(code) != 6:
         return None
     totp = pyotp.TOTP(secret)
@@ -285,9 +289,20 @@ def pending_mfa_user() -> User | None:
         return None
     if time.time() - started > current_app.config["MFA_PENDING_MINUTES"] * 60:
         session.pop("mfa_user_id", None)
-        session.pop("mfa_new_secret", None)
         return None
     return db.session.get(User, user_id)
+
+
+def pending_totp_secret(user: User) -> str:
+    """The new authenticator secret offered at first login, derived on the server.
+
+    The cookie session is signed, not encrypted, so the secret must not live in
+    it: it is computed from the server's key, the person and this login attempt
+    (a new login offers a new secret), and the same on every request of the step.
+    """
+    material = f"totp-setup:{user.id}:{session.get('mfa_started', 0)}:{user.password_hash or ''}".encode()
+    digest = hmac.new(current_app.config["SECRET_KEY"].encode(), material, hashlib.sha256).digest()
+    return base64.b32encode(digest[:20]).decode()
 
 
 # --- single-use tokens: invitations and password resets ---------------------
@@ -348,8 +363,6 @@ def use_token(row: AuthToken, password: str) -> User:
 
 def send_invitation(user: User, created_by: User | None = None) -> None:
     """Queue an invitation link for the user (by e-mail; SMS too if they have a mobile)."""
-    from webapp.notifications.services import Kind, notify
-
     raw = create_token(user, TokenPurpose.INVITATION, created_by)
     link = external_url("auth.accept_invitation", token=raw)
     notify(user, Kind.INVITATION, {"url": link, "days": current_app.config["INVITATION_DAYS"]}, channels=("email", "sms") if user.phone else ("email",))
@@ -357,8 +370,6 @@ def send_invitation(user: User, created_by: User | None = None) -> None:
 
 def request_password_reset(email: str) -> None:
     """Queue a reset link if the address has a usable account; say nothing either way."""
-    from webapp.notifications.services import Kind, notify
-
     user = get_user_by_email(email)
     if user is None or not user.is_active_account or not user.has_password:
         return
@@ -381,11 +392,12 @@ def create_user(
     phone: str | None = None,
     units: list[CareUnit] = (),
 ) -> User:
+    """A new account (with its care units); names lose bidi controls also from the command line."""
     role = Role(role)
     user = User(
         role=role.value,
         email=normalise_email(email),
-        full_name=full_name.strip(),
+        full_name=strip_controls(full_name).strip(),
         locale=locale,
         personal_number=personal_number,
         phone=phone,
@@ -420,6 +432,36 @@ def units_of(user) -> list[CareUnit]:
         select(CareUnit).join(Membership).where(Membership.user_id == user.id).order_by(CareUnit.name)))
 
 
+def remove_from_unit(user: User, unit: CareUnit) -> int:
+    """Take a staff member out of a care unit and end their sessions; returns sessions ended.
+
+    Access follows membership on every request, so the person loses that
+    unit's patients at once; ending the sessions also drops pages they have
+    open. AuthError "not_a_member" when there is nothing to remove.
+    """
+    membership = db.session.scalar(select(Membership).where(Membership.user_id == user.id,
+                                                            Membership.care_unit_id == unit.id))
+    if membership is None:
+        raise AuthError("not_a_member")
+    db.session.delete(membership)
+    ended = revoke_all_sessions(user)
+    security_event("unit_removed", user, f"unit {unit.id}, {ended} sessions ended")
+    return ended
+
+
+def deactivate(user: User) -> int:
+    """Close an account (off-boarding): no login, no links, every session ended; returns sessions ended."""
+    if not user.is_active_account:
+        raise AuthError("already_inactive")
+    user.is_active_account = False
+    ended = revoke_all_sessions(user)
+    # Unused invitation and reset links stop working too.
+    db.session.execute(update(AuthToken).where(AuthToken.user_id == user.id, AuthToken.used_at.is_(None))
+                       .values(used_at=utcnow()))
+    security_event("account_deactivated", user, f"{ended} sessions ended")
+    return ended
+
+
 def colleagues(clinician) -> list[User]:
     """Clinicians who share a care unit with this one (possible responsible clinicians)."""
     return list(db.session.scalars(
@@ -427,3 +469,154 @@ def colleagues(clinician) -> list[User]:
         .where(Membership.care_unit_id.in_(unit_ids_subquery(clinician)), User.role == Role.CLINICIAN.value,
                User.is_active_account.is_(True))
         .distinct().order_by(User.full_name)))
+
+
+# --- lock-out after repeated failed passwords or two-factor codes ---------------------
+#
+# The per-minute limits (on the views) slow guessing down; the lock-out stops it.
+# After RATELIMIT_LOGIN_LOCKOUT failed passwords for one account name, or
+# RATELIMIT_OTP_LOCKOUT wrong codes for one staff account, within the period,
+# that name or account may not try again until the period has passed. The counts
+# live in the rate-limit storage (Redis, or the host's SQLite file), so every
+# worker and app server sees the same ones; while that storage is unreachable
+# they fall back to each process's memory, as the limits do
+# (RATELIMIT_IN_MEMORY_FALLBACK_ENABLED). Off with RATELIMIT_ENABLED=false.
+
+# Bandit B105: a kind of attempt mapped to a setting name, not a password.
+LOCKOUT_SETTINGS = {"password": "RATELIMIT_LOGIN_LOCKOUT", "two_factor": "RATELIMIT_OTP_LOCKOUT"}  # nosec B105
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A password or code attempt, counted as a failure *before* it is checked.
+
+    Counting first means that parallel requests on several workers cannot all
+    pass a check they have not been counted against yet; a success takes the
+    count back (:func:`succeed_attempt`).
+    """
+
+    kind: str
+    subject: str
+    #: This attempt's place among the failures of the period (0: not counted).
+    number: int = 0
+    #: Set when the attempt is refused: then the password or code is not checked at all.
+    locked_until: datetime | None = None
+
+    @property
+    def refused(self) -> bool:
+        return self.locked_until is not None
+
+
+def lockout_subject(*, email: str | None = None, user: User | None = None) -> str:
+    """What a lock-out is counted under: a staff account, or the account name typed.
+
+    A typed name is counted whether it has an account or not, so a lock-out tells
+    nobody which addresses have one. It is stored as a keyed hash: the storage,
+    and Flask-Limiter's log lines, then hold no e-mail addresses.
+    """
+    if user is not None:
+        return f"user-{user.id}"
+    key = str(current_app.config["SECRET_KEY"]).encode()
+    return "email-" + hmac.new(key, normalise_email(email or "").encode(), "sha256").hexdigest()[:40]
+
+
+def _lockout_storage():
+    """Flask-Limiter's storage (its in-memory stand-in while that is down); None with limits off."""
+    if not current_app.config["RATELIMIT_ENABLED"]:
+        return None
+    return limiter.limiter.storage
+
+
+def _lockout_rule(kind: str):
+    return parse_limit(current_app.config[LOCKOUT_SETTINGS[kind]])
+
+
+def _lockout_keys(kind: str, subject: str) -> tuple[str, str]:
+    base = f"LOCKOUT/{current_app.config['RATELIMIT_KEY_PREFIX']}/{kind}/{subject}"
+    return f"{base}/failures", f"{base}/locked"
+
+
+def _from_timestamp(timestamp: float) -> datetime:
+    return utcnow() + timedelta(seconds=max(0.0, timestamp - time.time()))
+
+
+def start_attempt(kind: str, subject: str) -> Attempt:
+    """Count an attempt (``kind`` "password" or "two_factor") before it is checked.
+
+    Refused (``locked_until`` set) during a lock-out, and when more attempts are
+    under way at once than the lock-out allows: the one that reached the number
+    is still being checked and starts the lock-out if it fails.
+    """
+    storage = _lockout_storage()
+    if storage is None:
+        return Attempt(kind, subject)
+    rule = _lockout_rule(kind)
+    failures, locked = _lockout_keys(kind, subject)
+    try:
+        if storage.get(locked):
+            return Attempt(kind, subject, locked_until=_from_timestamp(storage.get_expiry(locked)))
+        number = storage.incr(failures, rule.get_expiry())
+        if number > rule.amount:
+            return Attempt(kind, subject, number, locked_until=_from_timestamp(storage.get_expiry(failures)))
+    except Exception:  # any storage's errors: as Flask-Limiter, never fail a login because of them
+        current_app.logger.warning("lock-out storage unreachable: %s attempt not counted", kind, exc_info=True)
+        return Attempt(kind, subject)
+    return Attempt(kind, subject, number)
+
+
+def fail_attempt(attempt: Attempt, user: User | None) -> datetime | None:
+    """The attempt failed: start the lock-out if it was the last one allowed.
+
+    Returns when the lock-out ends if there is one now. ``user`` (None for a name
+    without an account) is only named, by id, in the security event.
+    """
+    storage = _lockout_storage()
+    if storage is None or not attempt.number:
+        return None
+    rule = _lockout_rule(attempt.kind)
+    if attempt.number < rule.amount:
+        return None
+    _failures, locked = _lockout_keys(attempt.kind, attempt.subject)
+    try:
+        # Only the request that creates the key logs the event, however many fail at once.
+        started = storage.incr(locked, rule.get_expiry()) == 1
+        until = _from_timestamp(storage.get_expiry(locked))
+    except Exception:  # see start_attempt
+        current_app.logger.warning("lock-out storage unreachable: %s lock-out not started", attempt.kind,
+                                   exc_info=True)
+        return None
+    if started:
+        who = "" if user is not None else ", unknown account"
+        security_event("account_locked", user, f"{attempt.kind} after {attempt.number} failures{who}, "
+                                               f"until {until:%Y-%m-%dT%H:%M:%SZ}")
+    return until
+
+
+def succeed_attempt(attempt: Attempt) -> None:
+    """The password or code was right: the failures before it no longer count."""
+    storage = _lockout_storage()
+    if storage is None or not attempt.number:
+        return
+    failures, _locked = _lockout_keys(attempt.kind, attempt.subject)
+    try:
+        storage.clear(failures)
+    except Exception:  # see start_attempt
+        current_app.logger.warning("lock-out storage unreachable: %s failures not cleared", attempt.kind,
+                                   exc_info=True)
+
+
+def refuse_attempt(attempt: Attempt, user: User | None) -> None:
+    """Record an attempt refused during a lock-out (the security event names the user by id only)."""
+    security_event("attempt_while_locked", user, attempt.kind if user is not None else f"{attempt.kind}, unknown account")
+
+
+def lockout_until(kind: str, subject: str) -> datetime | None:
+    """When the lock-out of ``subject`` ends, or None: for a page that says so before anything is typed."""
+    storage = _lockout_storage()
+    if storage is None:
+        return None
+    _failures, locked = _lockout_keys(kind, subject)
+    try:
+        return _from_timestamp(storage.get_expiry(locked)) if storage.get(locked) else None
+    except Exception:  # see start_attempt
+        return None

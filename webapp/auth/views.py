@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from datetime import datetime, timedelta, timezone
+
 from flask import (
     Blueprint,
     Response,
@@ -16,6 +19,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import format_datetime, format_time, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -25,6 +29,7 @@ from webapp.auth.forms import EmptyForm, LoginForm, NewPasswordForm, OtpForm, Re
 from webapp.auth.models import TokenPurpose
 from webapp.auth.signals import account_activated
 from webapp.core.audit import log_access, security_event
+from webapp.core.db import utcnow
 from webapp.core.urls import safe_next
 from webapp.extensions import db, limiter
 
@@ -55,7 +60,64 @@ def _limit(key: str):
 
 
 def _login_account_key() -> str:
-    return "login:" + services.normalise_email(request.form.get("email", ""))[:254]
+    """Login attempts per account name typed (a keyed hash: no e-mail address in the storage or its log lines)."""
+    return "login:" + services.lockout_subject(email=request.form.get("email", "")[:254])
+
+
+def _otp_account_key() -> str:
+    """Code attempts per staff account: the one whose password step this session passed."""
+    return f"otp:user-{session.get('mfa_user_id') or '-'}"
+
+
+def _retry_text(until: datetime, kind: str | None = None) -> str:
+    """Why an attempt is refused and when to try again, in the reader's language and Stockholm time."""
+    left = until - utcnow()
+    minutes = max(1, math.ceil(left.total_seconds() / 60))  # rounded up: never "try again in 0 minutes"
+    duration = ngettext("%(num)d minute", "%(num)d minutes", minutes)
+    at = format_time(until, "short") if left < timedelta(hours=12) else format_datetime(until, "short")
+    if kind == "password":
+        return _("Too many failed logins for this account. To protect it, logging in is paused: "
+                 "try again in %(duration)s, at %(time)s.", duration=duration, time=at)
+    if kind == "two_factor":
+        return _("Too many wrong codes for this account. To protect it, the code step is paused: "
+                 "try again in %(duration)s, at %(time)s.", duration=duration, time=at)
+    return _("You have tried many times in a short while. Try again in %(duration)s, at %(time)s.",
+             duration=duration, time=at)
+
+
+def _refused(template: str, form, until: datetime | None, kind: str | None = None):
+    """The same page again, saying when to try again: 429 with Retry-After."""
+    if until is None:
+        return render_template(template, form=form, retry=_("Please wait a minute before you try again.")), 429
+    seconds = max(1, math.ceil((until - utcnow()).total_seconds()))
+    return (render_template(template, form=form, retry=_retry_text(until, kind)), 429,
+            {"Retry-After": str(seconds)})
+
+
+def _limit_resets_at() -> datetime | None:
+    """When the per-minute limit this request broke lets the next attempt through (None: unknown)."""
+    try:
+        current = limiter.current_limit
+        return datetime.fromtimestamp(current.reset_at, timezone.utc) if current else None
+    except Exception:  # the storage went away after it refused: the page then says "a minute"
+        return None
+
+
+@bp.errorhandler(429)
+def too_many_attempts(error):
+    """A per-minute limit was reached: the login or code page again, saying when to try again.
+
+    The e-mail address typed stays in the form (never the password). The other
+    pages here get the site's own 429 page, as core.views.init_error_handlers
+    renders it (a blueprint's handler replaces the application's for its pages).
+    """
+    if request.accept_mimetypes.best == "application/json":
+        return jsonify(error=429), 429
+    if request.endpoint == "auth.login":
+        return _refused("auth/login.html", LoginForm(), _limit_resets_at())
+    if request.endpoint == "auth.two_factor" and session.get("mfa_user_id"):
+        return _refused("auth/two_factor.html", OtpForm(), _limit_resets_at())
+    return render_template("core/error.html", code=429), 429
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -67,12 +129,23 @@ def login():
         return redirect(url_for("core.index"))
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
+        attempt = services.start_attempt("password", services.lockout_subject(email=form.email.data))
+        if attempt.refused:
+            # Locked out: the password is not checked at all, so a right one does
+            # not log in either, and the answer says nothing about it.
+            services.refuse_attempt(attempt, services.get_user_by_email(form.email.data))
+            db.session.commit()
+            return _refused("auth/login.html", form, attempt.locked_until, "password")
         user = services.authenticate(form.email.data, form.password.data)
         if user is None:
+            locked_until = services.fail_attempt(attempt, services.get_user_by_email(form.email.data))
             db.session.commit()  # keep the failed-attempt count
             # Same words whether the account exists or not: no account enumeration.
             form.password.errors.append(_("The e-mail address or password is wrong."))
+            if locked_until:  # this was the last try allowed: say so now
+                return render_template("auth/login.html", form=form, retry=_retry_text(locked_until, "password"))
         elif user.is_staff:
+            services.succeed_attempt(attempt)
             services.begin_mfa(user)
             session["mfa_next"] = safe_next(form.next.data)
             db.session.commit()
@@ -80,6 +153,7 @@ def login():
                 return redirect(url_for("auth.two_factor"))
             return redirect(url_for("auth.two_factor_setup"))
         else:
+            services.succeed_attempt(attempt)
             services.start_session(user)
             db.session.commit()
             return redirect(safe_next(form.next.data) or url_for("core.index"))
@@ -91,6 +165,7 @@ def login():
 
 @bp.route("/two-factor", methods=["GET", "POST"])
 @limiter.limit(_limit("RATELIMIT_OTP"), methods=["POST"])
+@limiter.limit(_limit("RATELIMIT_OTP_ACCOUNT"), methods=["POST"], key_func=_otp_account_key)
 def two_factor():
     """Ask a staff member for the code from their authenticator app."""
     user = services.pending_mfa_user()
@@ -98,19 +173,35 @@ def two_factor():
         flash(_("Please log in again."), "info")
         return redirect(url_for("auth.login"))
     form = OtpForm()
+    subject = services.lockout_subject(user=user)
     if form.validate_on_submit():
+        attempt = services.start_attempt("two_factor", subject)
+        if attempt.refused:
+            # Locked out: the code is not checked, so a right one does not log in either.
+            services.refuse_attempt(attempt, user)
+            db.session.commit()
+            return _refused("auth/two_factor.html", form, attempt.locked_until, "two_factor")
         if services.verify_totp(user, form.code.data):
+            services.succeed_attempt(attempt)
             target = session.get("mfa_next")
             services.start_session(user)
             db.session.commit()
             return redirect(target or url_for("core.index"))
+        security_event("two_factor_failed", user, f"attempt {attempt.number}" if attempt.number else None)
+        locked_until = services.fail_attempt(attempt, user)
         db.session.commit()
         form.code.errors.append(_("That code is wrong or has already been used. Wait for the next code and try again."))
+        if locked_until:  # this was the last try allowed: say so now
+            return render_template("auth/two_factor.html", form=form, retry=_retry_text(locked_until, "two_factor"))
+    elif request.method == "GET" and (until := services.lockout_until("two_factor", subject)):
+        # Say so before a code is typed that would only be refused.
+        return render_template("auth/two_factor.html", form=form, retry=_retry_text(until, "two_factor"))
     return render_template("auth/two_factor.html", form=form)
 
 
 @bp.route("/two-factor/setup", methods=["GET", "POST"])
 @limiter.limit(_limit("RATELIMIT_OTP"), methods=["POST"])
+@limiter.limit(_limit("RATELIMIT_OTP_ACCOUNT"), methods=["POST"], key_func=_otp_account_key)
 def two_factor_setup():
     """First staff login: show a new secret (QR code and text) and confirm one code."""
     user = services.pending_mfa_user()
@@ -119,13 +210,12 @@ def two_factor_setup():
         return redirect(url_for("auth.login"))
     if user.totp_secret:
         return redirect(url_for("auth.two_factor"))
-    secret = session.setdefault("mfa_new_secret", services.new_totp_secret())
+    secret = services.pending_totp_secret(user)
     form = OtpForm()
     if form.validate_on_submit():
         if services.verify_totp(user, form.code.data, secret=secret):
             user.totp_secret = secret
             security_event("two_factor_set_up", user)
-            session.pop("mfa_new_secret", None)
             target = session.get("mfa_next")
             services.start_session(user)
             db.session.commit()
@@ -144,9 +234,9 @@ def two_factor_qr():
     import segno
 
     user = services.pending_mfa_user()
-    secret = session.get("mfa_new_secret")
-    if user is None or not secret:
+    if user is None or user.totp_secret:
         abort(404)
+    secret = services.pending_totp_secret(user)
     buffer = io.BytesIO()
     segno.make(services.totp_uri(user, secret), error="m").save(
         buffer, kind="svg", scale=5, border=2, title="QR"

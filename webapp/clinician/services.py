@@ -15,6 +15,7 @@ from sqlalchemy.orm import joinedload
 from webapp.auth.models import User
 from webapp.auth.services import colleagues, unit_ids_subquery
 from webapp.core.db import days_between, utcnow
+from webapp.core.identity import ascii_digits
 from webapp.extensions import db
 from webapp.programme.enrolments import INACTIVE_DAYS
 from webapp.programme.models import Enrolment, EnrolmentStatus, ModuleProgress
@@ -69,7 +70,7 @@ def caseload(clinician, filters: CaseloadFilters, now: datetime | None = None) -
         query = query.where(Enrolment.programme_id == filters.programme)
     if filters.q:
         term = filters.q.strip()
-        digits = "".join(ch for ch in term if ch.isdigit())
+        digits = "".join(ch for ch in ascii_digits(term) if ch in "0123456789")
         conditions = [func.lower(User.full_name).contains(term.lower(), autoescape=True)]
         if len(digits) >= 4:
             conditions.append(User.personal_number.contains(digits, autoescape=True))

@@ -12,11 +12,14 @@ from webapp.auth.services import units_of
 from webapp.careplan import services as plan_services
 from webapp.clinician import forms, services
 from webapp.content.services import get_catalogue
+from webapp.core import drafts
 from webapp.core.access import role_required
 from webapp.core.audit import log_access
 from webapp.core.dates import day_start, local_today, to_local
+from webapp.core.i18n import LANGUAGE_NAMES
 from webapp.core.identity import format_personal_number
 from webapp.core.markdown import render_markdown
+from webapp.core.numbers import int_or_none
 from webapp.extensions import db
 from webapp.groups import services as group_services
 from webapp.messages.services import conversations_for
@@ -55,12 +58,13 @@ def caseload():
         status=args.get("status", "open"), programme=args.get("programme", ""),
         flagged=args.get("flagged") == "1", q=args.get("q", "")[:100], sort=args.get("sort", "started"),
         # Bounded: a huge page number is nobody's real page and would overflow the database's integers.
-        page=min(max(args.get("page", 1, type=int) or 1, 1), 100_000),
+        page=int_or_none(args.get("page"), 1, 100_000) or 1,
     )
     rows, total = services.caseload(current_user, filters)
     # Names and identity numbers on screen are a read of patient data.
     log_access(current_user, "caseload.view", detail=f"page {filters.page}, {len(rows)} of {total}"
-               + (f", search {filters.q!r}" if filters.q else ""))
+               + (f", search {filters.q!r}" if filters.q else ""),
+               patient_ids=[row.enrolment.patient_id for row in rows])
     catalogue = get_catalogue()
     totals = {pid: len(p.published_modules) for pid, p in catalogue.programmes.items()}
     conversations = conversations_for([row.enrolment.id for row in rows])
@@ -95,9 +99,6 @@ def open_access():
                                     responsible=current_user.id,
                                     locale=patient.locale if patient else programme.default_language)
         form.welcome_text.data = enrolments.default_welcome(programme, form.locale.data)
-        if patient is not None:
-            log_access(current_user, "patient.lookup", patient_id=patient.id)
-            db.session.commit()
         return _render_details(form, programme, patient)
     return render_template("clinician/open_start.html", form=start)
 
@@ -111,10 +112,13 @@ def _setup_details_form(form, programme):
 
 def _render_details(form, programme, patient, status=200):
     _setup_details_form(form, programme)
-    from webapp.core.i18n import LANGUAGE_NAMES
-
     form.locale.choices = [(code, LANGUAGE_NAMES.get(code, code)) for code in programme.languages]
-    return render_template("clinician/open_details.html", form=form, programme=programme, patient=patient), status
+    html = render_template("clinician/open_details.html", form=form, programme=programme, patient=patient)
+    if patient is not None:
+        # Finding a person by identity number shows who they are: that is a read of patient data.
+        log_access(current_user, "patient.lookup", patient_id=patient.id)
+        db.session.commit()
+    return html, status
 
 
 def _open_access_details(catalogue, units):
@@ -177,11 +181,13 @@ def enrolment(enrolment_id: int):
     """Everything about one enrolment: schedule, progress, answers, history."""
     enrolment = enrolments.load_enrolment_for_clinician(enrolment_id, current_user)
     log_access(current_user, "enrolment.view", patient_id=enrolment.patient_id, enrolment_id=enrolment.id)
+    drafts.take()  # a note written when the session had ended goes back into its form on this page
     programme = get_catalogue().programmes.get(enrolment.programme_id)
     schedule = patient_services.schedule_for(enrolment, programme) if programme else []
     summary = patient_services.summary_for(enrolment, programme, current_user.locale) if programme else []
     hand_over = forms.HandOverForm()
     hand_over.clinician.choices = services.clinician_choices(current_user)
+    hand_over.unit.choices = [(u.id, u.name) for u in units_of(current_user)]
     html = render_template(
         "clinician/enrolment.html", enrolment=enrolment, programme=programme, schedule=schedule, summary=summary,
         done=patient_services.progress_counts(schedule), flags=services.flags_for(enrolment),
@@ -283,8 +289,12 @@ def hand_over(enrolment_id: int):
         _form_errors(form)
         return _back(enrolment)
     to = db.session.get(User, form.clinician.data)
-    to_units = {m.care_unit_id for m in to.memberships}
-    target_unit = None if enrolment.care_unit_id in to_units else db.session.get(CareUnit, sorted(to_units)[0])
+    try:
+        target_unit = enrolments.hand_over_unit(enrolment, current_user, to, form.unit.data)
+    except enrolments.EnrolmentError:
+        flash(_("%(name)s does not work at this care unit. Choose which of your shared care units takes over "
+                "the patient's care.", name=to.full_name), "error")
+        return _back(enrolment)
     enrolments.hand_over(enrolment, current_user, to, target_unit)
     db.session.commit()
     flash(_("%(name)s is now the responsible clinician.", name=to.full_name), "success")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import traceback
 from pathlib import Path
 
 import click
@@ -23,7 +24,14 @@ def content() -> None:
 def check(strict: bool) -> None:
     """Validate programmes, modules and media; exit 1 if anything is wrong."""
     config = current_app.config
-    catalogue = load_catalogue(Path(config["CONTENT_ROOT"]), Path(config["MEDIA_ROOT"]), Path(config["FORMS_ROOT"]))
+    try:
+        catalogue = load_catalogue(Path(config["CONTENT_ROOT"]), Path(config["MEDIA_ROOT"]), Path(config["FORMS_ROOT"]))
+    except Exception as exc:  # damaged files are problems, not exceptions; this is a bug: say so, briefly
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+        click.echo(f"{config['CONTENT_ROOT']}:1: the content could not be checked ({type(exc).__name__}{where}) — "
+                   "this is a fault in the checker, not in one file: tell a developer", err=True)
+        sys.exit(2)
     modules = sum(len(p.modules) for p in catalogue.programmes.values())
     files = sum(len(m.versions) for p in catalogue.programmes.values() for m in p.modules)
     click.echo(f"Checked {len(catalogue.programmes)} programmes, {modules} modules, {files} module files, "

@@ -8,9 +8,13 @@ an app, so the ``content check`` command and unit tests use it directly.
 
 from __future__ import annotations
 
+import datetime
+import logging
 import re
 import shlex
+import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import yaml
 from markdown_it.token import Token
@@ -27,6 +31,8 @@ ANSWER_BLOCKS = {"reflection", "task", "rating"}
 MEDIA_BLOCKS = {"audio", "video", "image"}
 KNOWN_BLOCKS = ANSWER_BLOCKS | MEDIA_BLOCKS | {"tip", "summary"}
 MODULE_KINDS = {"normal", "summary"}
+
+log = logging.getLogger("webapp.content")
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,162 @@ class ParsedFile:
     media_refs: list[tuple[str, str, int]] = field(default_factory=list)  # (kind, media id, line)
     module_links: list[tuple[str, int]] = field(default_factory=list)
     form_links: list[tuple[str, int]] = field(default_factory=list)
+    # True when the file could not be read or parsed at all (see unreadable_file).
+    unreadable: bool = False
+
+
+# --- reading files and checking the kind of every value ------------------------------
+#
+# Every loader (modules, programmes, media, questionnaires) reads its files with
+# read_content_text, checks values with typed()/text_map(), and wraps each file in
+# a last-resort ``except Exception`` that calls problem_from_exception. So one
+# damaged file becomes one Problem on that file, never a crash of the site.
+
+
+class ContentValueError(ValueError):
+    """A value in a content file that cannot be used as written; becomes a Problem on that file."""
+
+    def __init__(self, message: str, fix: str = "", line: int = 1) -> None:
+        super().__init__(message)
+        self.message, self.fix, self.line = message, fix, line
+
+    def problem(self, path: str) -> Problem:
+        """The error as a Problem on ``path``."""
+        return Problem(path, self.line, self.message, self.fix)
+
+
+_KIND_WORDS = {
+    str: "a text", int: "a whole number", float: "a number", bool: "true or false",
+    list: "a list", dict: "'name: value' settings",
+}
+_KIND_FIXES = {
+    str: "write the text after the colon; put it in quotes if it looks like a number, a list or yes/no",
+    int: "write a whole number without quotes, e.g. 20",
+    float: "write a number without quotes, e.g. 2.5",
+    bool: "write true or false",
+    list: "write a list: [a, b] on one line, or one '- …' line per entry below it",
+    dict: "write 'name: value' lines indented below it, e.g. '  sv: …' for a text per language",
+}
+
+
+def describe(value) -> str:
+    """What kind of value an editor wrote, in words (never the value itself)."""
+    if value is None:
+        return "empty"
+    if isinstance(value, bool):
+        # YAML 1.1 reads yes/no/on/off as booleans, a common surprise (no is Norwegian).
+        return "true or false (YAML reads yes, no, on and off that way unless they are in quotes)"
+    for kind in (int, float, str, list, dict):
+        if isinstance(value, kind):
+            return _KIND_WORDS[kind]
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return "a date"
+    return "a value of another kind"
+
+
+def is_kind(value, kind: type | tuple[type, ...]) -> bool:
+    """Whether ``value`` is of ``kind`` as typed() means it (float takes whole numbers, only bool takes true/false)."""
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    # bool is an int in Python, but 'true' is never a number of minutes.
+    if isinstance(value, bool):
+        return bool in kinds
+    if isinstance(value, int) and float in kinds:
+        return True
+    return isinstance(value, kinds)
+
+
+def typed(value, kind: type | tuple[type, ...], name: str, *, line: int = 1, fix: str | None = None,
+          default=None, must: str | None = None):
+    """``value`` if it is of the kind the code expects, ``default`` if it is empty; else ContentValueError.
+
+    ``kind`` is str, int, float, bool, list or dict, or a tuple of them; float
+    accepts whole numbers, and no kind but bool accepts true/false. ``name`` is the
+    setting as the editor writes it; the message says what it ``must`` be (by
+    default, the kind in words) and what it is.
+    """
+    if value is None:
+        return default
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if is_kind(value, kinds):
+        return value
+    words = must or " or ".join(_KIND_WORDS[k] for k in kinds if not (k is int and float in kinds))
+    raise ContentValueError(f"{name} must be {words}, not {describe(value)}",
+                            fix if fix is not None else _KIND_FIXES[kinds[0]], line)
+
+
+def text_map(value, name: str, *, line: int = 1) -> dict[str, str]:
+    """A text per language (``title: {sv: …, en: …}``) as {language: text}; numbers count as text."""
+    mapping = typed(value, dict, name, line=line, default={}, must="a text per language ('sv: …' lines below it)",
+                    fix=f"write one line per language indented below '{name}:', e.g. '  sv: …'")
+    texts: dict[str, str] = {}
+    for lang, text in mapping.items():
+        if lang == "__line__" or text is None:  # __line__: the questionnaire loader's line numbers
+            continue
+        texts[str(lang)] = str(typed(text, (str, float), f"{name} {lang}", line=line, must="a text",
+                                     fix=_KIND_FIXES[str]))
+    return texts
+
+
+def line_of_key(text: str, key: str, first_line: int = 1) -> int:
+    """The line where ``key:`` is first written (``first_line`` if it is not found)."""
+    pattern = re.compile(rf"^\s*{re.escape(key)}\s*:")
+    for number, line in enumerate(text.split("\n")):
+        if pattern.match(line):
+            return number + first_line
+    return first_line
+
+
+def read_content_text(path: Path) -> str:
+    """A content file's text; UnicodeDecodeError if it is not UTF-8 (a leading BOM is allowed)."""
+    return path.read_bytes().decode("utf-8-sig")
+
+
+YAML_FIX = "write each setting as 'name: value'; indent lists and maps consistently"
+
+
+def yaml_problem(path: str, exc: yaml.YAMLError, *, first_line: int = 1, what: str = "not valid YAML",
+                 fix: str = YAML_FIX) -> Problem:
+    """Broken YAML as a Problem; ``first_line`` is the file line where the YAML starts."""
+    mark = getattr(exc, "problem_mark", None)
+    line = mark.line + first_line if mark else first_line
+    if isinstance(exc, yaml.reader.ReaderError):
+        return Problem(path, first_line, f"{what} (it contains an invisible control character)",
+                       "delete and retype the line with the odd character, or save the file again as plain UTF-8 text")
+    return Problem(path, line, f"{what} ({getattr(exc, 'problem', None) or 'it cannot be read'})", fix)
+
+
+def problem_from_exception(path: str, exc: Exception) -> Problem:
+    """Anything raised while loading one file, as a Problem on that file: the last-resort net.
+
+    Expected damage (a wrong kind of value, not UTF-8, broken YAML, unreadable)
+    gets its own message. Anything else is a bug or damage nobody foresaw: it is
+    logged with the file's path and where in our code it failed, never with the
+    file's content or the exception's text (which could quote the content).
+    """
+    if isinstance(exc, ContentValueError):
+        return exc.problem(path)
+    if isinstance(exc, UnicodeDecodeError):
+        data = exc.object if isinstance(exc.object, bytes) else b""
+        line = data[:exc.start].count(b"\n") + 1
+        return Problem(path, line, f"the file is not UTF-8 text (byte {exc.start + 1} is not a UTF-8 character)",
+                       "save the file with the encoding UTF-8 (in most editors: Save as… → Encoding → UTF-8)")
+    if isinstance(exc, yaml.YAMLError):
+        return yaml_problem(path, exc)
+    if isinstance(exc, OSError):
+        return Problem(path, 1, f"the file could not be read ({exc.strerror or type(exc).__name__})",
+                       "check that it is an ordinary file that may be read, not a folder or a broken link")
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
+    log.error("content: %s could not be loaded and is left out (%s at %s)", path, type(exc).__name__, where)
+    return Problem(path, 1, "the file could not be loaded and is left out",
+                   "compare it with docs/authoring.md (a value of the wrong kind is the usual cause); "
+                   "if it looks right, ask a developer: the server log names this file")
+
+
+def unreadable_file(path: str, problem: Problem, title: str) -> ParsedFile:
+    """Stands in for a module file that could not be read: one empty page, and the problem."""
+    return ParsedFile(path=path, meta={"title": title}, pages=[Page(title=title, segments=())],
+                      problems=[problem], unreadable=True)
 
 
 def split_front_matter(text: str) -> tuple[str | None, str, int]:
@@ -145,15 +307,15 @@ def parse_module_file(text: str, path: str) -> ParsedFile:
         try:
             meta = load_yaml(front) or {}
         except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = (mark.line + 2) if mark else 1
-            problems.append(Problem(path, line, f"the front matter is not valid YAML ({getattr(exc, 'problem', exc)})",
-                                    "write each setting as 'name: value' on its own line"))
+            # The front matter starts on line 2, after the first '---'.
+            problems.append(yaml_problem(path, exc, first_line=2, what="the front matter is not valid YAML",
+                                         fix="write each setting as 'name: value' on its own line"))
             meta = {}
         if not isinstance(meta, dict):
-            problems.append(Problem(path, 2, "the front matter must be 'name: value' lines"))
+            problems.append(Problem(path, 2, f"the front matter must be 'name: value' lines, not {describe(meta)}",
+                                    "write each setting as 'name: value' on its own line, e.g. 'title: …'"))
             meta = {}
-    _check_meta(meta, path, problems)
+    meta = _clean_meta(meta, front or "", path, problems)
 
     env: dict = {"module_links": [], "form_links": [], "problems": problems, "path": path, "offset": offset}
     tokens = content_parser.parse(body, env)
@@ -169,19 +331,55 @@ def parse_module_file(text: str, path: str) -> ParsedFile:
     return parsed
 
 
-def _check_meta(meta: dict, path: str, problems: list[Problem]) -> None:
+def _clean_meta(meta: dict, front: str, path: str, problems: list[Problem]) -> dict:
+    """The front matter settings the code uses, each of its expected kind.
+
+    A value of the wrong kind is a problem (so the file is hidden from patients)
+    and is left out, so nothing later trips over it; defaults fill the gaps.
+    """
+    clean: dict = {"kind": "normal", "version": 1}
     if not meta:
-        return
-    if not isinstance(meta.get("title"), str) or not meta["title"].strip():
-        problems.append(Problem(path, 2, "the front matter has no title", "add a line 'title: …'"))
-    if meta.get("kind", "normal") not in MODULE_KINDS:
-        problems.append(Problem(path, 2, f"kind {meta.get('kind')!r} is unknown", "write 'kind: normal' or 'kind: summary'"))
-    minutes = meta.get("minutes")
-    if minutes is not None and (not isinstance(minutes, int) or minutes <= 0):
-        problems.append(Problem(path, 2, "minutes must be a whole number above zero", "e.g. 'minutes: 20'"))
+        return clean
+    wrong: set[str] = set()
+
+    def line(key: str) -> int:
+        return line_of_key(front, key, first_line=2)  # the front matter starts on line 2
+
+    def value(key: str, kind, fix: str):
+        # Texts are (str, float): a title YAML reads as a number is still text; the editor is told "a text".
+        must = "a text" if kind == (str, float) else None
+        try:
+            return typed(meta.get(key), kind, key, line=line(key), fix=fix, must=must)
+        except ContentValueError as exc:
+            problems.append(exc.problem(path))
+            wrong.add(key)
+            return None
+
+    title = value("title", (str, float), "write the title after 'title:', in quotes if it looks like a number")
+    if title is not None and str(title).strip():
+        clean["title"] = str(title)
+    elif "title" not in wrong:
+        problems.append(Problem(path, line("title"), "the front matter has no title", "add a line 'title: …'"))
+    description = value("description", (str, float), _KIND_FIXES[str])
+    if description is not None:
+        clean["description"] = str(description)
+    kind = value("kind", str, "write 'kind: normal' or 'kind: summary'")
+    if kind in MODULE_KINDS:
+        clean["kind"] = kind
+    elif kind is not None:
+        problems.append(Problem(path, line("kind"), f"kind {kind!r} is unknown", "write 'kind: normal' or 'kind: summary'"))
+    minutes = value("minutes", int, "e.g. 'minutes: 20'")
+    if minutes is not None and minutes > 0:
+        clean["minutes"] = minutes
+    elif minutes is not None:
+        problems.append(Problem(path, line("minutes"), "minutes must be a whole number above zero", "e.g. 'minutes: 20'"))
     for key in ("version", "translates"):
-        if key in meta and (not isinstance(meta[key], int) or meta[key] < 1):
-            problems.append(Problem(path, 2, f"{key} must be a whole number, 1 or more", f"e.g. '{key}: 1'"))
+        number = value(key, int, f"e.g. '{key}: 1'")
+        if number is not None and number >= 1:
+            clean[key] = number
+        elif number is not None:
+            problems.append(Problem(path, line(key), f"{key} must be a whole number, 1 or more", f"e.g. '{key}: 1'"))
+    return clean
 
 
 def _check_text(tokens: list[Token], parsed: ParsedFile, offset: int) -> None:

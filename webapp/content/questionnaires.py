@@ -18,9 +18,22 @@ from pathlib import Path
 import yaml
 
 from webapp.config import PROJECT_ROOT
-from webapp.content.parser import Problem
+from webapp.content.parser import (
+    ContentValueError,
+    Problem,
+    is_kind,
+    problem_from_exception,
+    read_content_text,
+    text_map,
+    typed,
+)
 
 ITEM_ID_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+# An item's id is the name of its field in the answer form (webapp.questionnaires.forms),
+# so it cannot be one of that form's own names; a test keeps this list complete.
+RESERVED_ITEM_IDS = frozenset({
+    "action", "answers", "csrf_token", "data", "errors", "hidden_tag", "is_final", "is_submitted", "items",
+    "meta", "populate_obj", "post_process", "process", "validate", "validate_on_submit"})
 
 
 ITEM_TYPES = {"single_choice", "scale", "vas", "number", "text", "info"}
@@ -128,53 +141,54 @@ class Questionnaire:
 
 
 def load_questionnaires(root: Path) -> tuple[dict[str, Questionnaire], list[Problem]]:
-    """Read every content/forms/*.yaml; broken definitions are reported and left out."""
+    """Read every content/forms/*.yaml; broken definitions are reported and left out.
+
+    Each file is loaded on its own: anything that goes wrong in one (not UTF-8,
+    broken YAML, a value of the wrong kind, a bug) is a problem on that file.
+    """
     questionnaires: dict[str, Questionnaire] = {}
     problems: list[Problem] = []
     for path in sorted(root.glob("*.yaml")) if root.exists() else []:
         rel = _rel(path)
+        before = len(problems)
         try:
             # Bandit B506: the loader is a SafeLoader subclass.
-            data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)  # nosec B506
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            problems.append(Problem(rel, (mark.line + 1) if mark else 1, f"not valid YAML ({getattr(exc, 'problem', exc)})",
-                                    "write each setting as 'name: value' and indent lists consistently"))
+            data = yaml.load(read_content_text(path), Loader=_LineLoader)  # nosec B506
+            form = _build(data, path, rel, problems)
+        except Exception as exc:  # the last-resort net: one file never stops the others
+            problems.append(problem_from_exception(rel, exc))
             continue
-        before = len(problems)
-        form = _build(data, path, rel, problems)
         if form is not None and len(problems) == before:
             questionnaires[form.id] = form
     return questionnaires, problems
 
 
 def _rel(path: Path) -> str:
-
     try:
         return str(path.relative_to(PROJECT_ROOT))
     except ValueError:
         return str(path)
 
 
-def _texts(value) -> dict:
-    if not isinstance(value, dict):
-        return {}
-    return {k: str(v) for k, v in value.items() if k != "__line__"}
+def _line(mapping, default: int = 1) -> int:
+    """The line a mapping starts on (the loader records it), or ``default``."""
+    return mapping.get("__line__", default) if isinstance(mapping, dict) else default
 
 
 def _build(data, path: Path, rel: str, problems: list[Problem]) -> Questionnaire | None:
+    """One definition, checked. Wrong values are problems; a wrong kind of value raises ContentValueError."""
     def problem(line, message, fix=""):
         problems.append(Problem(rel, line, message, fix))
 
-    if not isinstance(data, dict):
-        problem(1, "the file must be 'name: value' settings")
-        return None
+    data = typed(data, dict, "the file", default={}, fix="write the settings as 'name: value' lines")
+    line = _line(data)
     if data.get("id") != path.stem:
-        problem(data.get("__line__", 1), f"id {data.get('id')!r} must be the file name {path.stem!r}", f"write 'id: {path.stem}'")
+        problem(line, f"id {data.get('id')!r} must be the file name {path.stem!r}", f"write 'id: {path.stem}'")
         return None
-    licence = data.get("licence")
+    licence = typed(data.get("licence"), str, "licence", line=line,
+                    fix="write 'licence: free' or 'licence: licence-required'")
     if licence not in LICENCES:
-        problem(data["__line__"], f"licence {licence!r} is unknown", "write 'licence: free' or 'licence: licence-required'")
+        problem(line, f"licence {licence!r} is unknown", "write 'licence: free' or 'licence: licence-required'")
     items = _items(data, licence, problem)
     by_id = {i.id: i for i in items}
     for item in items:
@@ -184,51 +198,80 @@ def _build(data, path: Path, rel: str, problems: list[Problem]) -> Questionnaire
             problem(item.line, f"reverse-scored item {item.id!r} needs options with every value from {item.low} to {item.high}",
                     "reverse scoring maps v to min + max - v, so every value must exist")
 
-    scoring = data.get("scoring") or {}
-    scoring_line = scoring.get("__line__", data["__line__"]) if isinstance(scoring, dict) else data["__line__"]
-    method = scoring.get("method", "sum")
+    scoring = typed(data.get("scoring"), dict, "scoring", line=line, default={},
+                    fix="write the scoring settings indented below 'scoring:', e.g. '  method: sum'")
+    scoring_line = _line(scoring, line)
+    method = typed(scoring.get("method"), str, "method", line=scoring_line, default="sum",
+                   fix="write 'method: sum' or 'method: mean'")
     if method not in METHODS:
         problem(scoring_line, f"scoring method {method!r} is unknown", "write 'method: sum' or 'method: mean'")
     total = _scale(scoring, method, by_id, scoring_line, problem) if scoring.get("items") else None
     subscales = {}
-    for name, spec in (scoring.get("subscales") or {}).items():
+    for name, spec in typed(scoring.get("subscales"), dict, "subscales", line=scoring_line, default={},
+                            fix="write one subscale per line below 'subscales:', e.g. '  anxiety: {items: [a1, a2]}'").items():
         if name == "__line__":
             continue
-        scale = _scale(spec, spec.get("method", method), by_id, spec.get("__line__", scoring_line), problem)
+        spec = typed(spec, dict, f"the subscale {name}", line=scoring_line, default={},
+                     fix="write e.g. '  anxiety: {items: [a1, a2], range: [0, 6]}'")
+        spec_line = _line(spec, scoring_line)
+        spec_method = typed(spec.get("method"), str, "method", line=spec_line, default=method,
+                            fix="write 'method: sum' or 'method: mean'")
+        if spec_method not in METHODS:
+            problem(spec_line, f"scoring method {spec_method!r} of the subscale {name!r} is unknown",
+                    "write 'method: sum' or 'method: mean'")
+            continue
+        scale = _scale(spec, spec_method, by_id, spec_line, problem)
         if scale is not None:
-            subscales[name] = scale
-    missing = scoring.get("missing") or {}
-    max_missing = missing.get("max_missing", 0) if isinstance(missing, dict) else 0
-    if not isinstance(max_missing, int) or max_missing < 0:
+            subscales[str(name)] = scale
+    missing = typed(scoring.get("missing"), dict, "missing", line=scoring_line, default={},
+                    fix="write e.g. 'missing: {max_missing: 1}'")
+    max_missing = typed(missing.get("max_missing"), int, "max_missing", line=scoring_line, default=0,
+                        fix="e.g. 'missing: {max_missing: 1}'")
+    if max_missing < 0:
         problem(scoring_line, "max_missing must be a whole number, 0 or more", "e.g. 'missing: {max_missing: 1}'")
         max_missing = 0
-    better = scoring.get("better", "lower")
+    better = typed(scoring.get("better"), str, "better", line=scoring_line, default="lower",
+                   fix="write e.g. 'better: lower'")
     if better not in ("lower", "higher"):
         problem(scoring_line, f"better must be 'lower' or 'higher', not {better!r}", "write e.g. 'better: lower'")
         better = "lower"
+    meaningful_change = typed(scoring.get("meaningful_change"), float, "meaningful_change", line=scoring_line,
+                              fix="write the smallest change that counts, e.g. 'meaningful_change: 5'")
     safety = _safety_rules(data, by_id, problem)
     return Questionnaire(
-        id=data["id"], licence=licence or "free", titles=_texts(data.get("title")), recalls=_texts(data.get("recall")),
+        id=data["id"], licence=licence or "free", titles=text_map(data.get("title"), "title", line=line),
+        recalls=text_map(data.get("recall"), "recall", line=line),
         items=items, total=total, subscales=subscales, max_missing=max_missing,
-        meaningful_change=scoring.get("meaningful_change"), safety=safety, path=rel, better=better,
-        show_results=bool(data.get("show_results", False)),
+        meaningful_change=meaningful_change, safety=safety, path=rel, better=better,
+        show_results=typed(data.get("show_results"), bool, "show_results", line=line, default=False),
     )
 
 
 def _items(data: dict, licence, problem) -> list[Item]:
     """The questionnaire's items in order; broken ones are reported and left out."""
-    option_sets = {name: opts for name, opts in (data.get("option_sets") or {}).items() if name != "__line__"}
+    line = _line(data)
+    option_sets = typed(data.get("option_sets"), dict, "option_sets", line=line, default={},
+                        fix="write one named list of options per line below 'option_sets:'")
+    # Checked here, used or not: a broken option set is a mistake even before an item names it.
+    option_sets = {name: typed(opts, list, f"the option set {name}", line=line, default=[],
+                               fix="write the option set as a list of '- {value: 0, label: {…}}' lines")
+                   for name, opts in option_sets.items() if name != "__line__"}
     items: list[Item] = []
     seen: set[str] = set()
-    for raw in data.get("items") or []:
-        line = raw.get("__line__", 1) if isinstance(raw, dict) else 1
+    for raw in typed(data.get("items"), list, "items", line=line, default=[],
+                     fix="write one '- {id: …, type: …}' line per item below 'items:'"):
+        item_line = _line(raw, line)
         if not isinstance(raw, dict) or not isinstance(raw.get("id"), str) or not ITEM_ID_RE.match(raw["id"]):
-            problem(line, "every item needs an id of lower-case letters and digits", "e.g. 'id: q1'")
+            problem(item_line, "every item needs an id of lower-case letters and digits", "e.g. 'id: q1'")
+            continue
+        if raw["id"] in RESERVED_ITEM_IDS:
+            problem(item_line, f"an item cannot be called {raw['id']!r} (the answer form uses that name)",
+                    "give it another id, e.g. 'q1'")
             continue
         if raw["id"] in seen:
-            problem(line, f"the item id {raw['id']!r} is used twice", "give every item its own id")
+            problem(item_line, f"the item id {raw['id']!r} is used twice", "give every item its own id")
         seen.add(raw["id"])
-        item = _item(raw, line, option_sets, licence, problem)
+        item = _item(raw, item_line, option_sets, licence, problem)
         if item is not None:
             items.append(item)
     return items
@@ -237,12 +280,14 @@ def _items(data: dict, licence, problem) -> list[Item]:
 def _item(raw: dict, line: int, option_sets: dict, licence, problem) -> Item | None:
     """One item of the questionnaire, or None (with a problem) if it cannot be used."""
     item_id = raw["id"]
-    kind = raw.get("type")
+    kind = typed(raw.get("type"), str, f"the type of item {item_id!r}", line=line,
+                 fix="use one of: " + ", ".join(sorted(ITEM_TYPES)))
     if kind not in ITEM_TYPES:
         problem(line, f"item {item_id!r} has the unknown type {kind!r}", "use one of: " + ", ".join(sorted(ITEM_TYPES)))
         return None
     options: list[Option] = []
-    raw_options = raw.get("options")
+    raw_options = typed(raw.get("options"), (str, list), f"the options of item {item_id!r}", line=line,
+                        fix="list the options, or write the name of an option set")
     if isinstance(raw_options, str):
         if raw_options not in option_sets:
             problem(line, f"item {item_id!r} uses the option set {raw_options!r}, which is not defined",
@@ -250,59 +295,72 @@ def _item(raw: dict, line: int, option_sets: dict, licence, problem) -> Item | N
             return None
         raw_options = option_sets[raw_options]
     for opt in raw_options or []:
-        if not isinstance(opt, dict) or not isinstance(opt.get("value"), int):
+        if not isinstance(opt, dict) or not is_kind(opt.get("value"), int):
             problem(line, f"an option of item {item_id!r} has no whole-number value", "write {value: 0, label: {...}}")
             continue
-        options.append(Option(opt["value"], _texts(opt.get("label"))))
-    low, high = raw.get("min"), raw.get("max")
-    if kind == "single_choice" and not options and not (isinstance(low, int) and isinstance(high, int)):
+        options.append(Option(opt["value"], text_map(opt.get("label"), "label", line=_line(opt, line))))
+    low = typed(raw.get("min"), int, f"min of item {item_id!r}", line=line, fix="e.g. 'min: 0, max: 10'")
+    high = typed(raw.get("max"), int, f"max of item {item_id!r}", line=line, fix="e.g. 'min: 0, max: 10'")
+    if kind == "single_choice" and not options and not (low is not None and high is not None):
         problem(line, f"item {item_id!r} has no options", "list options, name an option set, or give min and max")
         return None
-    if kind in ("scale", "vas") and not (isinstance(low, int) and isinstance(high, int) and low < high):
+    if kind in ("scale", "vas") and not (low is not None and high is not None and low < high):
         problem(line, f"item {item_id!r} needs whole-number min and max, min below max", "e.g. 'min: 0, max: 10'")
         return None
-    if licence == "free" and kind != "info" and not _texts(raw.get("text")):
+    texts = text_map(raw.get("text"), "text", line=line)
+    if licence == "free" and kind != "info" and not texts:
         problem(line, f"item {item_id!r} has no text", "add text: {sv: …, en: …}")
     return Item(
-        id=item_id, type=kind, texts=_texts(raw.get("text")), required=bool(raw.get("required", False)),
-        options=tuple(options), min=low, max=high, reverse=bool(raw.get("reverse", False)),
-        min_labels=_texts(raw.get("min_label")), max_labels=_texts(raw.get("max_label")), line=line,
+        id=item_id, type=kind, texts=texts,
+        required=typed(raw.get("required"), bool, "required", line=line, default=False),
+        options=tuple(options), min=low, max=high,
+        reverse=typed(raw.get("reverse"), bool, "reverse", line=line, default=False),
+        min_labels=text_map(raw.get("min_label"), "min_label", line=line),
+        max_labels=text_map(raw.get("max_label"), "max_label", line=line), line=line,
     )
 
 
 def _safety_rules(data: dict, by_id: dict, problem) -> list[SafetyRule]:
     """The answers that alert the care team at once."""
     safety = []
-    for rule in data.get("safety") or []:
-        line = rule.get("__line__", 1) if isinstance(rule, dict) else 1
-        if not isinstance(rule, dict) or rule.get("item") not in by_id:
-            problem(line, f"the safety rule names the unknown item {rule.get('item') if isinstance(rule, dict) else rule!r}",
-                    "use the id of an item in this questionnaire")
+    for rule in typed(data.get("safety"), list, "safety", line=_line(data), default=[],
+                      fix="write one '- {item: q9, min: 1}' line per rule below 'safety:'"):
+        line = _line(rule)
+        item = rule.get("item") if isinstance(rule, dict) else rule
+        if not isinstance(rule, dict) or not isinstance(item, str) or item not in by_id:
+            problem(line, f"the safety rule names the unknown item {item!r}", "use the id of an item in this questionnaire")
             continue
-        if not isinstance(rule.get("min"), int):
+        if not is_kind(rule.get("min"), int):
             problem(line, "a safety rule needs 'min': the lowest answer that alerts", "e.g. {item: q9, min: 1}")
             continue
-        safety.append(SafetyRule(rule["item"], rule["min"]))
+        safety.append(SafetyRule(item, rule["min"]))
     return safety
 
 
 def _scale(spec: dict, method: str, by_id: dict, line: int, problem) -> Scale | None:
-    names = [n for n in spec.get("items") or []]
+    """The total or one subscale: its items, bands and range, checked against each other."""
+    names = []
+    for name in typed(spec.get("items"), list, "items", line=line, default=[],
+                      fix="write the item ids as a list, e.g. 'items: [q1, q2]'"):
+        # An id YAML reads as a number still names an (unknown) item, reported below.
+        names.append(str(typed(name, (str, int), "every entry under items", line=line,
+                               fix="write the item ids as a list, e.g. 'items: [q1, q2]'")))
     unknown = [n for n in names if n not in by_id]
     if unknown:
-        problem(line, f"scoring names unknown items: {', '.join(map(str, unknown))}", "use the ids of items in this questionnaire")
+        problem(line, f"scoring names unknown items: {', '.join(unknown)}", "use the ids of items in this questionnaire")
         return None
     unscored = [n for n in names if by_id[n].type not in SCORED_TYPES]
     if unscored:
         problem(line, f"these items cannot be scored: {', '.join(unscored)}", "score only choice, scale, vas and number items")
         return None
     bands = []
-    for raw in spec.get("bands") or []:
-        if not isinstance(raw, dict) or not all(isinstance(raw.get(k), (int, float)) for k in ("min", "max")):
-            problem(raw.get("__line__", line) if isinstance(raw, dict) else line, "a band needs numbers min and max",
-                    "e.g. {min: 0, max: 4, label: {...}}")
+    for raw in typed(spec.get("bands"), list, "bands", line=line, default=[],
+                     fix="write one '- {min: 0, max: 4, label: {…}}' line per band"):
+        band_line = _line(raw, line)
+        if not isinstance(raw, dict) or not all(is_kind(raw.get(k), float) for k in ("min", "max")):
+            problem(band_line, "a band needs numbers min and max", "e.g. {min: 0, max: 4, label: {...}}")
             return None
-        bands.append(Band(raw["min"], raw["max"], _texts(raw.get("label"))))
+        bands.append(Band(raw["min"], raw["max"], text_map(raw.get("label"), "label", line=band_line)))
     bands.sort(key=lambda b: b.min)
     # Bands must cover the range without gaps or overlaps (whole-number sums).
     for earlier, later in pairwise(bands):
@@ -315,7 +373,9 @@ def _scale(spec: dict, method: str, by_id: dict, line: int, problem) -> Scale | 
             problem(line, f"there is a gap between the bands {earlier.min}–{earlier.max} and {later.min}–{later.max}",
                     "make each band start right after the one before")
             return None
-    score_range = spec.get("range")
+    score_range = typed(spec.get("range"), list, "range", line=line, fix="write the lowest and highest score, e.g. 'range: [0, 27]'")
+    if score_range is not None and (len(score_range) != 2 or not all(is_kind(v, float) for v in score_range)):
+        raise ContentValueError("range must be two numbers, the lowest and the highest score", "e.g. 'range: [0, 27]'", line)
     if bands and score_range and (bands[0].min != score_range[0] or bands[-1].max != score_range[1]):
         problem(line, f"the bands cover {bands[0].min}–{bands[-1].max} but the range is {score_range[0]}–{score_range[1]}",
                 "make the bands start at the lowest and end at the highest possible score")

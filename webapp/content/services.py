@@ -8,6 +8,10 @@ memory; requests never parse Markdown.
 
 A module with errors in its default language is left out for patients, but
 stays in the catalogue so editors see it, with its problems, in the preview.
+
+Each file is loaded on its own: whatever goes wrong while reading, decoding,
+parsing or checking one file (programme.yaml, a module's Markdown, media.yaml,
+a questionnaire) becomes a Problem on that file, and everything else loads.
 """
 
 from __future__ import annotations
@@ -15,14 +19,27 @@ from __future__ import annotations
 import os
 import re
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
+from flask import current_app
 from markupsafe import Markup
 
 from webapp.config import PROJECT_ROOT
-from webapp.content.parser import ID_RE, ParsedFile, Problem, load_yaml, parse_module_file
+from webapp.content.parser import (
+    ID_RE,
+    ParsedFile,
+    Problem,
+    line_of_key,
+    load_yaml,
+    parse_module_file,
+    problem_from_exception,
+    read_content_text,
+    text_map,
+    typed,
+    unreadable_file,
+)
 from webapp.content.questionnaires import load_questionnaires
 from webapp.core.markdown import render_markdown
 
@@ -31,6 +48,7 @@ MEDIA_ROOT = PROJECT_ROOT / "media"
 FORMS_ROOT = PROJECT_ROOT / "content" / "forms"
 
 MEDIA_KINDS = {"audio", "video", "image"}
+PACES = {"all-open", "weekly"}
 MEDIA_TYPES = {
     ".mp3": "audio/mpeg", ".ogg": "audio/ogg", ".m4a": "audio/mp4", ".mp4": "video/mp4",
     ".webm": "video/webm", ".vtt": "text/vtt", ".png": "image/png", ".jpg": "image/jpeg",
@@ -190,19 +208,12 @@ def _rel(path: Path) -> str:
         return str(path)
 
 
-def _yaml_file(path: Path, problems: list[Problem]) -> dict | None:
-    try:
-        data = load_yaml(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problems.append(Problem(_rel(path), (mark.line + 1) if mark else 1,
-                                f"not valid YAML ({getattr(exc, 'problem', exc)})",
-                                "write each setting as 'name: value'; indent lists and maps consistently"))
-        return None
-    if not isinstance(data, dict):
-        problems.append(Problem(_rel(path), 1, "the file must be 'name: value' settings"))
-        return None
-    return data
+def _yaml_settings(path: Path) -> tuple[dict, str]:
+    """A YAML file of 'name: value' settings and its text; raises on damage (the caller's net reports it)."""
+    text = read_content_text(path)
+    data = typed(load_yaml(text), dict, "the file", default={},
+                 fix="write the settings as 'name: value' lines (see docs/authoring.md)")
+    return data, text
 
 
 def content_signature(*roots: Path) -> tuple:
@@ -212,7 +223,11 @@ def content_signature(*roots: Path) -> tuple:
         for dirpath, _dirs, files in os.walk(root):
             for name in files:
                 count += 1
-                newest = max(newest, os.stat(os.path.join(dirpath, name)).st_mtime)
+                try:
+                    newest = max(newest, os.stat(os.path.join(dirpath, name)).st_mtime)
+                except OSError:
+                    # A broken link, or a file removed while we look: the load reports it, if it matters.
+                    continue
     return (newest, count)
 
 
@@ -247,121 +262,124 @@ def _demote_headings(html: Markup) -> Markup:
 
 
 def _load_media(media_root: Path, problems: list[Problem]) -> dict[str, Media]:
+    """Every media/<id>/media.yaml; a damaged one is a problem on it and that media is left out."""
     media: dict[str, Media] = {}
     for manifest in sorted(media_root.glob("*/media.yaml")):
-        data = _yaml_file(manifest, problems)
-        rel, folder = _rel(manifest), manifest.parent
-        if data is None:
+        try:
+            item = _load_media_item(manifest, problems)
+        except Exception as exc:  # the last-resort net: one file never stops the others
+            problems.append(problem_from_exception(_rel(manifest), exc))
             continue
-        media_id, kind, files = data.get("id"), data.get("kind"), data.get("files")
-        if media_id != folder.name:
-            problems.append(Problem(rel, 1, f"id {media_id!r} must be the folder name {folder.name!r}",
-                                    f"write 'id: {folder.name}'"))
-            continue
-        if kind not in MEDIA_KINDS:
-            problems.append(Problem(rel, 1, f"kind {kind!r} is unknown", "write kind: audio, video or image"))
-            continue
-        if not isinstance(files, dict) or not files:
-            problems.append(Problem(rel, 1, "the media has no files", "list them under 'files:' per language"))
-            continue
-        entries: dict[str, MediaFile] = {}
-        servable: set[str] = set()
-        for lang, spec in files.items():
-            spec = spec if isinstance(spec, dict) else {}
-            src = spec.get("src")
-            if not src or not (folder / src).is_file():
-                problems.append(Problem(rel, 1, f"{lang}: the file {src!r} does not exist",
-                                        f"put the file in {_rel(folder)}/ or correct 'src'"))
-                continue
-            servable.add(src)
-            entry = MediaFile(src=src)
-            if kind == "video":
-                captions = spec.get("captions")
-                if not captions or not (folder / captions).is_file():
-                    problems.append(Problem(rel, 1, f"{lang}: the video has no captions file",
-                                            "add a WebVTT file (e.g. sv.vtt) and name it under 'captions'"))
-                else:
-                    entry.captions = captions
-                    servable.add(captions)
-            if kind in ("audio", "video"):
-                transcript = spec.get("transcript")
-                if not transcript or not (folder / transcript).is_file():
-                    problems.append(Problem(rel, 1, f"{lang}: the {kind} has no transcript",
-                                            "add a Markdown transcript (e.g. sv.transcript.md) and name it under 'transcript'"))
-                else:
-                    entry.transcript_html = _demote_headings(
-                        render_markdown((folder / transcript).read_text(encoding="utf-8")))
-            entries[lang] = entry
-        poster = data.get("poster")
-        if poster:
-            if (folder / poster).is_file():
-                servable.add(poster)
-            else:
-                problems.append(Problem(rel, 1, f"the poster {poster!r} does not exist", "add the image or remove 'poster'"))
-                poster = None
-        media[media_id] = Media(id=media_id, kind=kind, folder=folder, files=entries, poster=poster,
-                                servable=frozenset(servable))
+        if item is not None:
+            media[item.id] = item
     return media
 
 
-def _load_programme(path: Path, catalogue: Catalogue, form_ids: set[str]) -> Programme | None:
-    problems = catalogue.problems
-    rel = _rel(path)
-    data = _yaml_file(path, problems)
-    if data is None:
-        return None
-    folder = path.parent
-    for key in ("id", "title", "default_language", "languages", "recommended_days", "pace", "modules"):
-        if key not in data:
-            problems.append(Problem(rel, 1, f"missing setting {key!r}", "see docs/authoring.md for the full list"))
-            return None
-    if data["id"] != folder.name:
-        problems.append(Problem(rel, 1, f"id {data['id']!r} must equal the folder name {folder.name!r}",
+def _load_media_item(manifest: Path, problems: list[Problem]) -> Media | None:
+    """One media.yaml and the files it names; None (with problems) if it cannot be used."""
+    data, text = _yaml_settings(manifest)
+    rel, folder = _rel(manifest), manifest.parent
+
+    def get(key: str, kind, default=None, fix: str | None = None):
+        return typed(data.get(key), kind, key, line=line_of_key(text, key), default=default, fix=fix)
+
+    media_id, kind = data.get("id"), get("kind", str, fix="write kind: audio, video or image")
+    files = get("files", dict, default={}, fix="write one line per language below 'files:', e.g. '  sv: {src: sv.mp3}'")
+    if media_id != folder.name:
+        problems.append(Problem(rel, line_of_key(text, "id"), f"id {media_id!r} must be the folder name {folder.name!r}",
                                 f"write 'id: {folder.name}'"))
         return None
-    if data["pace"] not in {"all-open", "weekly"}:
-        problems.append(Problem(rel, 1, "pace must be all-open or weekly", "write 'pace: weekly' or 'pace: all-open'"))
+    if kind not in MEDIA_KINDS:
+        problems.append(Problem(rel, line_of_key(text, "kind"), f"kind {kind!r} is unknown",
+                                "write kind: audio, video or image"))
         return None
-    languages = tuple(data["languages"] or ())
-    default = data["default_language"]
-    if not isinstance(data["title"], dict) or default not in data["title"]:
-        problems.append(Problem(rel, 1, "title needs a text for the default language", f"add '  {default}: …' under title"))
+    if not files:
+        problems.append(Problem(rel, 1, "the media has no files", "list them under 'files:' per language"))
         return None
-    if default not in languages:
-        problems.append(Problem(rel, 1, "the default language must be one of the languages", f"add {default} to languages"))
-        return None
-    if not isinstance(data["recommended_days"], int) or data["recommended_days"] <= 0:
-        problems.append(Problem(rel, 1, "recommended_days must be a whole number above zero", "e.g. 'recommended_days: 365'"))
-        return None
-    order = data["modules"] or []
-    source_lines = path.read_text(encoding="utf-8").split("\n")
-
-    def line_of(word: str) -> int:
-        return next((n for n, text in enumerate(source_lines, 1) if text.strip() == f"- {word}"), 1)
-
-    programme = Programme(
-        id=data["id"], titles=dict(data["title"]), descriptions=dict(data.get("description") or {}),
-        default_language=default, languages=languages, recommended_days=data["recommended_days"],
-        pace=data["pace"], path=rel, welcome={k: str(v).strip() for k, v in (data.get("welcome") or {}).items()},
-    )
-    for measure in data.get("measures") or []:
-        form_id, at = (measure or {}).get("form"), (measure or {}).get("at")
-        at_ok = at in ("start", "end") or (isinstance(at, int) and not isinstance(at, bool) and 0 < at <= 3650)
-        if form_id not in form_ids or not at_ok:
-            problems.append(Problem(rel, line_of(f"{{form: {form_id}, at: {at}}}"),
-                                    f"the measure {form_id!r} at {at!r} is not a questionnaire in content/forms "
-                                    "or not at start, end or a number of days",
-                                    "write e.g. '- {form: phq-9, at: start}' or '- {form: phq-9, at: 90}'"))
+    entries: dict[str, MediaFile] = {}
+    servable: set[str] = set()
+    for lang, spec in files.items():
+        line = line_of_key(text, str(lang))
+        spec = typed(spec, dict, f"files: {lang}", line=line, default={},
+                     fix=f"write e.g. '  {lang}: {{src: {lang}.mp3, transcript: {lang}.transcript.md}}'")
+        src = _file_name(spec, "src", lang, line)
+        if not src or not (folder / src).is_file():
+            problems.append(Problem(rel, line, f"{lang}: the file {src!r} does not exist",
+                                    f"put the file in {_rel(folder)}/ or correct 'src'"))
             continue
-        programme.measures.append((form_id, at))
+        servable.add(src)
+        entry = MediaFile(src=src)
+        if kind == "video":
+            captions = _file_name(spec, "captions", lang, line)
+            if not captions or not (folder / captions).is_file():
+                problems.append(Problem(rel, line, f"{lang}: the video has no captions file",
+                                        "add a WebVTT file (e.g. sv.vtt) and name it under 'captions'"))
+            else:
+                entry.captions = captions
+                servable.add(captions)
+        if kind in ("audio", "video"):
+            transcript = _file_name(spec, "transcript", lang, line)
+            if not transcript or not (folder / transcript).is_file():
+                problems.append(Problem(rel, line, f"{lang}: the {kind} has no transcript",
+                                        "add a Markdown transcript (e.g. sv.transcript.md) and name it under 'transcript'"))
+            else:
+                entry.transcript_html = _load_transcript(folder / transcript, problems)
+        entries[lang] = entry
+    poster = get("poster", str, fix="write the image's file name, e.g. 'poster: poster.png'")
+    if poster:
+        if (folder / poster).is_file():
+            servable.add(poster)
+        else:
+            problems.append(Problem(rel, line_of_key(text, "poster"), f"the poster {poster!r} does not exist",
+                                    "add the image or remove 'poster'"))
+            poster = None
+    return Media(id=media_id, kind=kind, folder=folder, files=entries, poster=poster, servable=frozenset(servable))
+
+
+_EXAMPLE_SUFFIX = {"src": "mp3", "captions": "vtt", "transcript": "transcript.md"}
+
+
+def _file_name(spec: dict, key: str, lang: str, line: int) -> str | None:
+    """A file name under ``files: {lang}: {key}`` in media.yaml, or None if it is not given."""
+    return typed(spec.get(key), str, f"{key} (under files: {lang})", line=line,
+                 fix=f"write the name of a file in the media folder, e.g. '{key}: {lang}.{_EXAMPLE_SUFFIX[key]}'")
+
+
+def _load_transcript(path: Path, problems: list[Problem]) -> Markup | None:
+    """A transcript rendered for the page; a damaged one is a problem on the transcript file."""
+    try:
+        return _demote_headings(render_markdown(read_content_text(path)))
+    except Exception as exc:  # the last-resort net: a bad transcript only loses the transcript
+        problems.append(problem_from_exception(_rel(path), exc))
+        return None
+
+
+def _load_programme(path: Path, catalogue: Catalogue, form_ids: set[str]) -> Programme | None:
+    """One programme: its programme.yaml, then each module on its own."""
+    problems = catalogue.problems
+    rel = _rel(path)
+    try:
+        settings = _programme_settings(path, problems, form_ids)
+    except Exception as exc:  # the last-resort net: a damaged programme.yaml leaves out that programme only
+        problems.append(problem_from_exception(rel, exc))
+        return None
+    if settings is None:
+        return None
+    programme, order, line_of = settings
+    folder = path.parent
+    default = programme.default_language
     seen_answer_ids: dict[str, str] = {}
     for position, module_id in enumerate(order, start=1):
-        module_folder = folder / str(module_id)
+        module_folder = folder / module_id
         if not module_folder.is_dir():
-            problems.append(Problem(rel, line_of(str(module_id)), f"module {module_id!r} is listed but has no folder",
+            problems.append(Problem(rel, line_of(module_id), f"module {module_id!r} is listed but has no folder",
                                     f"create {_rel(module_folder)}/ or remove it from 'modules'"))
             continue
-        module = _load_module(module_folder, programme, position, catalogue, form_ids, order)
+        try:
+            module = _load_module(module_folder, programme, position, catalogue, form_ids, order)
+        except Exception as exc:  # the last-resort net: each file is caught in _load_module; this is the rest
+            problems.append(problem_from_exception(_rel(module_folder), exc))
+            continue
         if module is None:
             continue
         for _kind, block_id, _items in module.answer_ids():
@@ -379,8 +397,109 @@ def _load_programme(path: Path, catalogue: Catalogue, form_ids: set[str]) -> Pro
     return programme
 
 
+REQUIRED_SETTINGS = ("id", "title", "default_language", "languages", "recommended_days", "pace", "modules")
+
+
+def _programme_settings(path: Path, problems: list[Problem], form_ids: set[str]):
+    """programme.yaml as (Programme without modules, module ids in order, line finder), or None.
+
+    A value of the wrong kind raises ContentValueError (the caller turns it into
+    a problem and leaves the programme out); a wrong value is a problem here.
+    """
+    rel, folder = _rel(path), path.parent
+    data, text = _yaml_settings(path)
+    source_lines = text.split("\n")
+
+    def line_of(word: str) -> int:
+        return next((n for n, line in enumerate(source_lines, 1) if line.strip() == f"- {word}"), 1)
+
+    def get(key: str, kind, default=None, fix: str | None = None):
+        return typed(data.get(key), kind, key, line=line_of_key(text, key), default=default, fix=fix)
+
+    for key in REQUIRED_SETTINGS:
+        if key not in data:
+            problems.append(Problem(rel, 1, f"missing setting {key!r}", "see docs/authoring.md for the full list"))
+            return None
+    if data["id"] != folder.name:
+        problems.append(Problem(rel, line_of_key(text, "id"), f"id {data['id']!r} must equal the folder name {folder.name!r}",
+                                f"write 'id: {folder.name}'"))
+        return None
+    pace = get("pace", str, fix="write 'pace: weekly' or 'pace: all-open'")
+    if pace not in PACES:
+        problems.append(Problem(rel, line_of_key(text, "pace"), "pace must be all-open or weekly",
+                                "write 'pace: weekly' or 'pace: all-open'"))
+        return None
+    default = get("default_language", str, fix="write the language code, e.g. 'default_language: sv'")
+    languages = tuple(typed(lang, str, "every entry under languages", line=line_of_key(text, "languages"),
+                            fix="write language codes, e.g. 'languages: [sv, en]' (put 'no' in quotes)")
+                      for lang in get("languages", list, default=[], fix="write e.g. 'languages: [sv, en]'"))
+    titles = text_map(data["title"], "title", line=line_of_key(text, "title"))
+    if default not in titles:
+        problems.append(Problem(rel, line_of_key(text, "title"), "title needs a text for the default language",
+                                f"add '  {default}: …' under title"))
+        return None
+    if default not in languages:
+        problems.append(Problem(rel, line_of_key(text, "languages"), "the default language must be one of the languages",
+                                f"add {default} to languages"))
+        return None
+    days = get("recommended_days", int, fix="e.g. 'recommended_days: 365'")
+    if days is None or days <= 0:
+        problems.append(Problem(rel, line_of_key(text, "recommended_days"), "recommended_days must be a whole number above zero",
+                                "e.g. 'recommended_days: 365'"))
+        return None
+    order: list[str] = []
+    modules_line = line_of_key(text, "modules")
+    for entry in get("modules", list, default=[], fix="write one '- module-folder' line per module below 'modules:'"):
+        # A folder called 2024 is read by YAML as a number: still a name.
+        module_id = str(typed(entry, (str, int), "every entry under modules", line=modules_line,
+                              must="a folder name", fix="write the module's folder name, e.g. '- pain-physiology'"))
+        if not ID_RE.match(module_id):
+            # Also keeps a listed "../other/module" from reaching outside the programme's folder.
+            problems.append(Problem(rel, line_of(module_id), f"{module_id!r} is not a valid module id",
+                                    "write the module's folder name: lower-case letters, digits and hyphens"))
+            continue
+        order.append(module_id)
+    welcome = text_map(data.get("welcome"), "welcome", line=line_of_key(text, "welcome"))
+    programme = Programme(
+        id=data["id"], titles=titles,
+        descriptions=text_map(data.get("description"), "description", line=line_of_key(text, "description")),
+        default_language=default, languages=languages, recommended_days=days,
+        pace=pace, path=rel, welcome={lang: value.strip() for lang, value in welcome.items()},
+    )
+    measures_line = line_of_key(text, "measures")
+    for measure in get("measures", list, default=[], fix="write one '- {form: …, at: …}' line per measure"):
+        measure = typed(measure, dict, "every entry under measures", line=measures_line, default={},
+                        fix="write e.g. '- {form: phq-9, at: start}'")
+        form_id = typed(measure.get("form"), str, "the form of a measure", line=measures_line,
+                        fix="write the questionnaire's id, e.g. 'form: phq-9'")
+        at = typed(measure.get("at"), (str, int), "the 'at' of a measure", line=measures_line,
+                   fix="write start, end or a number of days, e.g. 'at: 90'")
+        at_ok = at in ("start", "end") or (isinstance(at, int) and 0 < at <= 3650)
+        if form_id not in form_ids or not at_ok:
+            problems.append(Problem(rel, line_of(f"{{form: {form_id}, at: {at}}}"),
+                                    f"the measure {form_id!r} at {at!r} is not a questionnaire in content/forms "
+                                    "or not at start, end or a number of days",
+                                    "write e.g. '- {form: phq-9, at: start}' or '- {form: phq-9, at: 90}'"))
+            continue
+        programme.measures.append((form_id, at))
+    return programme, order, line_of
+
+
+def _load_module_file(file: Path, lang: str, catalogue: Catalogue, form_ids: set[str], order: list[str],
+                      programme: Programme) -> ParsedFile:
+    """One language file of a module, parsed and checked; a damaged file stands in as an unreadable one."""
+    rel = _rel(file)
+    try:
+        result = parse_module_file(read_content_text(file), rel)
+        _check_references(result, lang, catalogue, form_ids, order, programme)
+    except Exception as exc:  # the last-resort net: one file never stops the module's other languages
+        return unreadable_file(rel, problem_from_exception(rel, exc), title=file.parent.name)
+    return result
+
+
 def _load_module(folder: Path, programme: Programme, position: int, catalogue: Catalogue,
                  form_ids: set[str], order: list[str]) -> Module | None:
+    """One module folder: every language file, then the checks across languages."""
     problems = catalogue.problems
     module = Module(id=folder.name, programme_id=programme.id, position=position,
                     default_language=programme.default_language)
@@ -391,14 +510,11 @@ def _load_module(folder: Path, programme: Programme, position: int, catalogue: C
     parsed: dict[str, ParsedFile] = {}
     for file in sorted(folder.glob("*.md")):
         lang = file.stem
-        rel = _rel(file)
         if lang not in programme.languages:
-            problems.append(Problem(rel, 1, f"{lang!r} is not one of the programme's languages",
+            problems.append(Problem(_rel(file), 1, f"{lang!r} is not one of the programme's languages",
                                     "add it to 'languages' in programme.yaml or rename the file", severity="warning"))
             continue
-        result = parse_module_file(file.read_text(encoding="utf-8"), rel)
-        _check_references(result, lang, catalogue, form_ids, order, programme)
-        parsed[lang] = result
+        parsed[lang] = _load_module_file(file, lang, catalogue, form_ids, order, programme)
     default = programme.default_language
     if default not in parsed:
         problems.append(Problem(_rel(folder), 1, f"the module has no {default}.md (the default language)",
@@ -406,7 +522,8 @@ def _load_module(folder: Path, programme: Programme, position: int, catalogue: C
         return None
     source_ids = [(k, i, n) for k, i, _line, n in parsed[default].answer_blocks]
     for lang, result in parsed.items():
-        if lang != default:
+        # An unreadable file already has its problem; comparing its (empty) blocks would only add noise.
+        if lang != default and not result.unreadable and not parsed[default].unreadable:
             ids = [(k, i, n) for k, i, _line, n in result.answer_blocks]
             if sorted(ids) != sorted(source_ids):
                 missing = sorted({i for _k, i, _n in source_ids} - {i for _k, i, _n in ids})
@@ -416,11 +533,12 @@ def _load_module(folder: Path, programme: Programme, position: int, catalogue: C
                                                 "task items differ in number" if not missing and not extra else ""]))
                 result.problems.append(Problem(result.path, 1, f"the questions and tasks differ from {default}.md ({detail})",
                                                f"use the same block ids, and the same number of task items, as {default}.md"))
+        # parse_module_file leaves only values of the right kind in meta.
         meta = result.meta
         module.versions[lang] = ModuleVersion(
-            lang=lang, path=result.path, title=str(meta.get("title") or folder.name),
-            description=str(meta.get("description") or ""), minutes=meta.get("minutes"),
-            kind=meta.get("kind", "normal"), version=meta.get("version", 1) if isinstance(meta.get("version", 1), int) else 1,
+            lang=lang, path=result.path, title=meta.get("title") or folder.name,
+            description=meta.get("description", ""), minutes=meta.get("minutes"),
+            kind=meta.get("kind", "normal"), version=meta.get("version", 1),
             translates=meta.get("translates"), pages=result.pages, answer_blocks=result.answer_blocks,
             problems=result.problems,
         )
@@ -472,8 +590,14 @@ def _check_references(result: ParsedFile, lang: str, catalogue: Catalogue, form_
 
 
 def init_catalogue(app) -> None:
-    """Load the catalogue once at start-up; in development, reload when files change."""
-    _load_into(app)
+    """Load the catalogue once at start-up; in development, reload when files change.
+
+    Damaged files are problems in the catalogue, never exceptions; should the
+    load itself still fail, the site starts with an empty catalogue (start-up)
+    or keeps the one it has (reload), so login, /healthz and the CLI commands
+    that build an app (db upgrade, scheduler run) keep working.
+    """
+    _load_into(app, keep_old=False)
     if app.config.get("CONTENT_AUTO_RELOAD"):
 
         @app.before_request
@@ -484,15 +608,35 @@ def init_catalogue(app) -> None:
                 return
             state[0] = now
             roots = (Path(app.config["CONTENT_ROOT"]), Path(app.config["MEDIA_ROOT"]), Path(app.config["FORMS_ROOT"]))
-            if content_signature(*roots) != app.extensions["lotsa_catalogue"].signature:
-                _load_into(app)
+            signature = content_signature(*roots)
+            # state[1]: the files a failed reload saw, so it is not retried (and logged) every second.
+            if signature not in (app.extensions["lotsa_catalogue"].signature, state[1]):
+                if not _load_into(app, keep_old=True):
+                    state[1] = signature
 
 
-def _load_into(app) -> None:
-    catalogue = load_catalogue(Path(app.config["CONTENT_ROOT"]), Path(app.config["MEDIA_ROOT"]),
-                               Path(app.config["FORMS_ROOT"]))
+def _load_into(app, *, keep_old: bool) -> bool:
+    """Load the catalogue into the app; False if the load failed outside any one file."""
+    roots = (Path(app.config["CONTENT_ROOT"]), Path(app.config["MEDIA_ROOT"]), Path(app.config["FORMS_ROOT"]))
+    try:
+        catalogue = load_catalogue(*roots)
+    except Exception as exc:  # the last resort above the per-file nets: the site must still start
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
+        if keep_old and "lotsa_catalogue" in app.extensions:
+            app.logger.error("content: reloading %s failed (%s at %s); the previous content keeps serving",
+                             roots[0], type(exc).__name__, where)
+            return False
+        app.logger.error("content: loading %s failed (%s at %s); no programmes are served",
+                         roots[0], type(exc).__name__, where)
+        catalogue = Catalogue(signature=content_signature(*roots), problems=[Problem(
+            _rel(roots[0]), 1, "the content could not be loaded, so no programmes are shown",
+            "run `flask --app webapp content check`; if it names no file, ask a developer to look in the server log")])
+        app.extensions["lotsa_catalogue"] = catalogue
+        app.extensions["lotsa_content_checked"] = [time.monotonic(), None]
+        return False
     app.extensions["lotsa_catalogue"] = catalogue
-    app.extensions["lotsa_content_checked"] = [time.monotonic()]
+    app.extensions["lotsa_content_checked"] = [time.monotonic(), None]
     if catalogue.errors:
         # Modules with errors are hidden from patients; the site keeps serving the rest.
         app.logger.error("content: %d error(s); affected modules are hidden from patients. "
@@ -500,9 +644,9 @@ def _load_into(app) -> None:
                          len(catalogue.errors), catalogue.errors[0])
     app.logger.info("content: %d programmes, %d media loaded in %.0f ms", len(catalogue.programmes),
                     len(catalogue.media), catalogue.load_seconds * 1000)
+    return True
 
 
 def get_catalogue() -> Catalogue:
-    from flask import current_app
-
+    """The running app's catalogue (load_catalogue() needs no app; this does)."""
     return current_app.extensions["lotsa_catalogue"]

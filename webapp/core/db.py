@@ -13,13 +13,26 @@ than one, with some requests waiting far longer than others. So transactions
 first queue on a lock file next to the database (``flock``, polled every 0.1 to
 1 ms), which hands the lock on within a millisecond of its release; SQLite's own
 locking stays underneath for anything else that opens the file.
+
+PostgreSQL gets time limits (``configure_postgres``): the server cancels slow
+statements itself (statement_timeout, set in webapp/config.py), but a server
+that is frozen, or behind a network that has gone, answers nothing at all, and
+libpq would wait for ever. So every wait for the server ends after
+DATABASE_RESPONSE_TIMEOUT_SECONDS; the connection is then closed and SQLAlchemy
+throws it away. ``database_deadline()`` shortens every wait inside a block
+(``/healthz`` answers within its own limit).
 """
 
 from __future__ import annotations
 
 import fcntl
+import functools
+import math
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timezone
 
 from sqlalchemy import DateTime, Integer, MetaData, event, func
@@ -84,11 +97,25 @@ def days_between(column, now: datetime):
     return func.cast(func.julianday(now.replace(tzinfo=None)) - func.julianday(column), Integer)
 
 
+def _make_private(path: str) -> None:
+    """The database file (health data) readable by the service's user only.
+
+    SQLite gives its -wal and -shm files the database file's permissions, so
+    setting them on the file (created here if new) covers all three.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
+    if os.stat(path).st_uid == os.geteuid():
+        os.chmod(path, 0o600)
+
+
 def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     """Apply WAL, busy_timeout, foreign keys and BEGIN IMMEDIATE to a SQLite engine."""
     if engine.dialect.name != "sqlite":
         return
     on_disk = engine.url.database not in (None, "", ":memory:")
+    if on_disk:
+        _make_private(engine.url.database)
     lock = WriteLockQueue(engine.url.database + ".lock", busy_timeout_ms / 1000) if on_disk else None
 
     @event.listens_for(engine, "connect")
@@ -193,3 +220,117 @@ class WriteLockQueue:
         dialect.do_commit, dialect.do_rollback = do_commit, do_rollback
         event.listen(engine, "close", lambda dbapi_connection, _record: self.forget(dbapi_connection))
         event.listen(engine, "close_detached", self.forget)
+
+
+# --- PostgreSQL time limits -------------------------------------------------------
+
+#: time.monotonic() by which every wait for PostgreSQL must end, in this context.
+_deadline: ContextVar[float | None] = ContextVar("lotsa_database_deadline", default=None)
+
+
+@contextmanager
+def database_deadline(seconds: float) -> Iterator[None]:
+    """End every wait for PostgreSQL inside the block within ``seconds`` (connecting included).
+
+    Nested blocks keep the earlier deadline. Connecting takes libpq's minimum
+    of 2 s however little time is left. SQLite is not affected.
+    """
+    end = time.monotonic() + seconds
+    current = _deadline.get()
+    token = _deadline.set(end if current is None else min(current, end))
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def _time_left(limit: float | None) -> float | None:
+    """Seconds a wait may take: ``limit`` (None: no limit), shortened by a deadline."""
+    deadline = _deadline.get()
+    if deadline is None:
+        return limit
+    left = deadline - time.monotonic()
+    return left if limit is None else min(limit, left)
+
+
+def configure_postgres(engine: Engine, response_timeout: float, ping_timeout: float) -> None:
+    """Bound every wait for a PostgreSQL engine's server; nothing for other engines.
+
+    - ``response_timeout`` (0: none): the longest a query, commit or rollback
+      waits for the server's answer before the connection is closed and the
+      statement fails with OperationalError (SQLAlchemy then discards it).
+    - ``ping_timeout``: the pool's pre-ping of a kept connection gets only this
+      long, so checking out a connection to a frozen server fails over to
+      reconnecting (which connect_timeout bounds) instead of waiting the
+      full response timeout first.
+    """
+    if engine.dialect.name != "postgresql" or engine.dialect.driver != "psycopg":
+        return
+    connection_class = _deadline_connection_class()
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(_dialect, _record, cargs, cparams):
+        import psycopg
+
+        left = _time_left(None)
+        if left is not None:
+            if left <= 0:
+                raise psycopg.OperationalError("no time left to connect to the database server")
+            given = int(cparams.get("connect_timeout") or 0)
+            cparams = {**cparams, "connect_timeout": min(given, math.ceil(left)) if given else math.ceil(left)}
+        connection = connection_class.connect(*cargs, **cparams)
+        connection.response_timeout = response_timeout or None
+        return connection
+
+    dialect = engine.dialect
+    ping = dialect.do_ping
+
+    def do_ping(dbapi_connection):
+        with database_deadline(ping_timeout):
+            return ping(dbapi_connection)
+
+    dialect.do_ping = do_ping
+
+
+@functools.cache
+def _deadline_connection_class():
+    """psycopg's Connection whose waits for the server end in time (made on first use:
+    SQLite installations never import psycopg)."""
+    import psycopg
+    from psycopg import errors
+
+    # psycopg (3.2 and later) bounds a wait with ``timeout`` and raises this
+    # internal error when it expires; see Connection.wait.
+    wait_timeout = errors._WaitTimeout
+
+    class DeadlineConnection(psycopg.Connection):
+        """Gives up on a server that does not answer within ``response_timeout`` seconds.
+
+        Every blocking step (execute, fetch, commit, rollback, the pool's ping)
+        goes through ``wait``. When the time is up the connection's state is
+        unknown (the server may still answer later), so it is closed: psycopg
+        then reports it ``closed`` and SQLAlchemy counts that as a disconnect
+        and never hands the connection out again.
+        """
+
+        response_timeout: float | None = None
+
+        def wait(self, gen, interval=0.1, timeout=None):
+            limit = _time_left(self.response_timeout)
+            if timeout is not None:
+                # psycopg's own bounded waits (cancelling) keep their limit.
+                return super().wait(gen, interval, timeout if limit is None else min(timeout, max(limit, 0.001)))
+            if limit is None:
+                return super().wait(gen, interval)
+            if limit <= 0:
+                # Nothing has been sent yet: the connection is still in a known state.
+                gen.close()
+                raise psycopg.OperationalError("no time left to wait for the database server")
+            try:
+                return super().wait(gen, interval, limit)
+            except wait_timeout:
+                self.pgconn.finish()
+                raise psycopg.OperationalError(
+                    f"the database server did not answer within {limit:.1f} s; connection closed") from None
+
+    return DeadlineConnection

@@ -8,13 +8,26 @@ ten digits. Coordination numbers (samordningsnummer) add 60 to the day.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 
 import phonenumbers
 
 from webapp.core.dates import local_today
 
-PNR_RE = re.compile(r"^(\d{2})?(\d{2})(\d{2})(\d{2})([-+]?)(\d{3})(\d)$")
+PNR_RE = re.compile(r"^([0-9]{2})?([0-9]{2})([0-9]{2})([0-9]{2})([-+]?)([0-9]{3})([0-9])$")
+# Dashes people type (or phones insert) between the date and the birth number.
+DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2212\ufe63\uff0d"), "-")
+
+
+def ascii_digits(text: str) -> str:
+    """``text`` with full-width forms folded (NFKC) and every decimal digit of any script as 0-9.
+
+    A number typed with Arabic-Indic, Persian or full-width digits is the same
+    number: it must match the person, not create a second one.
+    """
+    folded = unicodedata.normalize("NFKC", text).translate(DASHES)
+    return "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in folded)
 
 
 class IdentityError(ValueError):
@@ -36,7 +49,7 @@ def luhn_check_digit(nine_digits: str) -> int:
 def normalise_personal_number(raw: str, today: date | None = None) -> str:
     """Return the 12-digit form, or raise IdentityError saying what is wrong."""
     today = today or local_today()
-    text = "".join((raw or "").split())
+    text = "".join(ascii_digits(raw or "").split())
     match = PNR_RE.match(text)
     if not match:
         raise IdentityError("format")
@@ -72,7 +85,7 @@ def format_personal_number(twelve: str | None) -> str:
 def normalise_mobile(raw: str, region: str = "SE") -> str:
     """E.164 form (+46701234567) of a mobile number; ValueError if it is not one."""
     try:
-        number = phonenumbers.parse(raw, region)
+        number = phonenumbers.parse(ascii_digits(raw or ""), region)
     except phonenumbers.NumberParseException:
         raise ValueError("format") from None
     if not phonenumbers.is_valid_number(number):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import smtplib
 import ssl
 import time
@@ -57,14 +58,29 @@ class SmtpMailer:
                 if self.username:
                     client.login(self.username, self.password)
                 client.send_message(msg)
+        # The messages name the failure, never the address: they are logged and shown to administrators.
         except smtplib.SMTPRecipientsRefused as exc:
-            raise DeliveryError(f"recipient refused: {exc}", permanent=True) from exc
+            codes = sorted({code for code, _text in exc.recipients.values()})
+            raise DeliveryError(f"recipient refused ({', '.join(map(str, codes))})", permanent=True) from exc
+        except smtplib.SMTPResponseException as exc:
+            raise DeliveryError(f"{type(exc).__name__} ({exc.smtp_code})") from exc
         except (OSError, smtplib.SMTPException) as exc:
-            raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
+            raise DeliveryError(type(exc).__name__) from exc
+
+
+def append_private(path: str, text: str) -> None:
+    """Append to a file only its owner can read (it holds addresses and live links)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 class MailboxFileMailer:
-    """Development only: append e-mail to a mailbox file (and echo it) instead of sending it."""
+    """Development only: append e-mail to a mailbox file instead of sending it.
+
+    The terminal is told that a message was written, not to whom or what it
+    says: server logs must not carry addresses or live invitation links.
+    """
 
     def __init__(self, path: str):
         self.path = path
@@ -75,6 +91,5 @@ class MailboxFileMailer:
         msg["To"] = to
         msg["Subject"] = subject
         msg.set_content(body)
-        with open(self.path, "a", encoding="utf-8") as mailbox:
-            mailbox.write(f"From lotsa {time.asctime()}\n{msg.as_string()}\n")
-        print(f"\n--- e-mail to {to} (also in {self.path})\nSubject: {subject}\n\n{body}--- end\n", flush=True)
+        append_private(self.path, f"From lotsa {time.asctime()}\n{msg.as_string()}\n")
+        print(f"--- an e-mail was written to {self.path}", flush=True)

@@ -7,10 +7,11 @@ bearer token; 2xx means accepted, 4xx a permanent refusal, 5xx try again.
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 
-from webapp.core.mail import DeliveryError
+from webapp.core.mail import DeliveryError, append_private
 
 
 class HttpSmsGateway:
@@ -39,11 +40,15 @@ class HttpSmsGateway:
         except urllib.error.HTTPError as exc:
             raise DeliveryError(f"gateway answered {exc.code}", permanent=400 <= exc.code < 500) from exc
         except (OSError, urllib.error.URLError) as exc:
-            raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
+            raise DeliveryError(type(exc).__name__) from exc
 
 
-class ConsoleSms:
-    """Development only: print SMS to the scheduler's console instead of sending it."""
+class FileSms:
+    """Development only: append SMS to a file instead of sending them (the terminal says only that)."""
+
+    def __init__(self, path: str):
+        self.path = path
 
     def send(self, to: str, text: str) -> None:
-        print(f"\n--- SMS to {to}: {text}\n", flush=True)
+        append_private(self.path, f"--- SMS to {to} at {time.asctime()}\n{text}\n\n")
+        print(f"--- an SMS was written to {self.path}", flush=True)

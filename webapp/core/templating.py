@@ -7,6 +7,7 @@ from datetime import date
 
 from flask import Flask
 from flask_babel import format_date, format_datetime, format_timedelta
+from markupsafe import Markup
 
 from webapp.core.dates import to_local
 from webapp.core.db import utcnow
@@ -28,6 +29,11 @@ def _isodate(value: str, fmt: str = "medium") -> str:
         return value or ""
 
 
+def isolate(value) -> Markup:
+    """Text typed by a person (a name) in ``<bdi>``: its direction cannot reorder what follows."""
+    return Markup("<bdi>%s</bdi>") % ("" if value is None else value)
+
+
 def init_templating(app: Flask) -> None:
     """Filters and helpers every page may use; features add their own with
     ``Blueprint.app_context_processor`` (core knows no feature)."""
@@ -41,6 +47,7 @@ def init_templating(app: Flask) -> None:
         lambda value, fmt="medium": format_datetime(value, fmt) if value else ""
     )
     app.jinja_env.filters["timeago"] = timeago
+    app.jinja_env.filters["bdi"] = isolate
     app.jinja_env.filters["isodate"] = _isodate
     # Stockholm wall-clock time of a UTC datetime (for date and time inputs).
     app.jinja_env.filters["localtime"] = lambda value: to_local(value) if value else value

@@ -13,7 +13,7 @@ from sqlalchemy import delete, select
 
 from webapp.auth.models import AuthToken, User, UserSession
 from webapp.careplan.models import CarePlan, CarePlanVersion, FollowUpContact
-from webapp.core.audit import AccessLogEntry
+from webapp.core.audit import AccessLogEntry, concerns_patient
 from webapp.core.db import utcnow
 from webapp.extensions import db
 from webapp.groups.models import GroupMember
@@ -72,9 +72,22 @@ def collect(patient: User) -> dict:
         "groups": _all(select(GroupMember).where(GroupMember.enrolment_id.in_(enrolment_ids))),
         "notifications_sent": _all(select(OutboxItem).where(OutboxItem.user_id == patient.id)),
         # Who in the care team has looked at the patient's data (a "logutdrag").
-        "access_log": _all(select(AccessLogEntry).where(AccessLogEntry.patient_id == patient.id)
-                           .order_by(AccessLogEntry.at)),
+        "access_log": _access_extract(patient),
     }
+
+
+def _access_extract(patient: User) -> list[dict]:
+    """The patient's access-log extract: when, who (name and role) and what, nothing more.
+
+    Staff members' ids and network addresses are the staff's personal data, not
+    the patient's, and stay in the log for the administrators.
+    """
+    rows = db.session.execute(
+        select(AccessLogEntry, User.full_name).outerjoin(User, User.id == AccessLogEntry.actor_id)
+        .where(concerns_patient(patient.id)).order_by(AccessLogEntry.at, AccessLogEntry.id))
+    return [{"at": entry.at.isoformat(), "who": name,
+             "role": entry.actor_role, "action": entry.action, "enrolment_id": entry.enrolment_id}
+            for entry, name in rows]
 
 
 def erase_app_data(patient: User) -> dict[str, int]:

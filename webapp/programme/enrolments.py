@@ -234,6 +234,28 @@ def start_maintenance(enrolment: Enrolment, actor: User) -> None:
     add_event(enrolment, actor, "maintenance")
 
 
+def hand_over_unit(enrolment: Enrolment, actor: User, to_clinician: User,
+                   chosen_unit_id: int | None = None) -> CareUnit | None:
+    """The care unit that holds the enrolment after a hand-over (None: it stays where it is).
+
+    Access follows the enrolment's care unit, so the unit must be one that has
+    a part in the patient's care: the enrolment's own when the new clinician
+    works there, otherwise a unit both clinicians belong to — never simply any
+    unit of the new clinician, whose other colleagues have nothing to do with
+    this patient. With several shared units the clinician chooses
+    (EnrolmentError "choose_unit" until they do).
+    """
+    theirs = {m.care_unit_id for m in to_clinician.memberships}
+    if enrolment.care_unit_id in theirs:
+        return None
+    shared = sorted(theirs & {m.care_unit_id for m in actor.memberships})
+    if chosen_unit_id in shared:
+        return db.session.get(CareUnit, chosen_unit_id)
+    if len(shared) == 1:
+        return db.session.get(CareUnit, shared[0])
+    raise EnrolmentError("choose_unit" if shared else "not_a_colleague")
+
+
 def hand_over(enrolment: Enrolment, actor: User, to_clinician: User, to_unit: CareUnit | None) -> None:
     """A new responsible clinician, and with ``to_unit`` a new care unit."""
     before = enrolment.responsible_clinician.full_name if enrolment.responsible_clinician else "–"

@@ -171,7 +171,7 @@ class Answer(db.Model):
 
     @property
     def checked(self) -> set[int]:
-        return {int(n) for n in self.checked_items.split(",") if n.strip().isdigit()}
+        return {int(n) for n in self.checked_items.split(",") if n.strip().isascii() and n.strip().isdigit()}
 
 
 class AnswerVersion(db.Model):

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from webapp.content.services import Module, Programme
 from webapp.core.db import utcnow
+from webapp.core.numbers import int_or_none
 from webapp.extensions import db
 from webapp.programme.models import (
     Answer,
@@ -224,17 +225,15 @@ def clean_answer(kind: str, items: int, text: str | None, value: str | None, che
     if kind == "rating":
         if value in (None, ""):
             result["value"] = None
-        elif not value.isdigit() or not 0 <= int(value) <= 10:
+        elif (number := int_or_none(value, 0, 10)) is None:
             raise AnswerError("bad_value")
         else:
-            result["value"] = int(value)
+            result["value"] = number
     if kind == "task":
-        try:
-            ticked = sorted({int(n) for n in checked})
-        except ValueError:
-            raise AnswerError("bad_value") from None
-        if any(n < 0 or n >= items for n in ticked):
+        numbers = {int_or_none(n, 0, max(items - 1, 0)) for n in checked}
+        if None in numbers or (numbers and items == 0):
             raise AnswerError("bad_value")
+        ticked = sorted(numbers)
         result["checked_items"] = ",".join(str(n) for n in ticked)
     return result
 

@@ -11,9 +11,11 @@ from flask_login import current_user
 
 from webapp.careplan import services as plan_services
 from webapp.content.services import get_catalogue
+from webapp.core import drafts as kept_drafts
 from webapp.core.access import role_required
 from webapp.core.db import utcnow
 from webapp.core.markdown import render_markdown
+from webapp.core.numbers import int_or_none
 from webapp.extensions import db
 from webapp.groups import services as group_services
 from webapp.messages.services import conversations_for
@@ -104,9 +106,22 @@ def module_page(enrolment_id: int, module_id: str, page: int):
     services.record_page_view(enrolment, scheduled, page, session.get("reading"))
     session["reading"] = {"key": f"{enrolment.id}:{module_id}", "at": int(time.time())}
     services.record_activity([enrolment])
-    response = _render_module_page(enrolment, programme, schedule, scheduled, version, is_fallback, page)
+    response = _render_module_page(enrolment, programme, schedule, scheduled, version, is_fallback, page,
+                                   drafts=_restored_answer(enrolment))
     db.session.commit()  # after rendering, so the page reads nothing twice
     return response
+
+
+def _restored_answer(enrolment) -> dict | None:
+    """An answer typed when the session had ended (without JavaScript), given back once (core.drafts)."""
+    restored = kept_drafts.take()
+    prefix = url_for("programme.save_answer", enrolment_id=enrolment.id, block_id="")
+    if restored is None or not restored.action.startswith(prefix):
+        return None
+    fields = restored.fields
+    return {restored.action.removeprefix(prefix): {
+        "text": fields.get("text", ""), "value": fields.get("value"), "checked": fields.getlist("checked"),
+        "base_version": fields.get("base_version")}}
 
 
 def _render_module_page(enrolment, programme, schedule, scheduled, version, is_fallback, page,
@@ -122,10 +137,11 @@ def _render_module_page(enrolment, programme, schedule, scheduled, version, is_f
         current = answers.get(block_id)
         shown[block_id] = SimpleNamespace(
             text=draft["text"],
-            value=int(draft["value"]) if (draft["value"] or "").isdigit() else None,
-            checked={int(n) for n in draft["checked"] if n.isdigit()},
+            value=int_or_none(draft["value"], 0, 10),
+            checked={n for n in (int_or_none(v) for v in draft["checked"]) if n is not None},
             # After a conflict the next save is a deliberate choice: base it on what is stored now.
-            version=(current.version if current else 0) if block_id in conflicts else request.form.get("base_version", 0, type=int),
+            version=(current.version if current else 0) if block_id in conflicts
+            else int_or_none(draft.get("base_version", request.form.get("base_version"))) or 0,
         )
     summary = services.summary_for(enrolment, programme, current_user.locale) if version.kind == "summary" else None
     return render_template(
@@ -163,8 +179,8 @@ def save_answer(enrolment_id: int, block_id: str):
     schedule = services.schedule_for(enrolment, programme)
     scheduled = services.find_scheduled(schedule, module.id)
     wants_json = request.accept_mimetypes.best == "application/json"
-    page = request.form.get("page", 1, type=int) or 1
-    base = request.form.get("base_version", type=int)
+    page = int_or_none(request.form.get("page"), 1) or 1
+    base = int_or_none(request.form.get("base_version"))
     draft = {"text": request.form.get("text", ""), "value": request.form.get("value"),
              "checked": request.form.getlist("checked")}
     try:

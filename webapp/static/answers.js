@@ -6,12 +6,12 @@
   "use strict";
   var DELAY = 1500;
   var lang = document.documentElement.lang;
-  var T = {
-    sv: { saving: "Sparar …", saved: "Sparat", failed: "Kunde inte spara. Texten finns kvar här och sparas när anslutningen fungerar igen.", restored: "Osparad text från förra gången är återställd.", conflict: "Svaret ändrades i ett annat fönster. Båda versionerna är sparade. Den sparade versionen:" },
-    en: { saving: "Saving …", saved: "Saved", failed: "Could not save. Your text is kept here and will be saved when the connection works again.", restored: "Unsaved text from last time has been restored.", conflict: "This answer was changed in another window. Both versions are kept. The saved version:" },
-    ar: { saving: "جارٍ الحفظ …", saved: "تم الحفظ", failed: "تعذّر الحفظ. نصّك محفوظ هنا وسيُحفظ عندما يعود الاتصال.", restored: "تمت استعادة نص لم يُحفظ من المرة السابقة.", conflict: "تم تغيير هذه الإجابة في نافذة أخرى. تم الاحتفاظ بالنسختين. النسخة المحفوظة:" }
-  }[lang] || null;
-  if (!T) { T = { saving: "…", saved: "✓", failed: "!", restored: "", conflict: "" }; }
+  var TEXTS = {
+    sv: { saving: "Sparar …", saved: "Sparat", failed: "Kunde inte spara. Texten finns kvar här och sparas när anslutningen fungerar igen.", restored: "Osparad text från förra gången är återställd.", login: "Du har blivit utloggad. Texten finns kvar här. Logga in igen så sparas den.", loginLink: "Logga in", conflict: "Svaret ändrades i ett annat fönster. Båda versionerna är sparade. Den sparade versionen:" },
+    en: { saving: "Saving …", saved: "Saved", failed: "Could not save. Your text is kept here and will be saved when the connection works again.", restored: "Unsaved text from last time has been restored.", login: "You have been logged out. Your text is kept here. Log in again and it will be saved.", loginLink: "Log in", conflict: "This answer was changed in another window. Both versions are kept. The saved version:" },
+    ar: { saving: "جارٍ الحفظ …", saved: "تم الحفظ", failed: "تعذّر الحفظ. نصّك محفوظ هنا وسيُحفظ عندما يعود الاتصال.", restored: "تمت استعادة نص لم يُحفظ من المرة السابقة.", login: "تم تسجيل خروجك. نصّك محفوظ هنا. سجّل الدخول مرة أخرى وسيُحفظ.", loginLink: "تسجيل الدخول", conflict: "تم تغيير هذه الإجابة في نافذة أخرى. تم الاحتفاظ بالنسختين. النسخة المحفوظة:" }
+  };
+  var T = TEXTS[lang] || TEXTS.en;
 
   function storageKey(form) { return "lotsa-draft:" + form.getAttribute("action"); }
 
@@ -72,6 +72,15 @@
         // Only forget the draft if nothing was typed while it was on its way.
         if (JSON.stringify(snapshot(form)) === JSON.stringify(data)) { localStorage.removeItem(storageKey(form)); }
         status(form, T.saved);
+      } else if (result.response.status === 401) {
+        // The session has ended: the text stays in this browser (and on the server, encrypted) until saved.
+        status(form, T.login, true);
+        var link = document.createElement("a");
+        link.href = "/auth/login?next=" + encodeURIComponent(location.pathname);
+        link.textContent = T.loginLink;
+        var el = form.querySelector(".save-status");
+        el.appendChild(document.createTextNode(" "));
+        el.appendChild(link);
       } else if (result.response.status === 409) {
         // Next save is a deliberate choice made after seeing the other version.
         form.querySelector("input[name=base_version]").value = json.version;

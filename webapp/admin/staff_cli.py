@@ -1,0 +1,76 @@
+"""Off-boarding staff: ``flask --app webapp staff remove-from-unit`` and ``staff deactivate``.
+
+Both end the person's sessions at once. The enrolments that still name them
+as responsible clinician are counted, so the unit can hand them over (the
+patients keep their access: it follows the care unit, not the person).
+"""
+
+from __future__ import annotations
+
+import click
+from flask.cli import with_appcontext
+from sqlalchemy import func, select
+
+from webapp.auth import services
+from webapp.auth.models import CareUnit
+from webapp.extensions import db
+from webapp.programme.models import Enrolment
+
+
+@click.group()
+def staff() -> None:
+    """Take staff out of care units and close their accounts."""
+
+
+def _person(email: str):
+    user = services.get_user_by_email(email)
+    if user is None or not user.is_staff:
+        raise click.ClickException(f"no staff account with the e-mail address {email}")
+    return user
+
+
+def _still_responsible(user, unit_id: int | None = None) -> int:
+    query = select(func.count()).select_from(Enrolment).where(Enrolment.responsible_clinician_id == user.id,
+                                                             Enrolment.is_open)
+    if unit_id is not None:
+        query = query.where(Enrolment.care_unit_id == unit_id)
+    return db.session.scalar(query) or 0
+
+
+@staff.command("remove-from-unit")
+@click.argument("email")
+@click.option("--unit", "unit_code", required=True, help="Care unit code, e.g. vc-norra.")
+@with_appcontext
+def remove_from_unit(email: str, unit_code: str) -> None:
+    """Take a staff member out of one care unit; they lose its patients at once."""
+    user = _person(email)
+    unit = db.session.scalar(select(CareUnit).where(CareUnit.code == unit_code))
+    if unit is None:
+        raise click.ClickException(f"no care unit with the code {unit_code!r}")
+    try:
+        ended = services.remove_from_unit(user, unit)
+    except services.AuthError:
+        raise click.ClickException(f"{email} is not a member of {unit_code}") from None
+    left = _still_responsible(user, unit.id)
+    db.session.commit()
+    click.echo(f"Removed {email} from {unit_code}; {ended} sessions ended.")
+    if left:
+        click.echo(f"{left} open enrolments at {unit_code} still name them as responsible clinician: "
+                   "hand them over on the enrolment page.")
+
+
+@staff.command("deactivate")
+@click.argument("email")
+@with_appcontext
+def deactivate(email: str) -> None:
+    """Close a staff account: no login from now on, every session ended, unused links void."""
+    user = _person(email)
+    try:
+        ended = services.deactivate(user)
+    except services.AuthError:
+        raise click.ClickException(f"{email} is already deactivated") from None
+    left = _still_responsible(user)
+    db.session.commit()
+    click.echo(f"Deactivated {email}; {ended} sessions ended.")
+    if left:
+        click.echo(f"{left} open enrolments still name them as responsible clinician: hand them over.")
