@@ -9,6 +9,7 @@ the ``config`` mapping passed in (tests use the last one).
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -328,13 +329,11 @@ def _rate_limits(config: dict[str, Any], instance_path: str) -> None:
     with a bare NotImplementedError (a strategy the storage lacks); this says
     which setting is wrong at start-up.
     """
-    import re
-
     from limits import parse_many
     from limits.storage import SCHEMES, MovingWindowSupport, SlidingWindowCounterSupport
     from limits.strategies import STRATEGIES
 
-    import webapp.extensions  # noqa: F401  (defining its storage class registers lotsa-sqlite://)
+    import webapp.core.ratelimits  # noqa: F401  (defining its storage class registers lotsa-sqlite://)
 
     uri = str(config["RATELIMIT_STORAGE_URI"] or "").strip()
     if uri in ("", "lotsa-sqlite://"):

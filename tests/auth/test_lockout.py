@@ -131,7 +131,7 @@ def test_swedish_page_says_when_in_swedish(auth, make, app):
     html = _login(auth, patient.email, PASSWORD).get_data(as_text=True)
     assert "För många försök" in html
     # The duration comes from the catalogue ("15 minuter"), the time in Swedish style (24 h).
-    assert re.search(r"15 minuter, at \d{2}:\d{2}\.", html), html
+    assert re.search(r"om 15 minuter, klockan \d{2}:\d{2}\.", html), html
 
 
 @lockout

@@ -72,7 +72,9 @@ def _otp_account_key() -> str:
 def _retry_text(until: datetime, kind: str | None = None) -> str:
     """Why an attempt is refused and when to try again, in the reader's language and Stockholm time."""
     left = until - utcnow()
-    minutes = max(1, math.ceil(left.total_seconds() / 60))  # rounded up: never "try again in 0 minutes"
+    # To the nearest minute, at least one (the clock time beside it is exact): a
+    # per-minute window's end, rounded to whole seconds, can lie a moment past 60 s.
+    minutes = max(1, round(left.total_seconds() / 60))
     duration = ngettext("%(num)d minute", "%(num)d minutes", minutes)
     at = format_time(until, "short") if left < timedelta(hours=12) else format_datetime(until, "short")
     if kind == "password":

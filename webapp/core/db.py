@@ -97,8 +97,8 @@ def days_between(column, now: datetime):
     return func.cast(func.julianday(now.replace(tzinfo=None)) - func.julianday(column), Integer)
 
 
-def _make_private(path: str) -> None:
-    """The database file (health data) readable by the service's user only.
+def make_private(path: str) -> None:
+    """A SQLite file (health data, addresses) readable by the service's user only.
 
     SQLite gives its -wal and -shm files the database file's permissions, so
     setting them on the file (created here if new) covers all three.
@@ -115,7 +115,7 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         return
     on_disk = engine.url.database not in (None, "", ":memory:")
     if on_disk:
-        _make_private(engine.url.database)
+        make_private(engine.url.database)
     lock = WriteLockQueue(engine.url.database + ".lock", busy_timeout_ms / 1000) if on_disk else None
 
     @event.listens_for(engine, "connect")

@@ -165,7 +165,9 @@ def ask_to_log_in():
         response.status_code = 401
         return response
     manager = current_app.login_manager
-    if manager.login_message:
+    if path is not None:
+        flash(_("You have been logged out. What you wrote is kept: log in to send it."), "info")
+    elif manager.login_message:
         flash(str(manager.login_message), manager.login_message_category)
     back = path or (request.full_path.rstrip("?") if request.method == "GET" else None)
     return redirect(url_for(manager.login_view, next=back) if back else url_for(manager.login_view))

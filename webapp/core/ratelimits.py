@@ -14,6 +14,8 @@ import time
 from limits.errors import ConfigurationError
 from limits.storage import MovingWindowSupport, Storage
 
+from webapp.core.db import make_private
+
 
 class SQLiteRateLimitStorage(Storage, MovingWindowSupport):
     """Rate-limit counters in one SQLite file, shared by every process on the host.
@@ -59,6 +61,8 @@ class SQLiteRateLimitStorage(Storage, MovingWindowSupport):
         """This thread's connection; a new one after a fork (a connection must not cross one)."""
         local = self._local
         if getattr(local, "pid", None) != os.getpid():
+            # Client addresses are personal data: the file is the service user's only.
+            make_private(self.path)
             # Autocommit: each statement is its own transaction unless we BEGIN.
             conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
             # WAL: reads never wait for a write. Losing the last counts in a power

@@ -28,6 +28,7 @@ from werkzeug.exceptions import HTTPException
 
 from webapp.core import drafts
 from webapp.core.db import database_deadline
+from webapp.core.i18n import template_gettext, text_direction
 from webapp.core.urls import safe_next
 from webapp.extensions import db
 
@@ -244,8 +245,6 @@ def outage_response(locale: str) -> Response:
     left), so the template gets only what it uses. What a user had typed into a
     form is shown back so that it can be copied, as on the expired-form page.
     """
-    from webapp.core.i18n import template_gettext, text_direction
-
     kept = {}
     if request.method == "POST":
         kept = {key: value for key, value in request.form.items() if key not in _NOT_KEPT and value.strip()}
