@@ -202,3 +202,35 @@ def test_login_and_two_factor_keep_next_on_the_site(app, db, world, bad):  # noq
             response = auth.post("/auth/two-factor", {"code": auth.next_code(user)}, "/auth/two-factor")
         assert response.status_code == 302
         assert not _leaves_the_site(response.headers["Location"]), response.headers["Location"]
+
+
+def test_names_with_direction_overrides_cannot_reorder_the_caseload(app, db, make):
+    """An RLO typed into a name is dropped on the way in; names are isolated on the way out."""
+    unit = make.unit()
+    clinician = make.user("clinician", units=[unit])
+    staff = app.test_client()
+    Auth(staff, db).login(clinician)
+    token = csrf_token_from(staff.get("/clinician/open").get_data(as_text=True))
+    staff.post("/clinician/open", data={"csrf_token": token, "step": "2", "programme": "pain-school",
+                                        "personal_number": "198112189876", "full_name": "Kim \u202eosnolla\u202c",
+                                        "email": "kim@invanare.example", "locale": "sv",
+                                        "responsible": str(clinician.id), "recommended_days": "365"})
+    page = staff.get("/clinician/").get_data(as_text=True)
+    assert "\u202e" not in page and "<bdi>Kim osnolla</bdi>" in page
+
+
+def test_an_identity_number_in_other_digits_finds_the_same_person(app, db, make):
+    """Arabic-Indic, Persian and full-width digits are the same number: no second person."""
+    from webapp.auth.models import User
+
+    unit = make.unit()
+    clinician = make.user("clinician", units=[unit])
+    make.user("patient", personal_number="191212121212", name="Tolvan Tolvansson")
+    staff = app.test_client()
+    Auth(staff, db).login(clinician)
+    for typed in ("١٩١٢١٢١٢-١٢١٢", "۱۹۱۲۱۲۱۲–۱۲۱۲", "１９１２１２１２－１２１２"):
+        token = csrf_token_from(staff.get("/clinician/open").get_data(as_text=True))
+        page = staff.post("/clinician/open", data={"csrf_token": token, "step": "1", "programme": "pain-school",
+                                                   "personal_number": typed}).get_data(as_text=True)
+        assert "Tolvan Tolvansson" in page, typed  # the existing patient, found
+    assert db.session.query(User).filter(User.personal_number == "191212121212").count() == 1
