@@ -58,7 +58,8 @@ def test_draft_share_agree_and_changes(s, db):
     home = s["pc"].get("/home").get_data(as_text=True)
     assert "Arbeta halvtid igen" in home and "Läs, godkänn eller skriv ut min plan" in home
     page = s["pc"].get(f"/e/{s['e'].id}/plan").get_data(as_text=True)
-    assert "Promenad tio minuter – Patienten (varje dag)" in page and "Jag godkänner planen" in page
+    # Typed text is isolated (<bdi>) so a right-to-left name or phrase cannot reorder the line.
+    assert "<bdi>Promenad tio minuter</bdi> – Patienten (<bdi>varje dag</bdi>)" in page and "Jag godkänner planen" in page
 
     Auth(s["pc"], db).post(f"/e/{s['e'].id}/plan/agree", {"version": "1"}, f"/e/{s['e'].id}/plan")
     db.session.refresh(version)
