@@ -349,6 +349,15 @@ def test_the_site_and_content_check_survive_a_damaged_file(app, client, auth, ma
     assert any(rel in line and " — " in line for line in result.output.splitlines()), result.output
 
 
+def _dispose(app) -> None:
+    """Close an extra app's database connections (on PostgreSQL, left to the garbage collector they warn)."""
+    from webapp.extensions import db
+
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
 def _after_change(app, file: Path) -> None:
     """Make a change visible to the next request's check (a newer mtime, and past the once-a-second limit)."""
     later = os.stat(file).st_mtime + 10
@@ -356,13 +365,14 @@ def _after_change(app, file: Path) -> None:
     app.extensions["lotsa_content_checked"][0] = 0.0
 
 
-def test_a_reload_that_finds_damage_keeps_serving_what_loads(tmp_path, monkeypatch, database_url):
+def test_a_reload_that_finds_damage_keeps_serving_what_loads(tmp_path, monkeypatch, database_url, request):
     from tests.fixtures.plugin import base_config
     from webapp import create_app
 
     monkeypatch.setenv("LOTSA_INSTANCE_PATH", str(tmp_path / "instance"))
     root = make_tree(tmp_path / "live")
     app = create_app(base_config(database_url, CONTENT_AUTO_RELOAD=True, **roots(root)))
+    request.addfinalizer(lambda: _dispose(app))
     client = app.test_client()
     assert client.get("/auth/login").status_code == 200
     assert app.extensions["lotsa_catalogue"].errors == []
@@ -381,13 +391,14 @@ def test_a_reload_that_finds_damage_keeps_serving_what_loads(tmp_path, monkeypat
     assert app.extensions["lotsa_catalogue"] is catalogue
 
 
-def test_a_load_that_fails_outside_any_file_still_starts_the_site(tmp_path, monkeypatch, database_url):
+def test_a_load_that_fails_outside_any_file_still_starts_the_site(tmp_path, monkeypatch, database_url, request):
     from tests.fixtures.plugin import base_config
     from webapp import create_app
 
     monkeypatch.setenv("LOTSA_INSTANCE_PATH", str(tmp_path / "instance"))
     monkeypatch.setattr(services, "load_catalogue", lambda *roots: 1 / 0)
     app = create_app(base_config(database_url, **roots(make_tree(tmp_path))))
+    request.addfinalizer(lambda: _dispose(app))
     client = app.test_client()
     assert client.get("/auth/login").status_code == 200
     assert client.get("/healthz").status_code == 200
