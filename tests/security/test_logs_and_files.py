@@ -14,6 +14,8 @@ import os
 import re
 import stat
 
+import pytest
+
 from tests.fixtures.plugin import Auth, csrf_token_from
 from webapp.core.mail import MailboxFileMailer
 from webapp.core.sms import FileSms
@@ -66,21 +68,17 @@ def test_no_personal_data_in_logs_or_terminal(app, db, make, caplog, capfd, tmp_
     assert _leaks(out + err) == [], out + err
 
 
-def test_a_refused_recipient_is_logged_without_the_address(app, db, make, caplog):
+def test_a_refused_recipient_is_reported_without_the_address(monkeypatch):
+    """The adapter's error (logged and shown to administrators) names the SMTP code, not the address."""
     import smtplib
 
     from webapp.core.mail import DeliveryError, SmtpMailer
 
-    class Refusing(SmtpMailer):
-        def __init__(self):
-            super().__init__("127.0.0.1", 1, sender="lotsa@region.example")
+    refused = smtplib.SMTPRecipientsRefused({EMAIL: (550, b"5.1.1 <" + EMAIL.encode() + b"> unknown")})
 
-    error = smtplib.SMTPRecipientsRefused({EMAIL: (550, b"5.1.1 <" + EMAIL.encode() + b"> unknown")})
-    mailer = Refusing()
-    smtplib_smtp = smtplib.SMTP
-    # Below the adapter: a client whose server refuses the recipient (the adapter itself runs for real).
+    class RefusingServer:
+        """Below the adapter: an SMTP connection whose server refuses the recipient."""
 
-    class FakeClient:
         def __init__(self, *args, **kwargs):
             pass
 
@@ -91,17 +89,12 @@ def test_a_refused_recipient_is_logged_without_the_address(app, db, make, caplog
             return False
 
         def send_message(self, msg):
-            raise error
+            raise refused
 
-    smtplib.SMTP = FakeClient
-    try:
-        try:
-            mailer.send(EMAIL, "Ämne", "Text")
-        except DeliveryError as exc:
-            message = str(exc)
-    finally:
-        smtplib.SMTP = smtplib_smtp
-    assert "550" in message and EMAIL not in message
+    monkeypatch.setattr(smtplib, "SMTP", RefusingServer)
+    with pytest.raises(DeliveryError) as caught:
+        SmtpMailer("127.0.0.1", 25, sender="lotsa@region.example").send(EMAIL, "Ämne", "Text")
+    assert caught.value.permanent and "550" in str(caught.value) and EMAIL not in str(caught.value)
 
 
 def test_a_database_failure_logs_no_sql_values(app, db, make, caplog, monkeypatch):

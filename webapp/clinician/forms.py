@@ -15,7 +15,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError
 
-from webapp.core.forms import MultiCheckboxField, WholeNumberField, within_planning_range
+from webapp.core.forms import MultiCheckboxField, WholeNumberField, coerce_id, within_planning_range
 from webapp.core.identity import IdentityError, normalise_mobile, normalise_personal_number
 
 PNR_MESSAGES = {
@@ -58,7 +58,7 @@ class OpenAccessForm(PersonalNumberMixin, FlaskForm):
     phone = StringField(_l("Mobile number (for SMS, optional)"), validators=[Optional(), Length(max=30)],
                         render_kw={"autocomplete": "off", "inputmode": "tel"})
     locale = SelectField(_l("The patient's language"), choices=[])
-    responsible = SelectField(_l("Responsible clinician"), coerce=int, choices=[])
+    responsible = SelectField(_l("Responsible clinician"), coerce=coerce_id, choices=[])
     recommended_days = WholeNumberField(_l("Recommended duration in days"), validators=[
         InputRequired(_l("Write a number of days.")),
         NumberRange(min=1, max=3650, message=_l("Choose between 1 and 3650 days."))])
@@ -84,9 +84,9 @@ class ExtendForm(FlaskForm):
 
 
 class HandOverForm(FlaskForm):
-    clinician = SelectField(_l("New responsible clinician"), coerce=int, choices=[])
+    clinician = SelectField(_l("New responsible clinician"), coerce=coerce_id, choices=[])
     # Only asked when the new clinician works elsewhere and shares several units with this one.
-    unit = SelectField(_l("Care unit that takes over"), coerce=int, choices=[], validate_choice=False,
+    unit = SelectField(_l("Care unit that takes over"), coerce=coerce_id, choices=[], validate_choice=False,
                        validators=[Optional()])
 
 

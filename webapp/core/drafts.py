@@ -58,9 +58,6 @@ class Restored:
     action: str
     fields: MultiDict
 
-    def get(self, name: str, default: str = "") -> str:
-        return self.fields.get(name, default)
-
 
 def _device_key(create: bool) -> bytes | None:
     raw = request.cookies.get(COOKIE, "")

@@ -15,7 +15,7 @@ from wtforms.validators import ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from webapp.core.dates import in_planning_range
-from webapp.core.numbers import INT_MAX, parse_int
+from webapp.core.numbers import INT_MAX, int_or_none, parse_int
 
 
 class WholeNumberField(IntegerField):
@@ -28,7 +28,6 @@ class WholeNumberField(IntegerField):
     def process_formdata(self, valuelist):
         if not valuelist:
             return
-        self.raw_text = valuelist[0]
         if not (valuelist[0] or "").strip():
             self.data = None
             return
@@ -37,6 +36,15 @@ class WholeNumberField(IntegerField):
         except ValueError:
             self.data = None
             raise ValueError(_("Write a whole number with the digits 0–9.")) from None
+
+
+def coerce_id(value) -> int | None:
+    """``coerce`` for select and checkbox fields whose values are ids (``core.numbers``).
+
+    Also called with the choices' own values, which are ints already; a value
+    that is no id becomes None, which no choice matches ("not a valid choice").
+    """
+    return value if isinstance(value, int) else int_or_none(value)
 
 
 class MultiCheckboxField(SelectMultipleField):

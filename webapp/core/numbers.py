@@ -39,11 +39,6 @@ def int_or_none(text: str | None, minimum: int = 0, maximum: int = INT_MAX) -> i
         return None
 
 
-def ids_from(values: list[str]) -> list[int]:
-    """The valid ids among several values (checkboxes), in order, without the rest."""
-    return [n for n in (int_or_none(v, 1) for v in values) if n is not None]
-
-
 class IdConverter(IntegerConverter):
     """``<int:...>`` in every route: ASCII digits within INT_MAX, else 404 (not a server error)."""
 

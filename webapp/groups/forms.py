@@ -14,10 +14,9 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, EmailField, SelectField, StringField, TelField, TextAreaField, TimeField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, StopValidation
 
-from webapp.core.forms import WholeNumberField, within_planning_range
+from webapp.core.forms import WholeNumberField, coerce_id, within_planning_range
 from webapp.core.i18n import LANGUAGE_NAMES
 from webapp.core.identity import IdentityError, normalise_mobile, normalise_personal_number
-from webapp.core.numbers import int_or_none
 
 # How many patients one "add members" form takes.
 MEMBER_ROWS = 12
@@ -40,12 +39,6 @@ def _strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
-def _choice_id(value):
-    """A select's value as a whole number (``core.numbers``), or None, which no choice matches."""
-    # Also called with the choices' own values, which are ints already.
-    return value if isinstance(value, int) else int_or_none(value)
-
-
 def required(message):
     """Like InputRequired, but quiet when the field has already refused the text: one message, not two."""
 
@@ -62,14 +55,14 @@ class NewGroupForm(FlaskForm):
 
     name = StringField(_l("Name of the group"), filters=[_strip],
                        validators=[DataRequired(NAME), Length(max=200, message=NAME)], render_kw={"maxlength": 200})
-    unit_id = SelectField(_l("Care unit"), coerce=_choice_id,
+    unit_id = SelectField(_l("Care unit"), coerce=coerce_id,
                           invalid_choice_message=_l("Choose one of your care units."))
     programme_id = SelectField(_l("Programme"), invalid_choice_message=_l("Choose a programme."))
     first_day = DateField(_l("Date of the first session"), invalid_value_message=DATE,
                           validators=[required(DATE), within_planning_range])
     time = TimeField(_l("Time (Swedish time)"), format=["%H:%M", "%H:%M:%S"], default=datetime.time(13, 0),
                      invalid_value_message=TIME, validators=[required(TIME)])
-    per_week = SelectField(_l("Sessions a week"), coerce=_choice_id, default=2,
+    per_week = SelectField(_l("Sessions a week"), coerce=coerce_id, default=2,
                            invalid_choice_message=_l("Choose one or two sessions a week."))
     weeks = WholeNumberField(_l("Number of weeks"), default=8,
                              validators=[InputRequired(WEEKS), NumberRange(min=1, max=16, message=WEEKS)],
@@ -94,7 +87,7 @@ def _row_fields() -> dict:
         fields[f"email_{n}"] = EmailField(_l("E-mail address (new patients)"), filters=[_strip],
                                           validators=[Length(max=254, message=TOO_LONG)], render_kw={"maxlength": 254})
         fields[f"phone_{n}"] = TelField(_l("Mobile number (for SMS, optional)"), filters=[_strip])
-        fields[f"responsible_{n}"] = SelectField(_l("Responsible clinician"), coerce=_choice_id)
+        fields[f"responsible_{n}"] = SelectField(_l("Responsible clinician"), coerce=coerce_id)
     return fields
 
 

@@ -160,7 +160,7 @@ def open_enrolment(*, patient: User, programme: Programme, unit: CareUnit, clini
     return enrolment
 
 
-def start_invited_enrolments(patient, **_extra) -> None:
+def start_invited_enrolments(patient) -> None:
     """When the patient accepts the invitation, their programmes start counting."""
     now = utcnow()
     for enrolment in db.session.scalars(select(Enrolment).where(

@@ -16,8 +16,8 @@ from wtforms.validators import Length, Optional, StopValidation, ValidationError
 
 from webapp.content.questionnaires import Item, Questionnaire
 from webapp.core.dates import local_today
-from webapp.core.forms import MultiCheckboxField, WholeNumberField, within_planning_range
-from webapp.core.numbers import INT_MAX, int_or_none, parse_int
+from webapp.core.forms import MultiCheckboxField, WholeNumberField, coerce_id, within_planning_range
+from webapp.core.numbers import INT_MAX, parse_int
 from webapp.questionnaires.scoring import item_value
 
 DATE = _l("Write the date as yyyy-mm-dd.")
@@ -30,11 +30,6 @@ TEXT_MAX = 2000
 def _id(value) -> int:
     """An id in ASCII digits (``core.numbers``); a choice's own value is an int already."""
     return value if isinstance(value, int) else parse_int(value, minimum=1)
-
-
-def _id_or_none(value) -> int | None:
-    """Like ``_id``, but a value that is no id is dropped later, not refused (as ``ids_from`` does)."""
-    return value if isinstance(value, int) else int_or_none(value, minimum=1)
 
 
 def _send_on():
@@ -84,7 +79,7 @@ class RoundForm(SendForm):
     # The two lists below matter only for their own choice of "to", so they are checked in
     # validate_* methods rather than by the fields themselves.
     programme_id = SelectField(_l("Programme"), choices=[], validate_choice=False)
-    enrolment_id = MultiCheckboxField(_l("Chosen patients (your own active patients)"), coerce=_id_or_none,
+    enrolment_id = MultiCheckboxField(_l("Chosen patients (your own active patients)"), coerce=coerce_id,
                                       choices=[], validate_choice=False)
 
     # Made again so the days come last, as on the page (the error summary follows the fields' order).
