@@ -66,6 +66,10 @@ def _init_extensions(app: Flask) -> None:
     login_manager.session_protection = None
     login_manager.user_loader(load_session_user)
 
+    from webapp.auth.oidc import init_oidc
+
+    init_oidc(app)  # the e-ID providers configured, if any
+
 
 def _load_content(app: Flask) -> None:
     from webapp.content.services import init_catalogue

@@ -70,6 +70,27 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_TOUCH_SECONDS": 60,
     # Minutes the password step of a staff login stays valid while they enter the code.
     "MFA_PENDING_MINUTES": 5,
+    # --- e-ID login through OpenID Connect (docs/authentication.md) ---------------
+    # Names of the configured identity providers, comma separated (e.g.
+    # "eid,siths"); empty: local login only. Each name NAME is set up by
+    # environment variables OIDC_<NAME>_AUDIENCE ("patient" or "staff"),
+    # _ISSUER, _METADATA_URL (default: the issuer's /.well-known/openid-configuration),
+    # _CLIENT_ID, _CLIENT_SECRET or _PRIVATE_KEY_FILE (private_key_jwt),
+    # _SCOPES (default "openid profile") and _ACR_VALUES (space separated).
+    # Tests pass OIDC_CLIENTS, a {name: {audience, issuer, ...}} mapping, directly.
+    "OIDC_PROVIDERS": [],
+    "OIDC_CLIENTS": {},
+    # Claim names: the OIDC Sweden ones by default; a broker that uses others sets these.
+    "OIDC_PERSONAL_NUMBER_CLAIM": "https://id.oidc.se/claim/personalIdentityNumber",
+    "OIDC_PREVIOUS_COORDINATION_NUMBER_CLAIM": "https://id.oidc.se/claim/previousCoordinationNumber",
+    "OIDC_HSA_ID_CLAIM": "https://id.oidc.se/claim/employeeHsaId",
+    # Seconds the provider's and Lotsa's clocks may disagree when an ID token's times are checked.
+    "OIDC_CLOCK_SKEW_SECONDS": 60,
+    # Seconds Lotsa waits for the provider's discovery, keys and token endpoints.
+    "OIDC_HTTP_TIMEOUT_SECONDS": 10,
+    # Sensitive actions (exports, erasure, roles, one's own e-mail or factors)
+    # need the person to have logged in or re-authenticated this recently.
+    "FRESH_AUTH_MINUTES": 10,
     # Days an invitation link stays valid.
     "INVITATION_DAYS": 14,
     # Minutes a password-reset link stays valid.
@@ -242,6 +263,7 @@ def validate_config(config: dict[str, Any], instance_path: str) -> None:
         # Less would let another scheduler take over an item that is slow to send, and send it twice.
         raise ConfigError("OUTBOX_CLAIM_TIMEOUT_SECONDS must be at least 30")
     _rate_limits(config, instance_path)
+    _oidc_clients(config)
 
     for key in ("SESSION_IDLE_MINUTES", "SESSION_ABSOLUTE_HOURS", "SESSION_TOUCH_SECONDS", "RECORD_RETENTION_YEARS",
                 "DRAFT_MINUTES"):
@@ -380,3 +402,33 @@ def _development_secret(instance_path: str) -> str:
     path.write_text(key)
     path.chmod(0o600)
     return key
+
+
+OIDC_AUDIENCES = ("patient", "staff")
+
+
+def _oidc_clients(config: dict[str, Any], environ=None) -> None:
+    """Build OIDC_CLIENTS from OIDC_<NAME>_* variables for each name in OIDC_PROVIDERS; check them."""
+    environ = os.environ if environ is None else environ
+    clients = dict(config.get("OIDC_CLIENTS") or {})
+    for name in config.get("OIDC_PROVIDERS") or []:
+        if name in clients:
+            continue
+        prefix = f"OIDC_{name.upper()}_"
+        clients[name] = {key[len(prefix):].lower(): value for key, value in environ.items() if key.startswith(prefix)}
+    for name, settings in clients.items():
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", name):
+            raise ConfigError(f"OIDC provider name {name!r}: lower-case letters, digits and _ only")
+        where = f"OIDC provider {name!r}"
+        if settings.get("audience") not in OIDC_AUDIENCES:
+            raise ConfigError(f"{where}: OIDC_{name.upper()}_AUDIENCE must be patient or staff")
+        for key in ("issuer", "client_id"):
+            if not settings.get(key):
+                raise ConfigError(f"{where}: OIDC_{name.upper()}_{key.upper()} is not set")
+        if not (settings.get("client_secret") or settings.get("private_key_file")):
+            raise ConfigError(f"{where}: set OIDC_{name.upper()}_CLIENT_SECRET or _PRIVATE_KEY_FILE")
+        if config["LOTSA_ENV"] == "production" and not str(settings["issuer"]).startswith("https://"):
+            raise ConfigError(f"{where}: the issuer must be an https:// URL in production")
+        settings.setdefault("metadata_url", str(settings["issuer"]).rstrip("/") + "/.well-known/openid-configuration")
+        settings.setdefault("scopes", "openid profile")
+    config["OIDC_CLIENTS"] = clients

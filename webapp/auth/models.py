@@ -12,8 +12,10 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -50,6 +52,9 @@ class User(UserMixin, db.Model):
     full_name: Mapped[str] = mapped_column(String(200))
     # Swedish personal identity number, 12 digits (patients only).
     personal_number: Mapped[str | None] = mapped_column(String(12), unique=True)
+    # Staff only: the HSA-id (e.g. SE2321000016-1234) the region's staff identity
+    # service (SITHS) hands over; set by an administrator, matched at e-ID login.
+    hsa_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     # Mobile number in E.164 form (+46701234567).
     phone: Mapped[str | None] = mapped_column(String(20))
     # Set when the patient typed back a code sent to the number; SMS needs it.
@@ -100,6 +105,8 @@ class CareUnit(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     # Short stable code used in the CLI and in URLs (e.g. "vc-norra").
     code: Mapped[str] = mapped_column(String(64), unique=True)
+    # The unit's patients log in with a Swedish e-ID only (no local password login).
+    requires_eid: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     memberships: Mapped[list[Membership]] = relationship(
@@ -144,6 +151,14 @@ class UserSession(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ip_address: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(200))
+    # How the session began: "password", "password+totp" or "eid"; for e-ID the
+    # configured provider's name and the assurance level (acr) it reported.
+    method: Mapped[str] = mapped_column(String(16), default="password", server_default="password")
+    provider: Mapped[str | None] = mapped_column(String(32))
+    acr: Mapped[str | None] = mapped_column(String(255))
+    # The last time the person proved who they are in this session (the login
+    # or a later re-authentication): sensitive actions need it to be recent.
+    authenticated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
 
@@ -172,3 +187,20 @@ class AuthToken(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
+
+
+class Passkey(db.Model):
+    """A WebAuthn credential (passkey) a person registered as their second factor."""
+
+    __tablename__ = "passkey"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    credential_id: Mapped[bytes] = mapped_column(LargeBinary(1024), unique=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(2048))
+    # The authenticator's signature counter: a counter that goes backwards means a cloned key.
+    sign_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()

@@ -98,8 +98,17 @@ class SessionTimes:
         return max(0, int((deadline - utcnow()).total_seconds()))
 
 
-def start_session(user: User) -> UserSession:
-    """Log the user in with a brand-new session id (never reuse a pre-login id)."""
+def start_session(user: User, *, method: str | None = None, provider: str | None = None,
+                  acr: str | None = None) -> UserSession:
+    """Log the user in with a brand-new session id (never reuse a pre-login id).
+
+    ``method`` says how the person proved who they are ("password",
+    "password+totp", "password+passkey", "eid"; by default "password+totp" for
+    staff, "password" otherwise); an e-ID login also names its ``provider`` and
+    the assurance level (``acr``) it reported. The session row, the access log
+    and the account page's list of logins keep all three.
+    """
+    method = method or ("password+totp" if user.is_staff else "password")
     locale = session.get("locale")
     # Clearing the cookie session drops any state an attacker may have planted
     # before login (session fixation); only the language choice survives.
@@ -116,6 +125,10 @@ def start_session(user: User) -> UserSession:
         expires_at=now + timedelta(hours=current_app.config["SESSION_ABSOLUTE_HOURS"]),
         ip_address=request.remote_addr,
         user_agent=(request.user_agent.string or "")[:200],
+        method=method,
+        provider=provider,
+        acr=acr,
+        authenticated_at=now,
     )
     db.session.add(row)
     user.last_login_at = now
@@ -123,9 +136,26 @@ def start_session(user: User) -> UserSession:
     session.permanent = False
     login_user(user, remember=False)
     g.user_session = row
-    log_access(user, "auth.login")
-    security_log.info("security event=login user_id=%s role=%s", user.id, user.role)
+    log_access(user, "auth.login", detail=login_description(row))
+    security_log.info("security event=login user_id=%s role=%s method=%s provider=%s", user.id, user.role,
+                      method, provider)
     return row
+
+
+def login_description(row: UserSession) -> str:
+    """How a session began, for the access log: "method=eid provider=bankid acr=..."."""
+    parts = [f"method={row.method}"]
+    if row.provider:
+        parts.append(f"provider={row.provider}")
+    if row.acr:
+        parts.append(f"acr={row.acr}")
+    return " ".join(parts)
+
+
+def recent_logins(user: User, limit: int = 10) -> list[UserSession]:
+    """The user's latest sessions, ended ones too: when, how and with which e-ID they began."""
+    return list(db.session.scalars(select(UserSession).where(UserSession.user_id == user.id)
+                                   .order_by(UserSession.created_at.desc(), UserSession.id.desc()).limit(limit)))
 
 
 def load_session_user(user_id: str) -> User | None:

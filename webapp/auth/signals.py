@@ -10,3 +10,9 @@ account_activated = _signals.signal("account-activated", doc="""
 A person has accepted an invitation and chosen a password. The sender is the
 ``User``. The programme starts the enrolments that waited for the invitation.
 """)
+
+care_relation_requested = _signals.signal("care-relation-requested", doc="""
+An e-ID login names a patient account that has no password and no invitation:
+does a care unit still have an enrolment open for them? The sender is the
+``User``; a receiver returns True if so (the programme answers for enrolments).
+""")

@@ -19,12 +19,12 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import format_datetime, format_time, ngettext
+from flask_babel import format_datetime, format_time, get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from webapp.auth import services
+from webapp.auth import oidc, services
 from webapp.auth.forms import EmptyForm, LoginForm, NewPasswordForm, OtpForm, ResetRequestForm
 from webapp.auth.models import TokenPurpose
 from webapp.auth.signals import account_activated
@@ -165,6 +165,73 @@ def login():
     return render_template("auth/login.html", form=form)
 
 
+def provider_name(provider: str | None) -> str:
+    """What an e-ID provider is called for people: its label, else the e-IDs of its audience."""
+    settings = current_app.config["OIDC_CLIENTS"].get(provider or "")
+    if settings is None:
+        return provider or ""
+    return settings.get("label") or ("BankID / Freja eID Plus" if settings["audience"] == "patient" else "SITHS")
+
+
+def login_method_label(row) -> str:
+    """How a session began, in the reader's language (the account page's list of logins)."""
+    if row.method == "eid":
+        return _("e-ID: %(provider)s", provider=provider_name(row.provider))
+    if row.method == "password+totp":
+        return _("Password and a code from an app")
+    if row.method == "password+passkey":
+        return _("Password and a passkey")
+    return _("Password")
+
+
+@bp.app_context_processor
+def _eid_helpers():
+    """The login page's e-ID buttons (configured providers, patients' first) and login labels."""
+    return {"eid_providers": lambda: sorted(oidc.providers(), key=lambda p: p[1] != "patient"),
+            "eid_form": EmptyForm, "login_method_label": login_method_label}
+
+
+@bp.route("/eid/<provider>", methods=["POST"])
+@limiter.limit(_limit("RATELIMIT_LOGIN"))
+def eid_start(provider: str):
+    """Send the browser to the provider's login page (a form post: no login starts from a prefetch)."""
+    if not oidc.is_provider(provider):
+        abort(404)
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        return redirect(url_for("auth.login"))
+    next_target = safe_next(request.form.get("next"))
+    response = oidc.authorize_redirect(provider, str(get_locale() or ""))
+    session["eid_next"] = next_target
+    return response
+
+
+@bp.route("/eid/<provider>/callback")
+@limiter.limit(_limit("RATELIMIT_LOGIN"))
+def eid_callback(provider: str):
+    """Back from the provider: verify the ID token, find the account, start the session."""
+    if not oidc.is_provider(provider):
+        abort(404)
+    target = safe_next(session.get("eid_next"))
+    try:
+        login = oidc.complete_login(provider)
+    except oidc.EidRefused as exc:
+        db.session.commit()  # keep the security event
+        status = 400 if exc.reason == "refused" else 403
+        audience = dict(oidc.providers()).get(provider)
+        return render_template("auth/eid_problem.html", reason=exc.reason, audience=audience), status
+    user = login.user
+    first = oidc.first_login_spends_invitation(user)
+    services.start_session(user, method="eid", provider=login.provider, acr=login.acr)
+    if first:
+        log_access(user, "auth.invitation_accepted", detail="by e-ID")
+        account_activated.send(user)
+    db.session.commit()
+    if first:
+        flash(_("Welcome to Lotsa!"), "success")
+    return redirect(target or url_for("core.index"))
+
+
 @bp.route("/two-factor", methods=["GET", "POST"])
 @limiter.limit(_limit("RATELIMIT_OTP"), methods=["POST"])
 @limiter.limit(_limit("RATELIMIT_OTP_ACCOUNT"), methods=["POST"], key_func=_otp_account_key)
@@ -249,12 +316,17 @@ def two_factor_qr():
 @bp.route("/logout", methods=["POST"])
 def logout():
     """End this session on the server, not only in the browser."""
+    provider_logout = None
     if current_user.is_authenticated:
         security_event("logout", current_user._get_current_object())
+        row = getattr(g, "user_session", None)
+        if row is not None and row.method == "eid" and row.provider:
+            provider_logout = oidc.logout_url(row.provider)
         services.end_session()
         db.session.commit()
     flash(_("You are logged out."), "success")
-    return redirect(url_for("auth.login"))
+    # Also end the session at the e-ID provider, which then sends the browser back here.
+    return redirect(provider_logout or url_for("auth.login"))
 
 
 @bp.route("/logout-everywhere", methods=["POST"])
@@ -346,4 +418,5 @@ def account():
     """Own account: language, active sessions, log out everywhere."""
     sessions = services.active_sessions(current_user)
     return render_template("auth/account.html", sessions=sessions, form=EmptyForm(),
+                           logins=services.recent_logins(current_user),
                            current_session=getattr(g, "user_session", None))
