@@ -277,3 +277,42 @@ def test_password_logout_stays_local(auth, client, make):
 def test_unknown_provider_is_404(auth, client):
     assert auth.post("/auth/eid/nope", {}, "/auth/login").status_code == 404
     assert client.get("/auth/eid/nope/callback?code=x&state=y").status_code == 404
+
+
+def test_eid_session_confirms_with_eid_before_export(auth, client, db, make, oidc_provider):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from webapp.core.db import utcnow
+
+    patient = make.user("patient", personal_number=PATIENT_PNR, password=None)
+    make.enrolment(patient, make.unit())
+    eid_login(auth, client, oidc_provider, "eid", "p-fresh", {PNR_CLAIM: PATIENT_PNR})
+    db.session.execute(update(UserSession).where(UserSession.user_id == patient.id)
+                       .values(authenticated_at=utcnow() - timedelta(hours=1)))
+    db.session.commit()
+    response = client.get("/account/my-data.json")
+    assert "/auth/reauthenticate" in response.location
+    page = client.get(response.location).get_data(as_text=True)
+    assert "Confirm with BankID / Freja eID Plus" in page and 'name="password"' not in page
+    redirect = auth.post("/auth/eid/eid", {"next": "/account/my-data.json", "reauth": "1"}, "/auth/reauthenticate")
+    assert parse_qs(urlsplit(redirect.location).query)["prompt"] == ["login"]
+    back_again = back(client, oidc_provider.login(redirect.location, "p-fresh"))
+    assert back_again.location.endswith("/account/my-data.json")
+    assert client.get("/account/my-data.json").status_code == 200
+    assert len(db.session.scalars(select(UserSession).where(UserSession.user_id == patient.id)).all()) == 1
+
+
+def test_eid_reauthentication_by_another_person_is_refused(auth, client, db, make, oidc_provider):
+    patient = make.user("patient", personal_number=PATIENT_PNR)
+    other = make.user("patient", personal_number="198112189876")
+    for person in (patient, other):
+        make.enrolment(person, make.unit())
+    eid_login(auth, client, oidc_provider, "eid", "p-one", {PNR_CLAIM: PATIENT_PNR})
+    oidc_provider.set_user("p-two", {PNR_CLAIM: "198112189876"})
+    redirect = auth.post("/auth/eid/eid", {"next": "", "reauth": "1"}, "/auth/account")
+    response = back(client, oidc_provider.login(redirect.location, "p-two"))
+    assert response.status_code == 400
+    assert any("another person" in e.detail for e in security_events(db, "eid_refused"))
+    assert latest_session(db, other) is None

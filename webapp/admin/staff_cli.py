@@ -1,4 +1,4 @@
-"""Off-boarding staff: ``flask --app webapp staff remove-from-unit`` and ``staff deactivate``.
+"""Staff accounts: ``flask --app webapp staff set-hsa-id``, ``staff remove-from-unit``, ``staff deactivate``.
 
 Both end the person's sessions at once. The enrolments that still name them
 as responsible clinician are counted, so the unit can hand them over (the
@@ -19,7 +19,7 @@ from webapp.programme.models import Enrolment
 
 @click.group()
 def staff() -> None:
-    """Take staff out of care units and close their accounts."""
+    """Staff accounts: HSA-ids for SITHS login, care units, closing accounts."""
 
 
 def _person(email: str):
@@ -35,6 +35,26 @@ def _still_responsible(user, unit_id: int | None = None) -> int:
     if unit_id is not None:
         query = query.where(Enrolment.care_unit_id == unit_id)
     return db.session.scalar(query) or 0
+
+
+@staff.command("set-hsa-id")
+@click.argument("email")
+@click.argument("hsa_id", required=False)
+@click.option("--remove", is_flag=True, help="Take the HSA-id away (no more SITHS login for this account).")
+@with_appcontext
+def set_hsa_id(email: str, hsa_id: str | None, remove: bool) -> None:
+    """Set the HSA-id a staff member's SITHS e-ID login is matched by (e.g. SE2321000016-1234)."""
+    user = _person(email)
+    if not remove and not hsa_id:
+        raise click.UsageError("give an HSA-id, or --remove")
+    try:
+        services.set_hsa_id(user, None if remove else hsa_id)
+    except services.AuthError as exc:
+        messages = {"hsa_format": "an HSA-id is SE, ten digits, a dash and letters or digits (SE2321000016-1234)",
+                    "hsa_taken": "another account already has this HSA-id"}
+        raise click.ClickException(messages.get(exc.reason, exc.reason)) from None
+    db.session.commit()
+    click.echo(f"{email}: HSA-id removed." if remove else f"{email}: HSA-id set to {user.hsa_id}.")
 
 
 @staff.command("remove-from-unit")

@@ -84,3 +84,22 @@ class LocaleForm(FlaskForm):
 
 class EmptyForm(FlaskForm):
     """A form with only the CSRF token (buttons that change state)."""
+
+
+class ReauthForm(FlaskForm):
+    """Prove it is still you: the password, and for staff the code from the app."""
+
+    password = PasswordField(
+        _l("Password"),
+        validators=[
+            DataRequired(_l("Enter your password.")),
+            Length(max=PASSWORD_MAX, message=_l("The password is too long.")),
+        ],
+        render_kw={"autocomplete": "current-password"},
+    )
+    code = StringField(
+        _l("Six-digit code"),
+        validators=[Regexp(r"^\s*(\d{3}\s?\d{3})?\s*$", message=_l("The code is six digits, for example 123456."))],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
+    )
+    next = HiddenField()

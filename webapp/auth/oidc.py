@@ -111,10 +111,14 @@ def _restrict_algorithms(client) -> None:
     metadata["id_token_signing_alg_values_supported"] = [a for a in offered if a in ACCEPTED_ALGORITHMS] or ["RS256"]
 
 
-def authorize_redirect(name: str, locale: str | None):
-    """The redirect to the provider's login page (state, nonce, PKCE made by Authlib)."""
+def authorize_redirect(name: str, locale: str | None, force_login: bool = False):
+    """The redirect to the provider's login page (state, nonce, PKCE made by Authlib).
+
+    ``force_login``: a re-authentication, so the provider must ask again
+    (``prompt=login``) rather than reuse its own session.
+    """
     client = _client(name)
-    params = {}
+    params = {"prompt": "login"} if force_login else {}
     if _settings(name).get("acr_values"):
         params["acr_values"] = _settings(name)["acr_values"]
     if locale:

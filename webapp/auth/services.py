@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -195,6 +196,23 @@ def load_session_user(user_id: str) -> User | None:
 def _is_passive_request() -> bool:
     """Requests that must not count as activity (static files, health checks)."""
     return request.endpoint in {"static", "core.healthz", "core.livez"}
+
+
+def is_fresh() -> bool:
+    """The person proved who they are in this session within FRESH_AUTH_MINUTES."""
+    row = getattr(g, "user_session", None)
+    if row is None or row.authenticated_at is None:
+        return False
+    return utcnow() - row.authenticated_at < timedelta(minutes=current_app.config["FRESH_AUTH_MINUTES"])
+
+
+def mark_reauthenticated(user: User, how: str, acr: str | None = None) -> None:
+    """A re-authentication succeeded: sensitive actions are open again for a while."""
+    row = g.user_session
+    row.authenticated_at = utcnow()
+    if acr:
+        row.acr = acr
+    security_event("reauthenticated", user, how)
 
 
 def session_times() -> SessionTimes | None:
@@ -440,6 +458,27 @@ def create_user(
     for unit in units:
         db.session.add(Membership(user=user, care_unit=unit))
     return user
+
+
+HSA_ID_RE = re.compile(r"^SE[0-9]{10}-[0-9A-Z]{1,31}$")
+
+
+def set_hsa_id(user: User, hsa_id: str | None) -> None:
+    """Give a staff account its HSA-id (matched at SITHS login), or take it away with None.
+
+    AuthError "not_staff", "hsa_format" (SE, ten digits, a dash and letters or
+    digits, e.g. SE2321000016-1234) or "hsa_taken" (another account has it).
+    """
+    if not user.is_staff:
+        raise AuthError("not_staff")
+    value = (hsa_id or "").strip().upper() or None
+    if value is not None:
+        if not HSA_ID_RE.match(value):
+            raise AuthError("hsa_format")
+        if db.session.scalar(select(User.id).where(User.hsa_id == value, User.id != user.id)):
+            raise AuthError("hsa_taken")
+    user.hsa_id = value
+    security_event("hsa_id_set" if value else "hsa_id_removed", user)
 
 
 def create_care_unit(code: str, name: str) -> CareUnit:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta, timezone
+from functools import wraps
 
 from flask import (
     Blueprint,
@@ -25,7 +26,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from webapp.auth import oidc, services
-from webapp.auth.forms import EmptyForm, LoginForm, NewPasswordForm, OtpForm, ResetRequestForm
+from webapp.auth.forms import EmptyForm, LoginForm, NewPasswordForm, OtpForm, ReauthForm, ResetRequestForm
 from webapp.auth.models import TokenPurpose
 from webapp.auth.signals import account_activated
 from webapp.core.audit import log_access, security_event
@@ -191,6 +192,59 @@ def _eid_helpers():
             "eid_form": EmptyForm, "login_method_label": login_method_label}
 
 
+def fresh_login_required(view):
+    """Sensitive actions (exports, erasure, roles, one's own e-mail or factors): a recent login only.
+
+    Older than FRESH_AUTH_MINUTES, the person first proves again who they are
+    (password and code, or their e-ID) and then comes back to the same page.
+    """
+
+    @wraps(view)
+    @login_required
+    def wrapped(*args, **kwargs):
+        if not services.is_fresh():
+            back = request.full_path if request.method == "GET" else (request.referrer and safe_next(
+                "/" + request.referrer.split("/", 3)[-1]) or None)
+            flash(_("For your safety, please confirm who you are before you continue."), "info")
+            return redirect(url_for("auth.reauthenticate", next=safe_next(back) or ""))
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+@bp.route("/reauthenticate", methods=["GET", "POST"])
+@login_required
+@limiter.limit(_limit("RATELIMIT_LOGIN"), methods=["POST"])
+def reauthenticate():
+    """Confirm who you are again (password and, for staff, a code; or e-ID) before a sensitive action."""
+    user = current_user._get_current_object()
+    form = ReauthForm(next=request.args.get("next", ""))
+    if form.validate_on_submit():
+        attempt = services.start_attempt("password", services.lockout_subject(email=user.email))
+        if attempt.refused:
+            services.refuse_attempt(attempt, user)
+            db.session.commit()
+            return _refused("auth/reauthenticate.html", form, attempt.locked_until, "password")
+        ok = services.authenticate(user.email, form.password.data) is not None
+        if ok and user.is_staff and user.totp_secret:
+            ok = services.verify_totp(user, form.code.data or "")
+            if not ok:
+                form.code.errors.append(_("That code is wrong or has already been used. Wait for the next code and try again."))
+        elif not ok:
+            form.password.errors.append(_("The password is wrong."))
+        if ok:
+            services.succeed_attempt(attempt)
+            services.mark_reauthenticated(user, "password+totp" if user.is_staff else "password")
+            db.session.commit()
+            return redirect(safe_next(form.next.data) or url_for("auth.account"))
+        services.fail_attempt(attempt, user)
+        db.session.commit()
+    row = getattr(g, "user_session", None)
+    eid = row.provider if row is not None and row.method == "eid" and oidc.is_provider(row.provider) else None
+    return render_template("auth/reauthenticate.html", form=form, eid_provider=eid,
+                           eid_label=provider_name(eid) if eid else None)
+
+
 @bp.route("/eid/<provider>", methods=["POST"])
 @limiter.limit(_limit("RATELIMIT_LOGIN"))
 def eid_start(provider: str):
@@ -201,8 +255,10 @@ def eid_start(provider: str):
     if not form.validate_on_submit():
         return redirect(url_for("auth.login"))
     next_target = safe_next(request.form.get("next"))
-    response = oidc.authorize_redirect(provider, str(get_locale() or ""))
+    reauth = current_user.is_authenticated and request.form.get("reauth") == "1"
+    response = oidc.authorize_redirect(provider, str(get_locale() or ""), force_login=reauth)
     session["eid_next"] = next_target
+    session["eid_reauth"] = reauth
     return response
 
 
@@ -212,15 +268,24 @@ def eid_callback(provider: str):
     """Back from the provider: verify the ID token, find the account, start the session."""
     if not oidc.is_provider(provider):
         abort(404)
-    target = safe_next(session.get("eid_next"))
+    target = safe_next(session.pop("eid_next", None))
+    reauth = session.pop("eid_reauth", False) and current_user.is_authenticated
     try:
         login = oidc.complete_login(provider)
+        if reauth and login.user.id != current_user.id:
+            security_event("eid_refused", current_user._get_current_object(),
+                           f"provider {provider}: re-authentication by another person")
+            raise oidc.EidRefused("refused", "another person")
     except oidc.EidRefused as exc:
         db.session.commit()  # keep the security event
         status = 400 if exc.reason == "refused" else 403
         audience = dict(oidc.providers()).get(provider)
         return render_template("auth/eid_problem.html", reason=exc.reason, audience=audience), status
     user = login.user
+    if reauth:
+        services.mark_reauthenticated(user, f"eid {provider}", login.acr)
+        db.session.commit()
+        return redirect(target or url_for("auth.account"))
     first = oidc.first_login_spends_invitation(user)
     services.start_session(user, method="eid", provider=login.provider, acr=login.acr)
     if first:

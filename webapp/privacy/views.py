@@ -12,6 +12,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from webapp.auth.models import Role, User
+from webapp.auth.views import fresh_login_required
 from webapp.core.access import role_required
 from webapp.core.audit import log_access, security_event
 from webapp.core.identity import IdentityError, normalise_personal_number
@@ -49,6 +50,7 @@ def my_data():
 
 @bp.route("/account/my-data.json")
 @role_required("patient")
+@fresh_login_required
 def my_data_json():
     """Everything Lotsa holds about the patient, as JSON."""
     data = services.collect(current_user)
@@ -89,6 +91,7 @@ def admin_index():
 
 @bp.route("/admin/privacy/<int:user_id>/export.json")
 @role_required("admin")
+@fresh_login_required
 def admin_export(user_id: int):
     """Everything Lotsa holds about one patient, as JSON (audit-logged)."""
     patient = _patient_or_404(user_id)
@@ -101,6 +104,7 @@ def admin_export(user_id: int):
 
 @bp.route("/admin/privacy/<int:user_id>/erase", methods=["POST"])
 @role_required("admin")
+@fresh_login_required
 def admin_erase(user_id: int):
     """Erase a patient's app-only data; record-relevant data follows the retention period."""
     patient = _patient_or_404(user_id)
