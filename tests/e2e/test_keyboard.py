@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.content.test_views import GOOD
+from tests.e2e.helpers import unused_code
 from tests.fixtures.plugin import PASSWORD
 
 # The small "demo" programme of the content test fixtures.
@@ -39,6 +40,9 @@ def test_login_to_saved_answer_without_a_mouse(page, live_server, make, db):
     page.keyboard.type(email)
     _tab_to(page, "el.id === 'password'", "the password field")
     page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/auth/two-factor")  # the second step: the code from the app, typed too
+    page.keyboard.type(unused_code(email))
     page.keyboard.press("Enter")
     page.wait_for_url("**/home")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pyotp
 import pytest
 
+from tests.e2e.helpers import log_in
 from tests.fixtures.plugin import PASSWORD
 
 pytestmark = pytest.mark.e2e
@@ -43,10 +44,7 @@ def test_phq9_with_a_safety_answer(app, browser, live_server, make, db, smtp_ser
 
     phone = browser.new_context(viewport={"width": 360, "height": 740}, locale="sv-SE").new_page()
     phone.set_default_timeout(10_000)
-    phone.goto(live_server.url + "/auth/login")
-    phone.get_by_label("E-postadress").fill(patient_email)
-    phone.get_by_label("Lösenord").fill(PASSWORD)
-    phone.get_by_role("button", name="Logga in").click()
+    log_in(phone, live_server.url, patient_email)
     phone.get_by_role("link", name="PHQ-9 – nedstämdhet").click()
     axe(phone, "questionnaire")
     for n in range(1, 10):

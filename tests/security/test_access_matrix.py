@@ -60,6 +60,19 @@ EXPECTED = {
     "auth.extend_session": LOGGED_IN,
     "auth.logout": LOGOUT,
     "auth.logout_everywhere": LOGOUT,
+    # e-ID: no provider is configured here, so every provider name is unknown.
+    "auth.eid_start": NO_SUCH_TOKEN,
+    "auth.eid_callback": NO_SUCH_TOKEN,
+    "auth.reauthenticate": LOGGED_IN,
+    "auth.second_factor_setup": LOGIN_STEP,
+    "auth.passkey_login": LOGIN_STEP,
+    # A login's second step only (none is under way here): refused for everyone.
+    "auth.passkey_login_options": {role: FORBID for role in ROLES},
+    "auth.passkey_login_verify": {role: FORBID for role in ROLES},
+    # Adding a passkey: a login's second step, or a logged-in person with a fresh login.
+    "auth.passkey_register_options": _profile(allow=ROLES[1:], anon=FORBID),
+    "auth.passkey_register": _profile(allow=ROLES[1:], anon=FORBID),
+    "auth.passkey_add": LOGGED_IN,
     "notifications.settings": PATIENTS,
     "notifications.send_phone_code": PATIENTS,
     "notifications.verify_phone": PATIENTS,
@@ -160,7 +173,7 @@ def world(app, make, db):
         "enrolment_id": enrolment.id, "dispatch_id": _dispatch_id(db, enrolment),
         "round_id": round_.id, "contact_id": contact.id, "group_id": group.id, "member_id": member.id,
         "session_id": group.sessions[0].id, "module_id": module.id, "page": 1, "block_id": block_id,
-        "token": "not-a-real-token", "user_id": users["patient_a"].id, "programme_id": programme.id, "lang": "sv", "media_id": media_id,
+        "token": "not-a-real-token", "provider": "not-configured", "user_id": users["patient_a"].id, "programme_id": programme.id, "lang": "sv", "media_id": media_id,
         "filename": _media_filename(media), "filename_static": "lotsa.css",
     }
     return {"users": users, "values": values}

@@ -82,6 +82,8 @@ def seed(if_empty: bool) -> None:
     for login, name, pnr, programme, status, started_days, active_days in PATIENTS:
         patient = services.create_user(role="patient", email=f"{login}@{DEMO_DOMAIN}", full_name=name,
                                        password=DEMO_PASSWORD, personal_number=pnr, phone=None)
+        # A local login has a second step for patients too: the demo's is an app code.
+        patient.totp_secret = pyotp.random_base32()
         started = now - timedelta(days=started_days)
         db.session.add(Enrolment(
             patient=patient, programme_id=programme, care_unit=unit,
@@ -149,9 +151,11 @@ def print_logins() -> None:
             line += f"   authenticator key: {user.totp_secret}"
         click.echo(line)
     click.echo("")
-    click.echo("Staff log in with a six-digit code as a second step. Add the key to an")
-    click.echo("authenticator app, or print the current code with:")
+    click.echo("Everyone logs in with a six-digit code as a second step (patients may add")
+    click.echo("a passkey on their account page). Add the key to an authenticator app, or")
+    click.echo("print the current code with:")
     click.echo(f"  .venv/bin/flask --app webapp demo code elin@{DEMO_DOMAIN}")
+    click.echo(f"  .venv/bin/flask --app webapp demo code {PATIENTS[0][0]}@{DEMO_DOMAIN}")
     click.echo("")
 
 
@@ -159,11 +163,11 @@ def print_logins() -> None:
 @click.argument("email")
 @with_appcontext
 def code(email: str) -> None:
-    """Print the current two-factor code of a demo staff account."""
+    """Print the current two-factor code of a demo account (staff or patient)."""
     _guard_production()
     user = services.get_user_by_email(email)
     if user is None or not user.email.endswith("@" + DEMO_DOMAIN) or not user.totp_secret:
-        raise click.ClickException("only demo staff accounts have codes printed")
+        raise click.ClickException("only demo accounts have codes printed")
     click.echo(pyotp.TOTP(user.totp_secret).now())
 
 

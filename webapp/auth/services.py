@@ -23,6 +23,7 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from webapp.auth.models import AuthToken, CareUnit, Membership, Role, TokenPurpose, User, UserSession
+from webapp.auth.signals import eid_required_requested
 from webapp.core.audit import log_access, security_event, security_log
 from webapp.core.db import utcnow
 from webapp.core.identity import ascii_digits
@@ -196,6 +197,11 @@ def load_session_user(user_id: str) -> User | None:
 def _is_passive_request() -> bool:
     """Requests that must not count as activity (static files, health checks)."""
     return request.endpoint in {"static", "core.healthz", "core.livez"}
+
+
+def must_use_eid(user: User) -> bool:
+    """A care unit of this patient requires e-ID login (the programme answers for enrolments)."""
+    return any(result for _receiver, result in eid_required_requested.send(user))
 
 
 def is_fresh() -> bool:

@@ -16,3 +16,9 @@ An e-ID login names a patient account that has no password and no invitation:
 does a care unit still have an enrolment open for them? The sender is the
 ``User``; a receiver returns True if so (the programme answers for enrolments).
 """)
+
+eid_required_requested = _signals.signal("eid-required-requested", doc="""
+A patient has typed the right password: must they log in with e-ID instead?
+The sender is the ``User``; a receiver returns True when a care unit with an
+open enrolment for them requires e-ID (``CareUnit.requires_eid``).
+""")

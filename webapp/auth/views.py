@@ -25,7 +25,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from webapp.auth import oidc, services
+from webapp.auth import oidc, passkeys, services
 from webapp.auth.forms import EmptyForm, LoginForm, NewPasswordForm, OtpForm, ReauthForm, ResetRequestForm
 from webapp.auth.models import TokenPurpose
 from webapp.auth.signals import account_activated
@@ -155,11 +155,19 @@ def login():
             if user.totp_secret:
                 return redirect(url_for("auth.two_factor"))
             return redirect(url_for("auth.two_factor_setup"))
-        else:
+        elif services.must_use_eid(user) and oidc.providers("patient"):
             services.succeed_attempt(attempt)
-            services.start_session(user)
+            security_event("login_refused", user, "the care unit requires e-ID")
             db.session.commit()
-            return redirect(safe_next(form.next.data) or url_for("core.index"))
+            form.password.errors.append(_("Your care unit asks you to log in with e-ID (BankID or Freja eID Plus). "
+                                          "Use the button above."))
+        else:
+            # Patients too: the password is one factor, a passkey or a code from an app the second.
+            services.succeed_attempt(attempt)
+            services.begin_mfa(user)
+            session["mfa_next"] = safe_next(form.next.data)
+            db.session.commit()
+            return redirect(_second_factor_url(user))
     elif request.method == "GET" and session.pop("session_end_reason", None) == "timeout":
         session.pop("_flashes", None)  # "please log in" would only repeat this
         flash(_("You were logged out because you were inactive for a while. Please log in again."), "info")
@@ -297,6 +305,132 @@ def eid_callback(provider: str):
     return redirect(target or url_for("core.index"))
 
 
+def _second_factor_url(user) -> str:
+    """Where the second step of a local login goes: passkey, code, or setting one up."""
+    if passkeys.passkeys_of(user):
+        return url_for("auth.passkey_login")
+    if user.totp_secret:
+        return url_for("auth.two_factor")
+    return url_for("auth.two_factor_setup") if user.is_staff else url_for("auth.second_factor_setup")
+
+
+def _factor_method(user, factor: str) -> str:
+    return f"password+{factor}"
+
+
+@bp.route("/second-factor")
+def second_factor_setup():
+    """First local login of a patient: choose a passkey or an authenticator app as second factor."""
+    user = services.pending_mfa_user()
+    if user is None:
+        flash(_("Please log in again."), "info")
+        return redirect(url_for("auth.login"))
+    if user.totp_secret or passkeys.passkeys_of(user):
+        return redirect(_second_factor_url(user))
+    return render_template("auth/second_factor_setup.html", form=EmptyForm())
+
+
+def _passkey_person():
+    """(person, in a login) for the passkey endpoints: a login's second step, or a fresh session."""
+    user = services.pending_mfa_user()
+    if user is not None:
+        return user, True
+    if current_user.is_authenticated and services.is_fresh():
+        return current_user._get_current_object(), False
+    return None, False
+
+
+def _json_refusal(message: str, status: int = 400):
+    return jsonify(message=message), status
+
+
+@bp.route("/passkey/register/options", methods=["POST"])
+def passkey_register_options():
+    """Options for creating a passkey (second-factor setup, or adding one from the account page)."""
+    user, _in_login = _passkey_person()
+    if user is None:
+        return _json_refusal(_("Please log in again."), 403)
+    return Response(passkeys.registration_options(user), mimetype="application/json")
+
+
+@bp.route("/passkey/register", methods=["POST"])
+@limiter.limit(_limit("RATELIMIT_OTP"))
+def passkey_register():
+    """Keep the passkey the browser created; at login, that completes the login."""
+    user, in_login = _passkey_person()
+    if user is None:
+        return _json_refusal(_("Please log in again."), 403)
+    try:
+        passkeys.register(user, request.get_json(silent=True))
+    except passkeys.PasskeyError as exc:
+        security_event("passkey_refused", user, exc.reason)
+        db.session.commit()
+        return _json_refusal(_("The passkey could not be saved. Please try again."))
+    security_event("passkey_added", user)
+    if in_login:
+        target = session.get("mfa_next")
+        services.start_session(user, method=_factor_method(user, "passkey"))
+        db.session.commit()
+        flash(_("Your passkey is saved. Next time you log in with your password and the passkey."), "success")
+        return jsonify(redirect=target or url_for("core.index"))
+    db.session.commit()
+    flash(_("Your passkey is saved."), "success")
+    return jsonify(redirect=url_for("auth.account"))
+
+
+@bp.route("/passkey/add")
+@fresh_login_required
+def passkey_add():
+    """Add another passkey from the account page (a change of factors: fresh login needed)."""
+    return render_template("auth/passkey_add.html", form=EmptyForm())
+
+
+@bp.route("/passkey", methods=["GET"])
+def passkey_login():
+    """The second step of a local login with a passkey."""
+    user = services.pending_mfa_user()
+    if user is None or not passkeys.passkeys_of(user):
+        flash(_("Please log in again."), "info")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/passkey_login.html", form=EmptyForm(), has_totp=bool(user.totp_secret))
+
+
+@bp.route("/passkey/login/options", methods=["POST"])
+def passkey_login_options():
+    """Options for navigator.credentials.get() at the second step of a login."""
+    user = services.pending_mfa_user()
+    if user is None:
+        return _json_refusal(_("Please log in again."), 403)
+    return Response(passkeys.authentication_options(user), mimetype="application/json")
+
+
+@bp.route("/passkey/login", methods=["POST"])
+@limiter.limit(_limit("RATELIMIT_OTP"))
+@limiter.limit(_limit("RATELIMIT_OTP_ACCOUNT"), key_func=_otp_account_key)
+def passkey_login_verify():
+    """Check the passkey's signature; on success the session starts."""
+    user = services.pending_mfa_user()
+    if user is None:
+        return _json_refusal(_("Please log in again."), 403)
+    attempt = services.start_attempt("two_factor", services.lockout_subject(user=user))
+    if attempt.refused:
+        services.refuse_attempt(attempt, user)
+        db.session.commit()
+        return _json_refusal(_retry_text(attempt.locked_until, "two_factor"), 429)
+    try:
+        passkeys.authenticate(user, request.get_json(silent=True))
+    except passkeys.PasskeyError as exc:
+        security_event("two_factor_failed", user, f"passkey: {exc.reason}")
+        services.fail_attempt(attempt, user)
+        db.session.commit()
+        return _json_refusal(_("The passkey was not accepted. Please try again."))
+    services.succeed_attempt(attempt)
+    target = session.get("mfa_next")
+    services.start_session(user, method=_factor_method(user, "passkey"))
+    db.session.commit()
+    return jsonify(redirect=target or url_for("core.index"))
+
+
 @bp.route("/two-factor", methods=["GET", "POST"])
 @limiter.limit(_limit("RATELIMIT_OTP"), methods=["POST"])
 @limiter.limit(_limit("RATELIMIT_OTP_ACCOUNT"), methods=["POST"], key_func=_otp_account_key)
@@ -318,7 +452,7 @@ def two_factor():
         if services.verify_totp(user, form.code.data):
             services.succeed_attempt(attempt)
             target = session.get("mfa_next")
-            services.start_session(user)
+            services.start_session(user, method=_factor_method(user, "totp"))
             db.session.commit()
             return redirect(target or url_for("core.index"))
         security_event("two_factor_failed", user, f"attempt {attempt.number}" if attempt.number else None)
@@ -330,7 +464,7 @@ def two_factor():
     elif request.method == "GET" and (until := services.lockout_until("two_factor", subject)):
         # Say so before a code is typed that would only be refused.
         return render_template("auth/two_factor.html", form=form, retry=_retry_text(until, "two_factor"))
-    return render_template("auth/two_factor.html", form=form)
+    return render_template("auth/two_factor.html", form=form, has_passkey=bool(passkeys.passkeys_of(user)))
 
 
 @bp.route("/two-factor/setup", methods=["GET", "POST"])
@@ -351,13 +485,13 @@ def two_factor_setup():
             user.totp_secret = secret
             security_event("two_factor_set_up", user)
             target = session.get("mfa_next")
-            services.start_session(user)
+            services.start_session(user, method=_factor_method(user, "totp"))
             db.session.commit()
             flash(_("Two-factor authentication is set up."), "success")
             return redirect(target or url_for("core.index"))
         form.code.errors.append(_("That code is wrong or has already been used. Wait for the next code and try again."))
     grouped = " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
-    return render_template("auth/two_factor_setup.html", form=form, secret=grouped)
+    return render_template("auth/two_factor_setup.html", form=form, secret=grouped, user=user)
 
 
 @bp.route("/two-factor/qr.svg")
@@ -484,4 +618,5 @@ def account():
     sessions = services.active_sessions(current_user)
     return render_template("auth/account.html", sessions=sessions, form=EmptyForm(),
                            logins=services.recent_logins(current_user),
+                           passkey_count=len(passkeys.passkeys_of(current_user)),
                            current_session=getattr(g, "user_session", None))

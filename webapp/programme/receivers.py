@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from webapp.auth.signals import account_activated, care_relation_requested
+from webapp.auth.models import CareUnit
+from webapp.auth.signals import account_activated, care_relation_requested, eid_required_requested
 from webapp.extensions import db
 from webapp.programme.enrolments import start_invited_enrolments
 from webapp.programme.models import Enrolment
@@ -24,6 +25,13 @@ def has_open_enrolment(user, **_extra) -> bool:
                              .limit(1)) is not None
 
 
+def unit_requires_eid(user, **_extra) -> bool:
+    """A care unit with an open enrolment for this patient lets them in with e-ID only."""
+    return db.session.scalar(select(Enrolment.id).join(CareUnit, CareUnit.id == Enrolment.care_unit_id).where(
+        Enrolment.patient_id == user.id, Enrolment.is_open, CareUnit.requires_eid.is_(True)).limit(1)) is not None
+
+
 def connect() -> None:
     account_activated.connect(start_enrolments)
     care_relation_requested.connect(has_open_enrolment)
+    eid_required_requested.connect(unit_requires_eid)
