@@ -39,9 +39,9 @@ def english(auth):
     auth.post("/language", {"locale": "en", "next": "/auth/login"}, "/auth/login")
 
 
-def start(auth, provider: str) -> str:
-    """Press the login page's e-ID button: the redirect to the provider's authorization endpoint."""
-    response = auth.post(f"/auth/eid/{provider}", {"next": ""}, "/auth/login")
+def start(auth, provider: str, **args) -> str:
+    """Follow the login page's e-ID link: the redirect to the provider's authorization endpoint."""
+    response = auth.client.get(f"/auth/eid/{provider}", query_string=args)
     assert response.status_code == 302, response.get_data(as_text=True)[:300]
     return response.location
 
@@ -260,9 +260,12 @@ def test_logout_ends_the_provider_session_too(auth, client, db, make, oidc_provi
     make.enrolment(patient, make.unit())
     eid_login(auth, client, oidc_provider, "eid", "p-out", {PNR_CLAIM: PATIENT_PNR})
     response = auth.logout()
-    assert response.status_code == 302
-    assert response.location.startswith(f"{oidc_provider.issuer}/oauth2/end_session?")
-    query = parse_qs(urlsplit(response.location).query)
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    # The page moves on by itself (meta refresh) to the provider's end-session endpoint.
+    end_session = html.split('http-equiv="refresh" content="0;url=', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    assert end_session.startswith(f"{oidc_provider.issuer}/oauth2/end_session?")
+    query = parse_qs(urlsplit(end_session).query)
     assert query["post_logout_redirect_uri"] == ["http://localhost/auth/login"]
     assert query["client_id"] == ["lotsa-patient"]
     assert latest_session(db, patient).revoked_at is not None
@@ -275,7 +278,7 @@ def test_password_logout_stays_local(auth, client, make):
 
 
 def test_unknown_provider_is_404(auth, client):
-    assert auth.post("/auth/eid/nope", {}, "/auth/login").status_code == 404
+    assert client.get("/auth/eid/nope").status_code == 404
     assert client.get("/auth/eid/nope/callback?code=x&state=y").status_code == 404
 
 
@@ -296,9 +299,10 @@ def test_eid_session_confirms_with_eid_before_export(auth, client, db, make, oid
     assert "/auth/reauthenticate" in response.location
     page = client.get(response.location).get_data(as_text=True)
     assert "Confirm with BankID / Freja eID Plus" in page and 'name="password"' not in page
-    redirect = auth.post("/auth/eid/eid", {"next": "/account/my-data.json", "reauth": "1"}, "/auth/reauthenticate")
-    assert parse_qs(urlsplit(redirect.location).query)["prompt"] == ["login"]
-    back_again = back(client, oidc_provider.login(redirect.location, "p-fresh"))
+    assert "/auth/eid/eid?next=/account/my-data.json&amp;reauth=1" in page
+    location = start(auth, "eid", next="/account/my-data.json", reauth="1")
+    assert parse_qs(urlsplit(location).query)["prompt"] == ["login"]
+    back_again = back(client, oidc_provider.login(location, "p-fresh"))
     assert back_again.location.endswith("/account/my-data.json")
     assert client.get("/account/my-data.json").status_code == 200
     assert len(db.session.scalars(select(UserSession).where(UserSession.user_id == patient.id)).all()) == 1
@@ -311,8 +315,7 @@ def test_eid_reauthentication_by_another_person_is_refused(auth, client, db, mak
         make.enrolment(person, make.unit())
     eid_login(auth, client, oidc_provider, "eid", "p-one", {PNR_CLAIM: PATIENT_PNR})
     oidc_provider.set_user("p-two", {PNR_CLAIM: "198112189876"})
-    redirect = auth.post("/auth/eid/eid", {"next": "", "reauth": "1"}, "/auth/account")
-    response = back(client, oidc_provider.login(redirect.location, "p-two"))
+    response = back(client, oidc_provider.login(start(auth, "eid", reauth="1"), "p-two"))
     assert response.status_code == 400
     assert any("another person" in e.detail for e in security_events(db, "eid_refused"))
     assert latest_session(db, other) is None

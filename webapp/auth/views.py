@@ -197,7 +197,7 @@ def login_method_label(row) -> str:
 def _eid_helpers():
     """The login page's e-ID buttons (configured providers, patients' first) and login labels."""
     return {"eid_providers": lambda: sorted(oidc.providers(), key=lambda p: p[1] != "patient"),
-            "eid_form": EmptyForm, "login_method_label": login_method_label}
+            "login_method_label": login_method_label}
 
 
 def fresh_login_required(view):
@@ -211,7 +211,7 @@ def fresh_login_required(view):
     @login_required
     def wrapped(*args, **kwargs):
         if not services.is_fresh():
-            back = request.full_path if request.method == "GET" else (request.referrer and safe_next(
+            back = request.full_path.rstrip("?") if request.method == "GET" else (request.referrer and safe_next(
                 "/" + request.referrer.split("/", 3)[-1]) or None)
             flash(_("For your safety, please confirm who you are before you continue."), "info")
             return redirect(url_for("auth.reauthenticate", next=safe_next(back) or ""))
@@ -253,17 +253,20 @@ def reauthenticate():
                            eid_label=provider_name(eid) if eid else None)
 
 
-@bp.route("/eid/<provider>", methods=["POST"])
+@bp.route("/eid/<provider>")
 @limiter.limit(_limit("RATELIMIT_LOGIN"))
 def eid_start(provider: str):
-    """Send the browser to the provider's login page (a form post: no login starts from a prefetch)."""
+    """Send the browser to the provider's login page.
+
+    A link, not a form: the page's Content-Security-Policy (form-action 'self')
+    would stop a form's redirect to another site. Starting is harmless: only the
+    browser that started may finish (state, nonce and PKCE live in its session).
+    ``reauth=1`` confirms the person of a live session before a sensitive action.
+    """
     if not oidc.is_provider(provider):
         abort(404)
-    form = EmptyForm()
-    if not form.validate_on_submit():
-        return redirect(url_for("auth.login"))
-    next_target = safe_next(request.form.get("next"))
-    reauth = current_user.is_authenticated and request.form.get("reauth") == "1"
+    next_target = safe_next(request.args.get("next"))
+    reauth = current_user.is_authenticated and request.args.get("reauth") == "1"
     response = oidc.authorize_redirect(provider, str(get_locale() or ""), force_login=reauth)
     session["eid_next"] = next_target
     session["eid_reauth"] = reauth
@@ -523,9 +526,13 @@ def logout():
             provider_logout = oidc.logout_url(row.provider)
         services.end_session()
         db.session.commit()
+    if provider_logout:
+        # Also end the session at the e-ID provider, which then sends the browser
+        # back to the login page. A page that moves on by itself, not a redirect:
+        # the form-action policy stops a form's redirect to another site.
+        return render_template("auth/logged_out.html", provider_logout=provider_logout)
     flash(_("You are logged out."), "success")
-    # Also end the session at the e-ID provider, which then sends the browser back here.
-    return redirect(provider_logout or url_for("auth.login"))
+    return redirect(url_for("auth.login"))
 
 
 @bp.route("/logout-everywhere", methods=["POST"])
