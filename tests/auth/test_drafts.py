@@ -26,8 +26,14 @@ def _expire(db, user) -> None:
 
 def _log_in_again(client, user, next_path):
     token = csrf_token_from(client.get(f"/auth/login?next={next_path}").get_data(as_text=True))
-    return client.post("/auth/login", data={"csrf_token": token, "email": user.email, "password": PASSWORD,
-                                            "next": next_path})
+    response = client.post("/auth/login", data={"csrf_token": token, "email": user.email, "password": PASSWORD,
+                                                "next": next_path})
+    if response.status_code == 302 and response.location.endswith("/auth/two-factor"):  # the second step
+        from webapp.extensions import db
+
+        response = Auth(client, db).post("/auth/two-factor", {"code": Auth(client, db).next_code(user)},
+                                         "/auth/two-factor")
+    return response
 
 
 @pytest.fixture

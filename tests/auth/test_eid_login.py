@@ -114,6 +114,11 @@ def test_invited_patient_first_eid_login_accepts_the_invitation(app, auth, clien
     with app.test_request_context():
         send_invitation(patient, created_by=clinician)
     db.session.commit()
+    from webapp.notifications.models import OutboxItem
+    from webapp.notifications.services import render
+
+    mail = render(db.session.scalars(select(OutboxItem).where(OutboxItem.user_id == patient.id)).first())
+    assert "e-ID (BankID or Freja eID Plus)" in mail.body or "BankID eller Freja eID Plus" in mail.body
     response = eid_login(auth, client, oidc_provider, "eid", "patient-2", {PNR_CLAIM: PATIENT_PNR})
     assert response.status_code == 302
     db.session.expire_all()

@@ -419,7 +419,11 @@ def send_invitation(user: User, created_by: User | None = None) -> None:
     """Queue an invitation link for the user (by e-mail; SMS too if they have a mobile)."""
     raw = create_token(user, TokenPurpose.INVITATION, created_by)
     link = external_url("auth.accept_invitation", token=raw)
-    notify(user, Kind.INVITATION, {"url": link, "days": current_app.config["INVITATION_DAYS"]}, channels=("email", "sms") if user.phone else ("email",))
+    payload = {"url": link, "days": current_app.config["INVITATION_DAYS"]}
+    audience = "staff" if user.is_staff else "patient"
+    if any(s["audience"] == audience for s in current_app.config["OIDC_CLIENTS"].values()):
+        payload["eid"] = audience  # the invitation says that e-ID login works too
+    notify(user, Kind.INVITATION, payload, channels=("email", "sms") if user.phone else ("email",))
 
 
 def request_password_reset(email: str) -> None:
