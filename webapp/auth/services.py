@@ -361,11 +361,16 @@ def use_token(row: AuthToken, password: str) -> User:
     return row.user
 
 
-def send_invitation(user: User, created_by: User | None = None) -> None:
-    """Queue an invitation link for the user (by e-mail; SMS too if they have a mobile)."""
+def send_invitation(user: User, created_by: User | None = None, sender: dict | None = None) -> None:
+    """Queue an invitation link for the user (by e-mail; SMS too if they have a mobile).
+
+    ``sender`` names who invites (care unit, responsible clinician) in the e-mail,
+    so that it cannot be taken for phishing.
+    """
     raw = create_token(user, TokenPurpose.INVITATION, created_by)
     link = external_url("auth.accept_invitation", token=raw)
-    notify(user, Kind.INVITATION, {"url": link, "days": current_app.config["INVITATION_DAYS"]}, channels=("email", "sms") if user.phone else ("email",))
+    notify(user, Kind.INVITATION, {"url": link, "days": current_app.config["INVITATION_DAYS"], **(sender or {})},
+           channels=("email", "sms") if user.phone else ("email",))
 
 
 def request_password_reset(email: str) -> None:

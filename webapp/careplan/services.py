@@ -18,7 +18,7 @@ from webapp.core.urls import external_url
 from webapp.extensions import db
 from webapp.notifications.models import NotificationConsent
 from webapp.notifications.services import Kind, channels_for, notify
-from webapp.programme.enrolments import add_event
+from webapp.programme.enrolments import add_event, sender_of
 from webapp.programme.models import Enrolment
 
 # Who can be responsible for an activity (the labels are in forms.py).
@@ -233,7 +233,7 @@ def remind_contacts(now: datetime | None = None) -> int:
         .with_for_update(of=FollowUpContact, skip_locked=True)).unique().all()
     for contact, enrolment in rows:
         contact.reminded_at = now
-        notify(enrolment.patient, Kind.CONTACT_REMINDER, {"url": external_url("auth.login")},
+        notify(enrolment.patient, Kind.CONTACT_REMINDER, {"url": external_url("auth.login"), **sender_of(enrolment)},
                channels=channels_for(enrolment.patient, Kind.CONTACT_REMINDER))
     return len(rows)
 
