@@ -12,7 +12,7 @@ from sqlalchemy.orm import joinedload
 
 from webapp.auth.models import User
 from webapp.careplan.models import CarePlan, CarePlanVersion, FollowUpContact
-from webapp.core.dates import at_local, day_end, day_start, local_today
+from webapp.core.dates import at_local, day_end, day_start, local_today, to_local
 from webapp.core.db import utcnow
 from webapp.core.urls import external_url
 from webapp.extensions import db
@@ -155,7 +155,8 @@ def schedule_contact(enrolment: Enrolment, actor: User, kind: str, due_at: datet
     contact = FollowUpContact(enrolment_id=enrolment.id, kind=kind, due_at=due_at, purpose=purpose[:MAX_TEXT],
                               created_by_id=actor.id, created_at=utcnow())
     db.session.add(contact)
-    add_event(enrolment, actor, "contact_planned", f"{kind} {due_at:%Y-%m-%d %H:%M}")
+    # Swedish wall-clock time, as the clinician planned it (the history shows the text as is).
+    add_event(enrolment, actor, "contact_planned", f"{kind} {to_local(due_at):%Y-%m-%d %H:%M}")
     return contact
 
 

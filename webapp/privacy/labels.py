@@ -144,6 +144,14 @@ FIELDS = {
     "claimed_by": _l("Sent by server"),
     "sent_at": _l("Sent"),
     "last_error": _l("Last error"),
+    # Inside a care plan.
+    "goals": _l("Goals"),
+    "matters": _l("What matters to you"),
+    "able_to": _l("What you want to be able to do"),
+    "activities": _l("Activities"),
+    "what": _l("What"),
+    "when": _l("When"),
+    "review_on": _l("Follow-up day"),
     "who": _l("Who"),
     "action": _l("What"),
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -14,7 +15,7 @@ from sqlalchemy import select
 from webapp.auth.models import Role, User
 from webapp.core.access import role_required
 from webapp.core.audit import log_access, security_event
-from webapp.core.dates import format_day, format_moment
+from webapp.core.dates import STOCKHOLM, format_day, format_moment
 from webapp.core.i18n import LANGUAGE_NAMES
 from webapp.core.identity import IdentityError, format_personal_number, normalise_personal_number
 from webapp.extensions import db
@@ -23,8 +24,30 @@ from webapp.programme.enrolments import STATUS_LABELS
 
 bp = Blueprint("privacy", __name__, template_folder="templates")
 
-ISO_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
-ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+ISO_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}\S*$")
+# A day, or a day and a Swedish wall-clock time, inside a text (a history line, a plan).
+EMBEDDED = re.compile(r"\b(\d{4}-\d{2}-\d{2})(?:[ T](\d{2}:\d{2}))?(?::\d{2}(?:\.\d+)?)?\b")
+# Columns that hold JSON text (a plan, questionnaire answers): shown as what they contain.
+JSON_FIELDS = {"content", "answers", "subscales", "checked_items"}
+
+
+def _embedded(match: re.Match) -> str:
+    try:
+        if match.group(2):
+            return format_moment(datetime.fromisoformat(f"{match.group(1)} {match.group(2)}").replace(tzinfo=STOCKHOLM))
+        return format_day(match.group(1))
+    except ValueError:
+        return match.group(0)
+
+
+def structured(field: str, value):
+    """JSON text as the data it holds (so a plan reads as its goals, not as braces); other values as they are."""
+    if field in JSON_FIELDS and isinstance(value, str) and value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
 
 
 def readable(field: str, value) -> str:
@@ -34,8 +57,6 @@ def readable(field: str, value) -> str:
     if isinstance(value, str):
         if ISO_MOMENT.match(value):
             return format_moment(value)
-        if ISO_DAY.match(value):
-            return format_day(value)
         if field == "status" and value in STATUS_LABELS:
             return str(STATUS_LABELS[value])
         if field == "locale":
@@ -46,6 +67,7 @@ def readable(field: str, value) -> str:
             return str(labels.VALUES[value])
         if field == "personal_number":
             return format_personal_number(value)
+        return EMBEDDED.sub(_embedded, value)
     return "" if value is None else str(value)
 
 
@@ -61,7 +83,7 @@ def my_data():
     data = services.collect(current_user)
     log_access(current_user, "privacy.view_own", patient_id=current_user.id)
     html = render_template("privacy/my_data.html", data=data, groups=labels.GROUPS, sections=labels.SECTIONS,
-                           fields=labels.FIELDS, readable=readable)
+                           fields=labels.FIELDS, readable=readable, structured=structured)
     db.session.commit()
     return html
 
