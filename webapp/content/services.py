@@ -346,7 +346,7 @@ def _media_seconds(path: Path) -> int | None:
     except Exception:  # a damaged file loses its length label, never the page
         return None
     length = getattr(info, "length", None)
-    return round(length) if length else None
+    return int(length) if length else None  # whole seconds shown, as players count them
 
 
 _EXAMPLE_SUFFIX = {"src": "mp3", "captions": "vtt", "transcript": "transcript.md"}
