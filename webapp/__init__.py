@@ -85,6 +85,7 @@ def _register_url_converters(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from webapp.account.views import bp as account_bp
     from webapp.admin.views import bp as admin_bp
     from webapp.auth.views import bp as auth_bp
     from webapp.careplan.views import bp as careplan_bp
@@ -99,17 +100,18 @@ def _register_blueprints(app: Flask) -> None:
     from webapp.questionnaires.views import bp as questionnaires_bp
 
     for blueprint in (core_bp, auth_bp, programme_bp, clinician_bp, content_bp, admin_bp, notifications_bp,
-                      messages_bp, questionnaires_bp, careplan_bp, groups_bp, privacy_bp):
+                      messages_bp, questionnaires_bp, careplan_bp, groups_bp, privacy_bp, account_bp):
         app.register_blueprint(blueprint)
 
 
 def _connect_receivers() -> None:
     """Features react to each other through signals; see each ``receivers.py``."""
+    from webapp.account import receivers as account_receivers
     from webapp.admin import receivers as admin_receivers
     from webapp.programme import receivers as programme_receivers
     from webapp.questionnaires import receivers as questionnaire_receivers
 
-    for receivers in (admin_receivers, programme_receivers, questionnaire_receivers):
+    for receivers in (admin_receivers, programme_receivers, questionnaire_receivers, account_receivers):
         receivers.connect()
 
 

@@ -1,6 +1,7 @@
 """Imports every model module so that SQLAlchemy's metadata is complete
 (Alembic autogenerate, the model/migration agreement test)."""
 
+from webapp.account.models import ContactChange, Onboarding  # noqa: F401
 from webapp.auth.models import AuthToken, CareUnit, Membership, User, UserSession  # noqa: F401
 from webapp.careplan.models import CarePlan, CarePlanVersion, FollowUpContact  # noqa: F401
 from webapp.core.audit import AccessLogEntry  # noqa: F401

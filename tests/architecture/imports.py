@@ -30,6 +30,8 @@ RANKS: dict[str, int] = {
     "webapp.careplan": 4,
     "webapp.groups": 4,
     "webapp.questionnaires": 4,
+    # The patient's own contact details and first-login introduction.
+    "webapp.account": 4,
     # Pages that compose features.
     "webapp.programme.views": 5,
     "webapp.clinician": 5,

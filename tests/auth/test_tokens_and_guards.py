@@ -45,7 +45,9 @@ def test_invitation_link_sets_password_once(app, client, db, make, smtp_server):
     auth = Auth(client, db)
     response = auth.post(path, {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}, path)
     assert response.status_code == 302
-    assert client.get("/home").status_code == 200  # logged in straight away
+    # Logged in straight away; the first visit begins with the short introduction.
+    assert client.get("/home").headers["Location"].endswith("/welcome")
+    assert client.get("/welcome/about").status_code == 200
 
     auth.logout()
     second = client.get(path)

@@ -121,6 +121,9 @@ def test_accepting_the_invitation_starts_the_programme(app, auth, clinician, db)
     Auth(patient_client, db).post(path, {"password": "ett långt lösenord", "confirm": "ett långt lösenord"}, path)
     enrolment = db.session.scalars(select(Enrolment)).one()
     assert enrolment.status == "active" and enrolment.started_at is not None
+    # The first visit starts with the short introduction; skipping it leads to the start page.
+    assert patient_client.get("/home").headers["Location"].endswith("/welcome")
+    assert Auth(patient_client, db).post("/welcome/done", {}, "/welcome/about").headers["Location"].endswith("/home")
     home = patient_client.get("/home").get_data(as_text=True)
     assert "Välkommen, Kim!" in home
     assert "0 av 7 moduler klara" in home  # one of eight left out

@@ -33,7 +33,8 @@ VIEWPORTS = [(1280, 800, True), (360, 740, True), (320, 640, False)]  # (width, 
 LANGUAGES = ["sv", "ar"]
 
 PATIENT_PAGES = ["/e/{e}/plan", "/home", "/e/{e}/", "/e/{e}/pain-physiology/2", "/e/{e}/messages", "/e/{e}/summary",
-                 "/auth/account", "/account/notifications", "/account/my-data", "/accessibility", "/e/{e}/questionnaires/{dispatch}"]
+                 "/auth/account", "/account/notifications", "/account/my-data", "/accessibility", "/e/{e}/questionnaires/{dispatch}",
+                 "/account/contact", "/welcome/about", "/welcome/phone", "/welcome/notifications", "/welcome/language"]
 CLINICIAN_PAGES = ["/clinician/", "/clinician/open", "/clinician/enrolments/{e}", "/clinician/enrolments/{e}/messages",
                    "/clinician/inbox", "/admin/follow-up", "/clinician/questionnaires",
                    "/clinician/questionnaires/rounds/{round}", "/clinician/enrolments/{e}/plan",

@@ -62,6 +62,8 @@ def test_open_access_invite_follow_and_close(app, browser, live_server, make, db
     patient.get_by_label("Nytt lösenord").fill("en lång och säker fras")
     patient.get_by_label("Upprepa det nya lösenordet").fill("en lång och säker fras")
     patient.get_by_role("button", name="Spara lösenord").click()
+    patient.wait_for_url("**/welcome/about")  # the short introduction, skipped here
+    patient.locator("form[action$='/welcome/done'] button").click()
     patient.wait_for_url("**/home")
     assert patient.get_by_text("Hej Kim! Börja med första avsnittet när du har ork.").is_visible()
     assert patient.get_by_text("0 av 7 moduler klara").is_visible()

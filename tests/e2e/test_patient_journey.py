@@ -32,6 +32,8 @@ def test_invitation_to_printed_summary_on_a_phone(app, page, live_server, make, 
     page.get_by_label("Nytt lösenord").fill("en lång och säker fras")
     page.get_by_label("Upprepa det nya lösenordet").fill("en lång och säker fras")
     page.get_by_role("button", name="Spara lösenord").click()
+    page.wait_for_url("**/welcome/about")  # the short introduction (tests/e2e/test_first_week.py), skipped here
+    page.locator("form[action$='/welcome/done'] button").click()
 
     # Start page: welcome text, clinician, progress at zero.
     page.wait_for_url("**/home")

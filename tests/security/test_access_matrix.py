@@ -76,6 +76,15 @@ EXPECTED = {
     "notifications.settings": PATIENTS,
     "notifications.send_phone_code": PATIENTS,
     "notifications.verify_phone": PATIENTS,
+    "account.contact": PATIENTS,
+    "account.change_email": PATIENTS,
+    "account.confirm_email": NO_SUCH_TOKEN,
+    "account.change_phone": PATIENTS,
+    "account.confirm_phone": PATIENTS,
+    "account.remove_phone": PATIENTS,
+    "account.onboarding_start": PATIENTS,
+    "account.onboarding": PATIENTS,
+    "account.finish_onboarding": PATIENTS,
     "programme.home": PATIENTS,
     "programme.modules": PATIENT_OWN,
     "programme.module_page": PATIENT_OWN,
@@ -174,7 +183,7 @@ def world(app, make, db):
         "round_id": round_.id, "contact_id": contact.id, "group_id": group.id, "member_id": member.id,
         "session_id": group.sessions[0].id, "module_id": module.id, "page": 1, "block_id": block_id,
         "token": "not-a-real-token", "provider": "not-configured", "user_id": users["patient_a"].id, "programme_id": programme.id, "lang": "sv", "media_id": media_id,
-        "filename": _media_filename(media), "filename_static": "lotsa.css",
+        "filename": _media_filename(media), "filename_static": "lotsa.css", "step": "about",
     }
     return {"users": users, "values": values}
 

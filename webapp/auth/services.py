@@ -415,11 +415,15 @@ def use_token(row: AuthToken, password: str) -> User:
     return row.user
 
 
-def send_invitation(user: User, created_by: User | None = None) -> None:
-    """Queue an invitation link for the user (by e-mail; SMS too if they have a mobile)."""
+def send_invitation(user: User, created_by: User | None = None, sender: dict | None = None) -> None:
+    """Queue an invitation link for the user (by e-mail; SMS too if they have a mobile).
+
+    ``sender`` names who invites (care unit, responsible clinician) in the e-mail,
+    so that it cannot be taken for phishing.
+    """
     raw = create_token(user, TokenPurpose.INVITATION, created_by)
     link = external_url("auth.accept_invitation", token=raw)
-    payload = {"url": link, "days": current_app.config["INVITATION_DAYS"]}
+    payload = {"url": link, "days": current_app.config["INVITATION_DAYS"], **(sender or {})}
     audience = "staff" if user.is_staff else "patient"
     if any(s["audience"] == audience for s in current_app.config["OIDC_CLIENTS"].values()):
         payload["eid"] = audience  # the invitation says that e-ID login works too

@@ -12,13 +12,13 @@ from sqlalchemy.orm import joinedload
 
 from webapp.auth.models import User
 from webapp.careplan.models import CarePlan, CarePlanVersion, FollowUpContact
-from webapp.core.dates import at_local, day_end, day_start, local_today
+from webapp.core.dates import at_local, day_end, day_start, local_today, to_local
 from webapp.core.db import utcnow
 from webapp.core.urls import external_url
 from webapp.extensions import db
 from webapp.notifications.models import NotificationConsent
 from webapp.notifications.services import Kind, channels_for, notify
-from webapp.programme.enrolments import add_event
+from webapp.programme.enrolments import add_event, sender_of
 from webapp.programme.models import Enrolment
 
 # Who can be responsible for an activity (the labels are in forms.py).
@@ -155,7 +155,8 @@ def schedule_contact(enrolment: Enrolment, actor: User, kind: str, due_at: datet
     contact = FollowUpContact(enrolment_id=enrolment.id, kind=kind, due_at=due_at, purpose=purpose[:MAX_TEXT],
                               created_by_id=actor.id, created_at=utcnow())
     db.session.add(contact)
-    add_event(enrolment, actor, "contact_planned", f"{kind} {due_at:%Y-%m-%d %H:%M}")
+    # Swedish wall-clock time, as the clinician planned it (the history shows the text as is).
+    add_event(enrolment, actor, "contact_planned", f"{kind} {to_local(due_at):%Y-%m-%d %H:%M}")
     return contact
 
 
@@ -233,7 +234,7 @@ def remind_contacts(now: datetime | None = None) -> int:
         .with_for_update(of=FollowUpContact, skip_locked=True)).unique().all()
     for contact, enrolment in rows:
         contact.reminded_at = now
-        notify(enrolment.patient, Kind.CONTACT_REMINDER, {"url": external_url("auth.login")},
+        notify(enrolment.patient, Kind.CONTACT_REMINDER, {"url": external_url("auth.login"), **sender_of(enrolment)},
                channels=channels_for(enrolment.patient, Kind.CONTACT_REMINDER))
     return len(rows)
 

@@ -473,6 +473,15 @@ def _render(tokens: list[Token], env: dict) -> Markup:
     return Markup(content_parser.renderer.render(tokens, content_parser.options, env))  # nosec B704
 
 
+def _check_placement(name: str, attrs: dict, problem) -> None:
+    """``placement=top``: an audio block that reads the page aloud, shown first on the page."""
+    placement = attrs.get("placement")
+    if placement not in (None, "top") or (placement and name != "audio"):
+        problem(f"placement={placement!r} is not known for a {name}",
+                "write placement=top on an audio block that reads the page aloud, or leave it out")
+        attrs.pop("placement", None)
+
+
 def _block_segment(open_token: Token, inner: list[Token], parsed: ParsedFile, offset: int, env: dict) -> Segment | None:
     name, block_id, attrs = _block_words(open_token.info)
     line = (open_token.map[0] if open_token.map else 0) + offset + 1
@@ -533,7 +542,8 @@ def _block_segment(open_token: Token, inner: list[Token], parsed: ParsedFile, of
         text = _plain_text(inner)
         if name == "image" and not text:
             problem("the image has no alt text", "write a sentence inside the block that describes the picture")
-        return Segment(kind=name, id=block_id, html=_render(inner, env), text=text, line=line)
+        _check_placement(name, attrs, problem)
+        return Segment(kind=name, id=block_id, html=_render(inner, env), text=text, attrs=attrs, line=line)
 
     if name == "summary" and parsed.meta.get("kind") != "summary":
         problem("a '::: summary' block is only allowed in a module of kind summary", "set 'kind: summary' or remove the block")

@@ -23,6 +23,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import mutagen
 from flask import current_app
 from markupsafe import Markup
 
@@ -61,6 +62,8 @@ class MediaFile:
     src: str
     captions: str | None = None
     transcript_html: Markup | None = None
+    # Whole seconds, read from the file when the catalogue loads (None: unreadable).
+    seconds: int | None = None
 
 
 @dataclass
@@ -308,7 +311,7 @@ def _load_media_item(manifest: Path, problems: list[Problem]) -> Media | None:
                                     f"put the file in {_rel(folder)}/ or correct 'src'"))
             continue
         servable.add(src)
-        entry = MediaFile(src=src)
+        entry = MediaFile(src=src, seconds=_media_seconds(folder / src) if kind in ("audio", "video") else None)
         if kind == "video":
             captions = _file_name(spec, "captions", lang, line)
             if not captions or not (folder / captions).is_file():
@@ -334,6 +337,16 @@ def _load_media_item(manifest: Path, problems: list[Problem]) -> Media | None:
                                     "add the image or remove 'poster'"))
             poster = None
     return Media(id=media_id, kind=kind, folder=folder, files=entries, poster=poster, servable=frozenset(servable))
+
+
+def _media_seconds(path: Path) -> int | None:
+    """How long a recording or film is, for the player's label; None if the file says nothing readable."""
+    try:
+        info = getattr(mutagen.File(path), "info", None)
+    except Exception:  # a damaged file loses its length label, never the page
+        return None
+    length = getattr(info, "length", None)
+    return int(length) if length else None  # whole seconds shown, as players count them
 
 
 _EXAMPLE_SUFFIX = {"src": "mp3", "captions": "vtt", "transcript": "transcript.md"}

@@ -14,6 +14,9 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+from babel.dates import get_datetime_format
+from flask_babel import format_date, format_time, get_locale
+
 from webapp.core.db import utcnow
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -65,3 +68,51 @@ def parse_filter_day(text: str | None) -> date:
     if not 1900 <= day.year <= 2200:
         raise ValueError("out of range")
     return day
+
+
+
+# --- showing days and times to people ----------------------------------------------
+#
+# One style everywhere, in the reader's language: the day as CLDR's "long" date
+# ("3 december 2026", "3 ديسمبر 2026"), which no reader can take for another
+# day, and the clock to the minute ("14:00"; never seconds, never ISO). Templates
+# reach these through the ``date``, ``datetime`` and ``clock`` filters
+# (core/templating.py); Python code that writes text for people calls them too.
+
+DAY_STYLE = "long"
+
+
+def _as_local(value):
+    """A datetime in Swedish time (naive ones are UTC, as stored), a date as it is; ISO strings parsed."""
+    if isinstance(value, str):
+        text = value.strip()
+        value = datetime.fromisoformat(text) if len(text) > 10 else date.fromisoformat(text)
+    if isinstance(value, datetime):
+        return to_local(value if value.tzinfo else value.replace(tzinfo=timezone.utc))
+    return value
+
+
+def format_day(value) -> str:
+    """The day of a date, datetime or ISO string in the reader's language ("3 december 2026")."""
+    if value is None or value == "":
+        return ""
+    return format_date(_as_local(value), DAY_STYLE, rebase=False) if isinstance(value, datetime | str) \
+        else format_date(value, DAY_STYLE)
+
+
+def format_clock(value) -> str:
+    """The Swedish wall-clock time of a datetime, to the minute ("14:00")."""
+    if value is None or value == "":
+        return ""
+    return format_time(_as_local(value), "short", rebase=False)
+
+
+def format_moment(value) -> str:
+    """Day and time together ("3 december 2026 14:00"), in the order the reader's language uses."""
+    if value is None or value == "":
+        return ""
+    local = _as_local(value)
+    if not isinstance(local, datetime):
+        return format_day(local)
+    pattern = get_datetime_format("medium", locale=get_locale() or "sv")
+    return pattern.replace("{1}", format_day(local)).replace("{0}", format_clock(local)).replace("'", "")

@@ -17,6 +17,7 @@ from webapp.core.urls import external_url
 from webapp.extensions import db
 from webapp.messages.models import Conversation, Message
 from webapp.notifications.services import Kind, notify, notify_user
+from webapp.programme.enrolments import sender_of
 from webapp.programme.models import Enrolment
 
 MAX_LENGTH = 5_000
@@ -78,7 +79,8 @@ def post_as_patient(enrolment: Enrolment, patient, raw: str) -> Message:
     conversation.waiting_since = conversation.waiting_since or now
     if enrolment.responsible_clinician is not None:
         notify(enrolment.responsible_clinician, Kind.NEW_MESSAGE_STAFF,
-               {"url": external_url("messages.staff_thread", enrolment_id=enrolment.id)})
+               {"url": external_url("messages.staff_thread", enrolment_id=enrolment.id),
+                **sender_of(enrolment, to_patient=False)})
     return message
 
 
@@ -94,7 +96,7 @@ def post_as_staff(enrolment: Enrolment, staff, raw: str) -> Message:
     conversation.last_message_at = now
     conversation.unread_for_patient = (conversation.unread_for_patient or 0) + 1
     conversation.waiting_since = None  # answered
-    notify_user(enrolment.patient, Kind.NEW_MESSAGE, {"url": external_url("auth.login")})
+    notify_user(enrolment.patient, Kind.NEW_MESSAGE, {"url": external_url("auth.login"), **sender_of(enrolment)})
     return message
 
 

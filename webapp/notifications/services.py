@@ -61,6 +61,10 @@ class Kind(str, enum.Enum):
     NEW_MESSAGE_STAFF = "new_message_staff"
     # A code to confirm a mobile number (always sent: the patient asked for it).
     PHONE_CODE = "phone_code"
+    # A link that confirms a new e-mail address (to the new address), and the
+    # notice to the old address once the change is made.
+    EMAIL_CONFIRM = "email_confirm"
+    EMAIL_CHANGED = "email_changed"
     # Opt-in reminders for the patient.
     MODULE_OPENED = "module_opened"
     INACTIVITY = "inactivity"
@@ -117,15 +121,18 @@ def notify_user(user, kind: Kind, payload: dict) -> list[OutboxItem]:
 
 
 def notify(user, kind: Kind, payload: dict, channels: Iterable[str] = ("email",),
-           due_at: datetime | None = None, immediate: bool = False) -> list[OutboxItem]:
+           due_at: datetime | None = None, immediate: bool = False, address: str | None = None) -> list[OutboxItem]:
     """Queue a notification for a user on the given channels (in this transaction).
 
     SMS wait out the quiet hours unless ``immediate`` (a code the user asked for).
+    ``address`` sends to another address than the account's (a new e-mail address
+    or mobile number that is being confirmed, or the old one after a change).
     """
     items = []
     kind = Kind(kind)
+    to = address
     for channel in channels:
-        address = user.email if channel == "email" else user.phone if channel == "sms" else ""
+        address = to or (user.email if channel == "email" else user.phone if channel == "sms" else "")
         if channel != "null" and not address:
             continue
         if kind in COALESCED_KINDS and db.session.scalar(select(OutboxItem.id).where(
@@ -154,6 +161,11 @@ def notify(user, kind: Kind, payload: dict, channels: Iterable[str] = ("email",)
 class Rendered:
     subject: str
     body: str
+
+
+def preview(kind: Kind, channel: str, locale: str, payload: dict) -> Rendered:
+    """What a notification will look like, for the settings pages (nothing is queued)."""
+    return render(OutboxItem(kind=Kind(kind).value, channel=channel, locale=locale, payload=json.dumps(payload)))
 
 
 def render(item: OutboxItem) -> Rendered:

@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 from flask import current_app
 from sqlalchemy import delete, select
 
+from webapp.account.models import ContactChange, Onboarding
 from webapp.auth.models import AuthToken, User, UserSession
 from webapp.careplan.models import CarePlan, CarePlanVersion, FollowUpContact
 from webapp.core.audit import AccessLogEntry, concerns_patient
@@ -31,7 +32,7 @@ from webapp.questionnaires.models import Dispatch, Submission
 
 # Never part of an export: secrets that would let someone log in as the patient.
 SECRET_COLUMNS = {"password_hash", "totp_secret", "totp_last_step", "phone_code_hash", "phone_code_expires_at",
-                  "token_hash", "draft"}
+                  "token_hash", "secret_hash", "draft"}
 
 
 def _row(obj) -> dict:
@@ -58,6 +59,8 @@ def collect(patient: User) -> dict:
         "account": _row(patient),
         "notification_choices": _all(select(NotificationConsent).where(NotificationConsent.user_id == patient.id)),
         "sessions": _all(select(UserSession).where(UserSession.user_id == patient.id)),
+        "contact_changes": _all(select(ContactChange).where(ContactChange.user_id == patient.id)),
+        "onboarding": _all(select(Onboarding).where(Onboarding.user_id == patient.id)),
         "enrolments": _all(select(Enrolment).where(Enrolment.patient_id == patient.id)),
         "enrolment_history": _all(select(EnrolmentEvent).where(EnrolmentEvent.enrolment_id.in_(enrolment_ids))),
         "schedule": _all(select(ScheduleEntry).where(ScheduleEntry.enrolment_id.in_(enrolment_ids))),
@@ -105,6 +108,8 @@ def erase_app_data(patient: User) -> dict[str, int]:
             delete(OutboxItem).where(OutboxItem.user_id == patient.id, OutboxItem.status == "pending")).rowcount,
         "sessions": db.session.execute(delete(UserSession).where(UserSession.user_id == patient.id)).rowcount,
         "links": db.session.execute(delete(AuthToken).where(AuthToken.user_id == patient.id)).rowcount,
+        "contact_changes": db.session.execute(
+            delete(ContactChange).where(ContactChange.user_id == patient.id)).rowcount,
     }
     patient.phone = None
     patient.phone_verified_at = None

@@ -4,10 +4,11 @@ administrator exports a patient's data or erases their app-only data."""
 from __future__ import annotations
 
 import json
+import re
+from datetime import datetime
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -15,21 +16,60 @@ from webapp.auth.models import Role, User
 from webapp.auth.views import fresh_login_required
 from webapp.core.access import role_required
 from webapp.core.audit import log_access, security_event
-from webapp.core.identity import IdentityError, normalise_personal_number
+from webapp.core.dates import STOCKHOLM, format_day, format_moment
+from webapp.core.i18n import LANGUAGE_NAMES
+from webapp.core.identity import IdentityError, format_personal_number, normalise_personal_number
 from webapp.extensions import db
-from webapp.privacy import services
+from webapp.privacy import labels, services
+from webapp.programme.enrolments import STATUS_LABELS
 
 bp = Blueprint("privacy", __name__, template_folder="templates")
 
-SECTION_LABELS = {
-    "account": _l("Account"), "notification_choices": _l("Notification choices"), "sessions": _l("Log-ins"),
-    "enrolments": _l("Programmes"), "enrolment_history": _l("Programme history"), "schedule": _l("Schedule"),
-    "module_progress": _l("Progress"), "answers": _l("Answers"), "answer_versions": _l("Every saved answer"),
-    "messages": _l("Messages"), "questionnaires_sent": _l("Questionnaires sent to you"),
-    "questionnaire_answers": _l("Questionnaire answers"), "care_plans": _l("Care plans"),
-    "follow_up_contacts": _l("Follow-up contacts"), "groups": _l("Groups"),
-    "notifications_sent": _l("Notifications sent"), "access_log": _l("Who has looked at your information"),
-}
+ISO_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}\S*$")
+# A day, or a day and a Swedish wall-clock time, inside a text (a history line, a plan).
+EMBEDDED = re.compile(r"\b(\d{4}-\d{2}-\d{2})(?:[ T](\d{2}:\d{2}))?(?::\d{2}(?:\.\d+)?)?\b")
+# Columns that hold JSON text (a plan, questionnaire answers): shown as what they contain.
+JSON_FIELDS = {"content", "answers", "subscales", "checked_items"}
+
+
+def _embedded(match: re.Match) -> str:
+    try:
+        if match.group(2):
+            return format_moment(datetime.fromisoformat(f"{match.group(1)} {match.group(2)}").replace(tzinfo=STOCKHOLM))
+        return format_day(match.group(1))
+    except ValueError:
+        return match.group(0)
+
+
+def structured(field: str, value):
+    """JSON text as the data it holds (so a plan reads as its goals, not as braces); other values as they are."""
+    if field in JSON_FIELDS and isinstance(value, str) and value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def readable(field: str, value) -> str:
+    """One stored value as a person reads it: days and times in the local style, yes/no, known codes in words."""
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    if isinstance(value, str):
+        if ISO_MOMENT.match(value):
+            return format_moment(value)
+        if field == "status" and value in STATUS_LABELS:
+            return str(STATUS_LABELS[value])
+        if field == "locale":
+            return LANGUAGE_NAMES.get(value, value)
+        if field == "role" and value in labels.VALUES:
+            return str(labels.VALUES[value])
+        if field in ("side", "channel") and value in labels.VALUES:
+            return str(labels.VALUES[value])
+        if field == "personal_number":
+            return format_personal_number(value)
+        return EMBEDDED.sub(_embedded, value)
+    return "" if value is None else str(value)
 
 
 def _json_download(data: dict, name: str) -> Response:
@@ -43,7 +83,8 @@ def my_data():
     """A readable copy of everything Lotsa holds about the patient, with a JSON download."""
     data = services.collect(current_user)
     log_access(current_user, "privacy.view_own", patient_id=current_user.id)
-    html = render_template("privacy/my_data.html", data=data, labels=SECTION_LABELS)
+    html = render_template("privacy/my_data.html", data=data, groups=labels.GROUPS, sections=labels.SECTIONS,
+                           fields=labels.FIELDS, readable=readable, structured=structured)
     db.session.commit()
     return html
 

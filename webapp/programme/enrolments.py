@@ -152,11 +152,11 @@ def open_enrolment(*, patient: User, programme: Programme, unit: CareUnit, clini
         db.session.add(ScheduleEntry(enrolment_id=enrolment.id, module_id=module_id, is_skipped=True, updated_at=now))
     add_event(enrolment, clinician, "opened", programme.id)
     if has_account:
-        notify(patient, Kind.PROGRAMME_OPENED, {"url": external_url("auth.login")},
+        notify(patient, Kind.PROGRAMME_OPENED, {"url": external_url("auth.login"), **sender_of(enrolment)},
                channels=patient_channels(patient))
         enrolment_started.send(enrolment)
     else:
-        send_invitation(patient, created_by=clinician)
+        send_invitation(patient, created_by=clinician, sender=sender_of(enrolment))
     return enrolment
 
 
@@ -168,6 +168,15 @@ def start_invited_enrolments(patient) -> None:
         enrolment.status = EnrolmentStatus.ACTIVE.value
         enrolment.started_at = now
         enrolment_started.send(enrolment)
+
+
+def sender_of(enrolment: Enrolment, to_patient: bool = True) -> dict:
+    """Who an e-mail about this enrolment comes from, for its text: the care unit and,
+    to the patient, the responsible clinician. Names only, never what the care is about."""
+    sender = {"unit": enrolment.care_unit.name if enrolment.care_unit else ""}
+    if to_patient and enrolment.responsible_clinician is not None:
+        sender["clinician"] = enrolment.responsible_clinician.full_name
+    return sender
 
 
 def patient_channels(patient: User) -> tuple[str, ...]:
@@ -204,7 +213,7 @@ def close(enrolment: Enrolment, actor: User | None, reason: str) -> None:
     enrolment.closed_at = utcnow()
     enrolment.close_reason = reason
     add_event(enrolment, actor, "closed", reason)
-    notify(enrolment.patient, Kind.ACCESS_CLOSED, {"url": external_url("auth.login")},
+    notify(enrolment.patient, Kind.ACCESS_CLOSED, {"url": external_url("auth.login"), **sender_of(enrolment)},
            channels=patient_channels(enrolment.patient))
 
 

@@ -45,7 +45,8 @@ def sweep_enrolments(now: datetime | None = None) -> dict[str, int]:
     for enrolment in reached:
         enrolment.duration_reminded_at = now
         notify(enrolment.responsible_clinician, Kind.DURATION_REACHED,
-               {"url": external_url("clinician.enrolment", enrolment_id=enrolment.id)})
+               {"url": external_url("clinician.enrolment", enrolment_id=enrolment.id),
+                **enrolments.sender_of(enrolment, to_patient=False)})
         counts["reminded"] += 1
     warn = db.session.scalars(
         select(Enrolment).options(joinedload(Enrolment.patient))
@@ -55,7 +56,8 @@ def sweep_enrolments(now: datetime | None = None) -> dict[str, int]:
     ).unique().all()
     for enrolment in warn:
         enrolment.end_warned_at = now
-        notify(enrolment.patient, Kind.ACCESS_CLOSING_SOON, {"url": external_url("auth.login")},
+        notify(enrolment.patient, Kind.ACCESS_CLOSING_SOON,
+               {"url": external_url("auth.login"), **enrolments.sender_of(enrolment)},
                channels=enrolments.patient_channels(enrolment.patient))
         counts["warned"] += 1
     due = db.session.scalars(
@@ -98,7 +100,8 @@ def _notice_opened_modules(now: datetime) -> int:
         since = enrolment.modules_noticed_at or enrolment.started_at or enrolment.created_at
         if enrolment.id in schedules and any(
                 s.is_open and since < s.opens_at <= now for s in schedules[enrolment.id]):
-            notify_user(enrolment.patient, Kind.MODULE_OPENED, {"url": external_url("auth.login")})
+            notify_user(enrolment.patient, Kind.MODULE_OPENED,
+                        {"url": external_url("auth.login"), **enrolments.sender_of(enrolment)})
             told += 1
         enrolment.modules_noticed_at = now
     return told
@@ -116,6 +119,7 @@ def _nudge_inactive(now: datetime) -> int:
         .with_for_update(of=Enrolment, skip_locked=True)
     ).unique().all()
     for enrolment in rows:
-        notify_user(enrolment.patient, Kind.INACTIVITY, {"url": external_url("auth.login")})
+        notify_user(enrolment.patient, Kind.INACTIVITY,
+                    {"url": external_url("auth.login"), **enrolments.sender_of(enrolment)})
         enrolment.inactivity_nudged_at = now
     return len(rows)

@@ -9,6 +9,7 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from webapp.account.services import onboarding_pending
 from webapp.careplan import services as plan_services
 from webapp.content.services import get_catalogue
 from webapp.core import drafts as kept_drafts
@@ -50,7 +51,13 @@ def _programme_or_404(enrolment):
 @bp.route("/home")
 @role_required("patient")
 def home():
-    """The patient's start page: each programme with welcome text, progress and what is next."""
+    """The patient's start page: each programme with its progress and next step first, then the rest.
+
+    Until the patient has finished or skipped the introduction that an accepted
+    invitation begins, it comes first.
+    """
+    if onboarding_pending(current_user):
+        return redirect(url_for("account.onboarding_start"))
     catalogue = get_catalogue()
     cards = []
     rows = enrolments.enrolments_for_patient(current_user)

@@ -17,6 +17,7 @@ from webapp.core.db import utcnow
 from webapp.core.urls import external_url
 from webapp.extensions import db
 from webapp.notifications.services import Kind, notify
+from webapp.programme.enrolments import sender_of
 from webapp.programme.models import Enrolment
 from webapp.questionnaires.models import Dispatch
 from webapp.questionnaires.services import MAX_REMINDERS, REMINDER_EVERY_DAYS, remind, send
@@ -46,7 +47,7 @@ def release_scheduled(now=None) -> int:
 
     def release(dispatch, enrolment):
         dispatch.notified_at = now
-        notify(enrolment.patient, Kind.QUESTIONNAIRE_WAITING, {"url": external_url("auth.login")})
+        notify(enrolment.patient, Kind.QUESTIONNAIRE_WAITING, {"url": external_url("auth.login"), **sender_of(enrolment)})
 
     return _in_batches(
         select(Dispatch, Enrolment).join(Enrolment, Enrolment.id == Dispatch.enrolment_id)

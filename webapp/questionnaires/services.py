@@ -24,7 +24,7 @@ from webapp.core.db import utcnow
 from webapp.core.urls import external_url
 from webapp.extensions import db
 from webapp.notifications.services import Kind, notify
-from webapp.programme.enrolments import add_event
+from webapp.programme.enrolments import add_event, sender_of
 from webapp.programme.models import Enrolment
 from webapp.questionnaires.models import Dispatch, Round, Submission
 from webapp.questionnaires.scoring import score
@@ -61,7 +61,7 @@ def send(enrolment, form: Questionnaire, sender, due_at=None, purpose: str = "ma
     db.session.add(dispatch)
     if send_at <= now:
         dispatch.notified_at = now
-        notify(enrolment.patient, Kind.QUESTIONNAIRE_WAITING, {"url": external_url("auth.login")})
+        notify(enrolment.patient, Kind.QUESTIONNAIRE_WAITING, {"url": external_url("auth.login"), **sender_of(enrolment)})
     return dispatch
 
 
@@ -189,7 +189,8 @@ def submit(dispatch, enrolment, form: Questionnaire, answers: dict):
         enrolment.safety_flag_at = response.submitted_at
         if enrolment.responsible_clinician is not None:
             notify(enrolment.responsible_clinician, Kind.SAFETY_FLAG,
-                   {"url": external_url("clinician.enrolment", enrolment_id=enrolment.id)})
+                   {"url": external_url("clinician.enrolment", enrolment_id=enrolment.id),
+                    **sender_of(enrolment, to_patient=False)})
     return response, result
 
 
@@ -234,7 +235,7 @@ def remind(dispatch, enrolment, now=None) -> None:
     """Tell the patient (content-free) that a questionnaire still waits, and count it."""
     dispatch.reminders_sent += 1
     dispatch.last_reminded_at = now or utcnow()
-    notify(enrolment.patient, Kind.QUESTIONNAIRE_REMINDER, {"url": external_url("auth.login")})
+    notify(enrolment.patient, Kind.QUESTIONNAIRE_REMINDER, {"url": external_url("auth.login"), **sender_of(enrolment)})
 
 
 def export_rows(unit_ids_query, form_id: str | None, start=None, end=None) -> list:
