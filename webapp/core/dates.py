@@ -65,3 +65,30 @@ def parse_filter_day(text: str | None) -> date:
     if not 1900 <= day.year <= 2200:
         raise ValueError("out of range")
     return day
+
+
+# Working hours for things that wait for staff (a safety alert's escalation):
+# weekdays 08:00-17:00 Stockholm time. Public holidays are not known here.
+WORK_START, WORK_END = time(8, 0), time(17, 0)
+
+
+def add_working_hours(start: datetime, hours: float) -> datetime:
+    """The UTC moment ``hours`` working hours after ``start`` (weekends and nights do not count).
+
+    A start outside working hours counts from the next working morning. Each
+    working day is rebuilt from its wall-clock times, so a change to or from
+    summer time overnight does not move 08:00.
+    """
+    remaining = timedelta(hours=hours)
+    at = start
+    while True:
+        day = to_local(at).date()
+        opens, closes = at_local(day, WORK_START), at_local(day, WORK_END)
+        if day.weekday() >= 5 or at >= closes:
+            at = at_local(day + timedelta(days=1), WORK_START)
+            continue
+        at = max(at, opens)
+        if at + remaining <= closes:
+            return at + remaining
+        remaining -= closes - at
+        at = at_local(day + timedelta(days=1), WORK_START)
