@@ -80,7 +80,7 @@ def add_working_hours(start: datetime, hours: float) -> datetime:
     summer time overnight does not move 08:00.
     """
     remaining = timedelta(hours=hours)
-    at = start
+    at = start.astimezone(timezone.utc)
     while True:
         day = to_local(at).date()
         opens, closes = at_local(day, WORK_START), at_local(day, WORK_END)
