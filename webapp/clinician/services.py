@@ -75,13 +75,17 @@ def unread_message_sql():
 def waiting_feedback_sql():
     """Waiting for feedback: the patient saved answers or finished a module after the last
     message anyone in the care team sent them (or, with no such message yet, at all)."""
-    last_staff = (select(func.max(Message.created_at))
-                  .where(Message.enrolment_id == Enrolment.id, Message.side == "staff").scalar_subquery())
+    def last_staff(enrolment_id):
+        # Correlated to the answer or progress row, the statement right around it.
+        return (select(func.max(Message.created_at))
+                .where(Message.enrolment_id == enrolment_id, Message.side == "staff").scalar_subquery())
+
+    since_answer, since_done = last_staff(Answer.enrolment_id), last_staff(ModuleProgress.enrolment_id)
     answered = exists(select(Answer.id).where(
-        Answer.enrolment_id == Enrolment.id, or_(last_staff.is_(None), Answer.updated_at > last_staff)))
+        Answer.enrolment_id == Enrolment.id, or_(since_answer.is_(None), Answer.updated_at > since_answer)))
     finished = exists(select(ModuleProgress.id).where(
         ModuleProgress.enrolment_id == Enrolment.id, ModuleProgress.completed_at.is_not(None),
-        or_(last_staff.is_(None), ModuleProgress.completed_at > last_staff)))
+        or_(since_done.is_(None), ModuleProgress.completed_at > since_done)))
     return and_(Enrolment.is_open, or_(answered, finished))
 
 
