@@ -16,7 +16,6 @@ from webapp.notifications.services import render
 from webapp.programme.models import EnrolmentEvent
 from webapp.questionnaires.alerts import raise_alert
 from webapp.questionnaires.jobs import escalate_safety_alerts
-from webapp.questionnaires.models import SafetyAlert
 
 # Monday 7 December 2026, 10:00 in Stockholm: four working hours later is 14:00.
 MONDAY_10 = datetime(2026, 12, 7, 10, 0, tzinfo=STOCKHOLM)
