@@ -25,7 +25,8 @@ SECTION_LABELS = {
     "enrolments": _l("Programmes"), "enrolment_history": _l("Programme history"), "schedule": _l("Schedule"),
     "module_progress": _l("Progress"), "answers": _l("Answers"), "answer_versions": _l("Every saved answer"),
     "messages": _l("Messages"), "questionnaires_sent": _l("Questionnaires sent to you"),
-    "questionnaire_answers": _l("Questionnaire answers"), "care_plans": _l("Care plans"),
+    "questionnaire_answers": _l("Questionnaire answers"),
+    "safety_alerts": _l("Answers your care team was alerted about, and what they did"), "care_plans": _l("Care plans"),
     "follow_up_contacts": _l("Follow-up contacts"), "groups": _l("Groups"),
     "notifications_sent": _l("Notifications sent"), "access_log": _l("Who has looked at your information"),
 }
