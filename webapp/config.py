@@ -172,6 +172,13 @@ DEFAULTS: dict[str, Any] = {
     "OUTBOX_CLAIM_TIMEOUT_SECONDS": 45,
     # Give up on an item after this many failed deliveries (it is kept as failed).
     "OUTBOX_MAX_ATTEMPTS": 8,
+    # Safety alerts: an answer that hit a safety rule and that no clinician has
+    # acknowledged within this many working hours (weekdays 08-17, Stockholm
+    # time) is also told to every clinician of the care unit who opted in.
+    "SAFETY_ESCALATION_WORKING_HOURS": 4,
+    # The caseload's "behind schedule" filter: a module has been open this many
+    # days and is still not done.
+    "BEHIND_SCHEDULE_DAYS": 14,
     # Where programmes, media files and questionnaire definitions are read from.
     "CONTENT_ROOT": str(PROJECT_ROOT / "content" / "modules"),
     "MEDIA_ROOT": str(PROJECT_ROOT / "media"),
@@ -266,7 +273,7 @@ def validate_config(config: dict[str, Any], instance_path: str) -> None:
     _oidc_clients(config)
 
     for key in ("SESSION_IDLE_MINUTES", "SESSION_ABSOLUTE_HOURS", "SESSION_TOUCH_SECONDS", "RECORD_RETENTION_YEARS",
-                "DRAFT_MINUTES"):
+                "DRAFT_MINUTES", "SAFETY_ESCALATION_WORKING_HOURS", "BEHIND_SCHEDULE_DAYS"):
         if int(config[key]) <= 0:
             raise ConfigError(f"{key} must be a positive number")
     if config["SESSION_WARNING_SECONDS"] >= config["SESSION_IDLE_MINUTES"] * 60:

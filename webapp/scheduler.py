@@ -32,7 +32,12 @@ def run_jobs(channels=None) -> dict:
     from webapp.notifications.services import beat, dispatch_all_due
     from webapp.privacy.services import purge_expired_records
     from webapp.programme.jobs import sweep_enrolments
-    from webapp.questionnaires.jobs import release_scheduled, remind_unanswered, send_day_measures
+    from webapp.questionnaires.jobs import (
+        escalate_safety_alerts,
+        release_scheduled,
+        remind_unanswered,
+        send_day_measures,
+    )
 
     def job(fn):
         # Each job in its own transaction: a long one never holds the row locks
@@ -43,13 +48,14 @@ def run_jobs(channels=None) -> dict:
 
     beat()
     swept = job(sweep_enrolments)
+    escalated = job(escalate_safety_alerts)
     measures = job(send_day_measures)
     released = job(release_scheduled)
     reminded = job(remind_unanswered)
     contacts = job(remind_contacts)
     purged = job(purge_expired_records)
     sent = dispatch_all_due(channels)
-    return {**swept, "questionnaires_measured": measures, "questionnaires_released": released,
+    return {**swept, "safety_alerts_escalated": escalated, "questionnaires_measured": measures, "questionnaires_released": released,
             "questionnaire_reminders": reminded, "contact_reminders": contacts, "records_purged": purged, "sent": sent}
 
 

@@ -294,7 +294,7 @@ def test_welcome_text_edit_is_shown_to_the_patient_safely(app, client, auth, cli
 
 
 # Every clinician URL, for everyone who must not reach it.
-CLINICIAN_GET = ["/clinician/", "/clinician/open", "/clinician/enrolments/{id}"]
+CLINICIAN_GET = ["/clinician/", "/clinician/open", "/clinician/alerts", "/clinician/enrolments/{id}"]
 CLINICIAN_POST = ["/clinician/open", "/clinician/enrolments/{id}/close", "/clinician/enrolments/{id}/reopen",
                   "/clinician/enrolments/{id}/extend", "/clinician/enrolments/{id}/maintenance",
                   "/clinician/enrolments/{id}/hand-over", "/clinician/enrolments/{id}/welcome",
@@ -302,13 +302,16 @@ CLINICIAN_POST = ["/clinician/open", "/clinician/enrolments/{id}/close", "/clini
 
 
 def test_every_clinician_url_is_covered_by_the_matrix(app):
-    rules = {r.rule for r in app.url_map.iter_rules() if r.endpoint.startswith("clinician.")}
+    # One alert's page takes an alert id: tests/clinician/test_safety_alerts.py covers it.
+    rules = {r.rule for r in app.url_map.iter_rules() if r.endpoint.startswith("clinician.")} - {
+        "/clinician/alerts/<int:alert_id>"}
     expected = {p.replace("{id}", "<int:enrolment_id>") for p in CLINICIAN_GET + CLINICIAN_POST}
     assert rules == expected
 
 
 @pytest.mark.parametrize("who, get_status, post_status", [
-    ("other_unit_clinician", {"/clinician/": 200, "/clinician/open": 200, "enrolment": 404}, 404),
+    ("other_unit_clinician", {"/clinician/": 200, "/clinician/open": 200, "/clinician/alerts": 200, "enrolment": 404},
+     404),
     ("editor", 403, 403),
     ("patient", 403, 403),
     ("anonymous", 302, 302),

@@ -38,7 +38,9 @@ PATIENT_PAGES = ["/e/{e}/plan", "/home", "/e/{e}/", "/e/{e}/pain-physiology/2", 
 CLINICIAN_PAGES = ["/clinician/", "/clinician/open", "/clinician/enrolments/{e}", "/clinician/enrolments/{e}/messages",
                    "/clinician/inbox", "/admin/follow-up", "/clinician/questionnaires",
                    "/clinician/questionnaires/rounds/{round}", "/clinician/enrolments/{e}/plan",
-                   "/clinician/follow-ups", "/clinician/groups", "/clinician/groups/{group}"]
+                   "/clinician/follow-ups", "/clinician/groups", "/clinician/groups/{group}",
+                   "/clinician/alerts", "/clinician/alerts/{alert}", "/clinician/alerts/{acknowledged_alert}",
+                   "/account/notifications"]
 EDITOR_PAGES = ["/content/", "/content/preview/pain-info/ar/what-is-long-term-pain/1",
                 "/content/preview/act-long-term-pain/sv/present-moment/3"]
 ADMIN_PAGES = ["/admin/", "/admin/access-log", "/admin/privacy?personal_number=19121212-1212"]
@@ -112,10 +114,19 @@ def world(make, db, lang):
     schedule_contact(enrolment, clinician, "phone", utcnow(), "Hur går det?")
     group = create_group(unit, get_catalogue().programmes["pain-school"], "Smärtskola tisdagar", date(2027, 1, 12),
                          time(13, 0), 2, 8, clinician)
+    from datetime import timedelta
+
+    from webapp.questionnaires.models import SafetyAlert
+
+    # One safety alert open (on the caseload, the enrolment page, its own page), one acknowledged.
+    alert = SafetyAlert(enrolment_id=enrolment.id, escalate_at=utcnow(), note="")
+    acknowledged = SafetyAlert(enrolment_id=enrolment.id, escalate_at=utcnow(), created_at=utcnow() - timedelta(hours=3),
+                               acknowledged_at=utcnow(), acknowledged_by_id=clinician.id, note="Ringde patienten.")
+    db.session.add_all([alert, acknowledged])
     db.session.commit()
     dispatch_id = db.session.query(Dispatch.id).filter_by(round_id=round_.id).scalar()
     world = {"unit": unit, "clinician": (clinician.email, clinician.totp_secret), "patient": patient.email,
-             "e": enrolment.id, "dispatch": dispatch_id, "round": round_.id, "group": group.id, "editor": None, "admin": None}
+             "e": enrolment.id, "dispatch": dispatch_id, "alert": alert.id, "acknowledged_alert": acknowledged.id, "round": round_.id, "group": group.id, "editor": None, "admin": None}
     editor, admin = make.user("editor", locale=lang), make.user("admin", locale=lang)
     world["editor"] = (editor.email, editor.totp_secret)
     world["admin"] = (admin.email, admin.totp_secret)

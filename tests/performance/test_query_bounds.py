@@ -32,7 +32,7 @@ from webapp.messages.models import Conversation, Message
 from webapp.notifications.models import NotificationConsent, OutboxItem
 from webapp.notifications.services import OPTIONAL_KINDS
 from webapp.programme.models import Answer, Enrolment, EnrolmentEvent, ModuleProgress
-from webapp.questionnaires.models import Dispatch, Round, Submission
+from webapp.questionnaires.models import Dispatch, Round, SafetyAlert, Submission
 
 PROGRAMME = "pain-school"
 # A noon a few months back: dates shown on pages are the same day in UTC and in Stockholm.
@@ -253,9 +253,49 @@ def add_sessions(w, numbers):
 
 
 def add_caseload(w, numbers):
-    """Patient n in the clinician's unit, active now and then."""
+    """Patient n in the clinician's unit, active now and then; every reason to be on top in turn:
+    an open safety alert, an unread message, answers after the last staff message, a finished module."""
     for n in numbers:
-        _patient_enrolment(w, n, last_active_at=utcnow() if n % 2 else None)
+        enrolment = _patient_enrolment(w, n, last_active_at=utcnow() if n % 2 else None,
+                                       started_at=utcnow() - timedelta(days=20 + n % 40))
+        if n % 4 == 0:
+            w.flush(SafetyAlert(enrolment_id=enrolment.id, created_at=BASE, escalate_at=BASE, note=""))
+        if n % 4 == 1:
+            w.flush(Conversation(enrolment_id=enrolment.id, unread_for_patient=0, unread_for_staff=1))
+        if n % 4 == 2:
+            w.flush(Message(enrolment_id=enrolment.id, author_id=w.clinician.id, side="staff", body="Hej",
+                            created_at=BASE),
+                    Answer(enrolment_id=enrolment.id, module_id="m", block_id="b", kind="reflection", text="x",
+                           version=1, created_at=BASE, updated_at=BASE + timedelta(days=1)))
+        if n % 4 == 3:
+            w.flush(ModuleProgress(enrolment_id=enrolment.id, module_id="m", completed_at=BASE))
+        w.marks[n] = f"Patient {n}"
+
+
+def add_waiting_feedback(w, numbers):
+    """Patient n answered, or finished a module, after the care team's last message."""
+    for n in numbers:
+        enrolment = _patient_enrolment(w, n)
+        w.flush(Message(enrolment_id=enrolment.id, author_id=w.clinician.id, side="staff", body="Hej",
+                        created_at=BASE))
+        if n % 2:
+            w.flush(ModuleProgress(enrolment_id=enrolment.id, module_id="m", completed_at=BASE + timedelta(days=1)))
+        else:
+            w.flush(Answer(enrolment_id=enrolment.id, module_id="m", block_id="b", kind="reflection", text="x",
+                           version=1, created_at=BASE, updated_at=BASE + timedelta(days=1)))
+        w.marks[n] = f"Patient {n}"
+
+
+def add_alerts(w, numbers):
+    """Safety alert n in the clinician's unit: open, or acknowledged by a colleague with a note."""
+    for n in numbers:
+        enrolment = _patient_enrolment(w, n)
+        acknowledged = n % 2 == 1
+        w.flush(SafetyAlert(enrolment_id=enrolment.id, created_at=BASE + timedelta(days=80, hours=n),
+                            escalate_at=BASE, note=f"Ringde {n}" if acknowledged else "",
+                            acknowledged_at=BASE + timedelta(days=80, hours=n + 2) if acknowledged else None,
+                            acknowledged_by_id=(w.clinician if n % 4 == 1 else _colleague(w)).id
+                            if acknowledged else None))
         w.marks[n] = f"Patient {n}"
 
 
@@ -454,6 +494,9 @@ CASES = [
     Case("account", "patient", lambda w: "/auth/account", add_sessions),
     # The clinician.
     Case("caseload", "clinician", lambda w: "/clinician/", add_caseload),
+    Case("caseload-behind", "clinician", lambda w: "/clinician/?behind=1&status=all", add_caseload),
+    Case("caseload-feedback", "clinician", lambda w: "/clinician/?feedback=1&sort=name", add_waiting_feedback),
+    Case("safety-alerts", "clinician", lambda w: "/clinician/alerts", add_alerts),
     Case("enrolment", "clinician", lambda w: f"/clinician/enrolments/{_e(w)}", add_enrolment_rows),
     Case("staff-messages", "clinician", lambda w: f"/clinician/enrolments/{_e(w)}/messages", add_messages),
     Case("plan-edit", "clinician", lambda w: f"/clinician/enrolments/{_e(w)}/plan", add_plan_versions),

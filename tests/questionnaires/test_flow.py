@@ -12,7 +12,7 @@ from webapp.core.db import utcnow
 from webapp.notifications.models import OutboxItem
 from webapp.programme.models import Enrolment
 from webapp.questionnaires.jobs import remind_unanswered
-from webapp.questionnaires.models import Dispatch, Submission
+from webapp.questionnaires.models import Dispatch, SafetyAlert, Submission
 
 
 @pytest.fixture
@@ -67,12 +67,19 @@ def test_send_answer_and_follow_with_a_safety_answer(setup, db):
     assert ("safety_flag", s["clinician"].email) in [(o.kind, o.address) for o in db.session.scalars(select(OutboxItem))]
 
     caseload = s["sc"].get("/clinician/").get_data(as_text=True)
-    assert "Säkerhetssvar" in caseload
-    assert "Säkerhetssvar" in s["sc"].get("/clinician/?flagged=1").get_data(as_text=True)
+    assert 'class="is-safety"' in caseload and "flag-safety" in caseload
+    assert "flag-safety" in s["sc"].get("/clinician/?flagged=1").get_data(as_text=True)
     page = s["sc"].get(f"/clinician/enrolments/{s['e'].id}").get_data(as_text=True)
     assert '<svg class="chart"' in page and "Måttlig" in page
-    Auth(s["sc"], db).post(f"/clinician/enrolments/{s['e'].id}/safety", {}, f"/clinician/enrolments/{s['e'].id}")
+    alert = db.session.scalars(select(SafetyAlert)).one()
+    assert alert.submission_id == response.id and f"/clinician/alerts/{alert.id}" in page
+    # Acknowledging needs a note; with one, the flag is gone and the note is in the history.
+    url = f"/clinician/alerts/{alert.id}"
+    assert Auth(s["sc"], db).post(url, {"note": "  "}, url).status_code == 400
+    assert Auth(s["sc"], db).post(url, {"note": "Ringde patienten, bokade besök"}, url).status_code == 302
     assert db.session.get(Enrolment, s["e"].id).safety_flag_at is None
+    assert "Ringde patienten, bokade besök" in s["sc"].get(f"/clinician/enrolments/{s['e'].id}").get_data(as_text=True)
+    assert 'class="is-safety"' not in s["sc"].get("/clinician/").get_data(as_text=True)
 
 
 def test_reminders_stop_when_answered_and_for_closed_enrolments(setup, db):

@@ -73,7 +73,7 @@ EXPECTED = {
     "auth.passkey_register_options": _profile(allow=ROLES[1:], anon=FORBID),
     "auth.passkey_register": _profile(allow=ROLES[1:], anon=FORBID),
     "auth.passkey_add": LOGGED_IN,
-    "notifications.settings": PATIENTS,
+    "notifications.settings": _profile(allow=["patient_a", "patient_b", "clinician", "outsider"]),
     "notifications.send_phone_code": PATIENTS,
     "notifications.verify_phone": PATIENTS,
     "account.contact": PATIENTS,
@@ -98,6 +98,8 @@ EXPECTED = {
     "questionnaires.done": PATIENT_OWN,
     "clinician.caseload": CLINICIANS,
     "clinician.open_access": CLINICIANS,
+    "clinician.safety_alerts": CLINICIANS,
+    "clinician.safety_alert": CLINICIAN_OBJECT,
     "messages.inbox": CLINICIANS,
     "careplan.worklist": CLINICIANS,
     "groups.index": CLINICIANS,
@@ -119,7 +121,6 @@ EXPECTED = {
     "careplan.outcome": CLINICIAN_OBJECT,
     "questionnaires.send": CLINICIAN_OBJECT,
     "questionnaires.remind_now": CLINICIAN_OBJECT,
-    "questionnaires.acknowledge_safety": CLINICIAN_OBJECT,
     "questionnaires.round_detail": CLINICIAN_OBJECT,
     "groups.detail": CLINICIAN_OBJECT,
     "groups.add_members": CLINICIAN_OBJECT,
@@ -150,6 +151,7 @@ def world(app, make, db):
     from webapp.core.db import utcnow
     from webapp.groups.models import GroupMember
     from webapp.groups.services import create_group
+    from webapp.questionnaires.models import SafetyAlert
     from webapp.questionnaires.services import send_round
 
     unit, other_unit = make.unit(), make.unit()
@@ -173,6 +175,8 @@ def world(app, make, db):
     db.session.flush()
     member = GroupMember(group_id=group.id, enrolment_id=enrolment.id)
     db.session.add(member)
+    alert = SafetyAlert(enrolment_id=enrolment.id, escalate_at=utcnow(), note="")
+    db.session.add(alert)
     db.session.commit()
     programme = catalogue.programmes["pain-school"]
     module = programme.published_modules[0]
@@ -181,7 +185,7 @@ def world(app, make, db):
     values = {
         "enrolment_id": enrolment.id, "dispatch_id": _dispatch_id(db, enrolment),
         "round_id": round_.id, "contact_id": contact.id, "group_id": group.id, "member_id": member.id,
-        "session_id": group.sessions[0].id, "module_id": module.id, "page": 1, "block_id": block_id,
+        "session_id": group.sessions[0].id, "alert_id": alert.id, "module_id": module.id, "page": 1, "block_id": block_id,
         "token": "not-a-real-token", "provider": "not-configured", "user_id": users["patient_a"].id, "programme_id": programme.id, "lang": "sv", "media_id": media_id,
         "filename": _media_filename(media), "filename_static": "lotsa.css", "step": "about",
     }

@@ -102,3 +102,10 @@ class ScheduleForm(FlaskForm):
 
 class EndDateForm(FlaskForm):
     ends_on = DateField(_l("Close automatically on"), validators=[Optional(), within_planning_range])
+
+
+class AcknowledgeAlertForm(FlaskForm):
+    note = TextAreaField(_l("What did you do?"), validators=[
+        DataRequired(_l("Write in a few words what you did, for example that you called the patient.")),
+        Length(max=500, message=_l("The note can be at most 500 characters."))],
+        render_kw={"rows": 3, "maxlength": 500})

@@ -9,20 +9,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from webapp.auth.models import User
 from webapp.auth.services import colleagues, unit_ids_subquery
+from webapp.content.services import get_catalogue
 from webapp.core.db import days_between, utcnow
 from webapp.core.identity import ascii_digits
 from webapp.extensions import db
+from webapp.messages.models import Conversation, Message
 from webapp.programme.enrolments import INACTIVE_DAYS
-from webapp.programme.models import Enrolment, EnrolmentStatus, ModuleProgress
+from webapp.programme.models import Answer, Enrolment, EnrolmentStatus, ModuleProgress
+from webapp.programme.services import schedules_for
+from webapp.questionnaires.models import SafetyAlert
 
 PAGE_SIZE = 50
 CLOSING_SOON_DAYS = 14
-SORTS = {"started", "last_active", "name", "days"}
+SORTS = {"triage", "started", "last_active", "name", "days"}
 
 
 # --- caseload --------------------------------------------------------------------
@@ -34,8 +38,12 @@ class CaseloadFilters:
     status: str = "open"       # open | active | maintenance | invited | closed | all
     programme: str = ""
     flagged: bool = False
+    # A module has been open for more than BEHIND_SCHEDULE_DAYS days and is not done.
+    behind: bool = False
+    # The patient saved answers or finished a module after the care team's last message.
+    feedback: bool = False
     q: str = ""
-    sort: str = "started"
+    sort: str = "triage"
     page: int = 1
 
 
@@ -43,21 +51,68 @@ class CaseloadFilters:
 class CaseloadRow:
     enrolment: Enrolment
     done: int
+    # Why the row is where it is, most urgent first: safety, message, feedback,
+    # inactive, duration_reached, closing_soon (see REASON_LABELS in the views).
     flags: list[str]
 
+    @property
+    def is_safety(self) -> bool:
+        return "safety" in self.flags
 
-def caseload(clinician, filters: CaseloadFilters, now: datetime | None = None) -> tuple[list[CaseloadRow], int]:
-    """One page of the caseload and the total count: four queries whatever the size.
 
-    Flags are computed in SQL for the "flagged" filter (flag_sql) and in
-    Python for the rows shown (flags_for); both follow the same rules.
-    The page's ids are chosen first and the rows loaded after, so the database
-    sorts enrolments alone and joins patients and clinicians to 50 rows, not
-    to every enrolment of the clinician's units.
+def open_alert_sql():
+    """An unacknowledged safety alert on the enrolment."""
+    return exists(select(SafetyAlert.id).where(SafetyAlert.enrolment_id == Enrolment.id,
+                                               SafetyAlert.acknowledged_at.is_(None)))
+
+
+def unread_message_sql():
+    """A message from the patient that no one in the care team has opened."""
+    return exists(select(Conversation.enrolment_id).where(Conversation.enrolment_id == Enrolment.id,
+                                                          Conversation.unread_for_staff > 0))
+
+
+def waiting_feedback_sql():
+    """Waiting for feedback: the patient saved answers or finished a module after the last
+    message anyone in the care team sent them (or, with no such message yet, at all)."""
+    def last_staff(enrolment_id):
+        # Correlated to the answer or progress row, the statement right around it.
+        return (select(func.max(Message.created_at))
+                .where(Message.enrolment_id == enrolment_id, Message.side == "staff").scalar_subquery())
+
+    since_answer, since_done = last_staff(Answer.enrolment_id), last_staff(ModuleProgress.enrolment_id)
+    answered = exists(select(Answer.id).where(
+        Answer.enrolment_id == Enrolment.id, or_(since_answer.is_(None), Answer.updated_at > since_answer)))
+    finished = exists(select(ModuleProgress.id).where(
+        ModuleProgress.enrolment_id == Enrolment.id, ModuleProgress.completed_at.is_not(None),
+        or_(since_done.is_(None), ModuleProgress.completed_at > since_done)))
+    return and_(Enrolment.is_open, or_(answered, finished))
+
+
+def inactive_sql(now: datetime):
+    return and_(Enrolment.status == EnrolmentStatus.ACTIVE.value,
+                or_(Enrolment.last_active_at.is_(None),
+                    Enrolment.last_active_at < now - timedelta(days=INACTIVE_DAYS)))
+
+
+def caseload(clinician, filters: CaseloadFilters, now: datetime | None = None,
+             behind_days: int = 14) -> tuple[list[CaseloadRow], int]:
+    """One page of the caseload and the total count, in a fixed number of queries whatever the size.
+
+    The default order triages: unacknowledged safety alerts first, then
+    patients waiting for the clinician (an unread message, new answers), then
+    the inactive, then the rest. The page's ids and the reasons are chosen in
+    one statement and the rows loaded after, so the database sorts enrolments
+    alone and joins patients and clinicians to 50 rows. "Behind schedule"
+    needs each enrolment's schedule (content and clinician's changes), so it
+    is checked in Python over the enrolments the other filters leave, in three
+    more statements.
     """
     now = now or utcnow()
-    sort = filters.sort if filters.sort in SORTS else "started"
-    query = select(Enrolment.id).where(Enrolment.care_unit_id.in_(unit_ids_subquery(clinician)))
+    sort = filters.sort if filters.sort in SORTS else "triage"
+    alert, unread, feedback, inactive = open_alert_sql(), unread_message_sql(), waiting_feedback_sql(), inactive_sql(now)
+    query = select(Enrolment.id, alert.label("alert"), unread.label("unread"), feedback.label("feedback")).where(
+        Enrolment.care_unit_id.in_(unit_ids_subquery(clinician)))
     if filters.q or sort == "name":
         query = query.join(User, Enrolment.patient_id == User.id)
     if filters.scope == "mine":
@@ -77,39 +132,73 @@ def caseload(clinician, filters: CaseloadFilters, now: datetime | None = None) -
         query = query.where(or_(*conditions))
     if filters.flagged:
         query = query.where(Enrolment.is_open).where(or_(*flag_sql(now)))
-    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    if filters.feedback:
+        query = query.where(feedback)
+    if filters.behind:
+        query = query.where(Enrolment.has_access, Enrolment.started_at <= now - timedelta(days=behind_days))
 
     started = func.coalesce(Enrolment.started_at, Enrolment.created_at)
+    priority = case((alert, 0), (or_(unread, feedback), 1), (inactive, 2), else_=3)
     order = {
+        "triage": (priority, started.desc(), Enrolment.id.desc()),
         "started": (started.desc(), Enrolment.id.desc()),
         "last_active": (Enrolment.last_active_at.is_(None), Enrolment.last_active_at.asc(), Enrolment.id),
         "name": (User.full_name.asc(), Enrolment.id),
         "days": (started.asc(), Enrolment.id),
     }[sort]
     page = max(filters.page, 1)
-    ids = list(db.session.scalars(query.order_by(*order).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)))
+    if filters.behind:
+        matching = [tuple(r) for r in db.session.execute(query.order_by(*order))]
+        late = behind_schedule({r[0] for r in matching}, behind_days, now)
+        matching = [r for r in matching if r[0] in late]
+        total = len(matching)
+        chosen = matching[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
+    else:
+        total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        chosen = [tuple(r) for r in db.session.execute(
+            query.order_by(*order).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE))]
+    ids = [r[0] for r in chosen]
     loaded = {e.id: e for e in db.session.scalars(
         select(Enrolment).options(joinedload(Enrolment.patient), joinedload(Enrolment.responsible_clinician))
         .where(Enrolment.id.in_(ids)))} if ids else {}
-    enrolments = [loaded[i] for i in ids]
     done = dict(db.session.execute(
         select(ModuleProgress.enrolment_id, func.count())
         .where(ModuleProgress.enrolment_id.in_(ids), ModuleProgress.completed_at.is_not(None))
         .group_by(ModuleProgress.enrolment_id)
     ).all()) if ids else {}
-    return [CaseloadRow(e, done.get(e.id, 0), flags_for(e, now)) for e in enrolments], total
+    rows = []
+    for enrolment_id, has_alert, has_unread, has_feedback in chosen:
+        enrolment = loaded[enrolment_id]
+        flags = (["safety"] if has_alert else []) + (["message"] if has_unread else []) \
+            + (["feedback"] if has_feedback else []) + [f for f in flags_for(enrolment, now) if f != "safety"]
+        rows.append(CaseloadRow(enrolment, done.get(enrolment_id, 0), flags))
+    return rows, total
+
+
+def behind_schedule(enrolment_ids: set[int], days: int, now: datetime) -> set[int]:
+    """Those of ``enrolment_ids`` with a module open for more than ``days`` days and not done.
+
+    The programme's schedule with the clinician's changes (``schedules_for``),
+    so a module left out or moved later never counts. Three statements.
+    """
+    if not enrolment_ids:
+        return set()
+    catalogue = get_catalogue()
+    enrolments = [e for e in db.session.scalars(select(Enrolment).where(Enrolment.id.in_(enrolment_ids)))
+                  if e.programme_id in catalogue.programmes]
+    schedules = schedules_for([(e, catalogue.programmes[e.programme_id]) for e in enrolments], now)
+    limit = now - timedelta(days=days)
+    return {enrolment_id for enrolment_id, schedule in schedules.items()
+            if any(m.is_open and not m.is_done and m.opens_at <= limit for m in schedule)}
 
 
 def flag_sql(now: datetime):
-    """SQL conditions for "needs attention": the same rules as flags_for()."""
+    """SQL conditions for "needs attention": the same rules as flags_for(), safety from the open alerts."""
     started = func.coalesce(Enrolment.started_at, Enrolment.created_at)
-    inactive = and_(Enrolment.status == EnrolmentStatus.ACTIVE.value,
-                    or_(Enrolment.last_active_at.is_(None),
-                        Enrolment.last_active_at < now - timedelta(days=INACTIVE_DAYS)))
     days_run = days_between(started, now)
     reached = days_run >= Enrolment.recommended_days
     closing = and_(days_run >= Enrolment.recommended_days - CLOSING_SOON_DAYS, days_run < Enrolment.recommended_days)
-    return [inactive, reached, closing, Enrolment.safety_flag_at.is_not(None)]
+    return [inactive_sql(now), reached, closing, open_alert_sql()]
 
 
 def flags_for(enrolment: Enrolment, now: datetime | None = None) -> list[str]:

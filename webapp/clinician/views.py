@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -16,6 +16,7 @@ from webapp.core import drafts
 from webapp.core.access import role_required
 from webapp.core.audit import log_access
 from webapp.core.dates import day_start, local_today, to_local
+from webapp.core.db import utcnow
 from webapp.core.i18n import LANGUAGE_NAMES
 from webapp.core.identity import format_personal_number
 from webapp.core.markdown import render_markdown
@@ -25,12 +26,15 @@ from webapp.groups import services as group_services
 from webapp.messages.services import conversations_for
 from webapp.programme import enrolments
 from webapp.programme import services as patient_services
+from webapp.questionnaires import alerts
 from webapp.questionnaires.services import history as questionnaire_history
 
 bp = Blueprint("clinician", __name__, url_prefix="/clinician", template_folder="templates")
 
 FLAG_LABELS = {
-    "safety": _l("Safety answer"),
+    "safety": _l("Safety answer not yet acknowledged"),
+    "message": _l("Unread message from the patient"),
+    "feedback": _l("New answers since the care team's last message"),
     "inactive": _l("Inactive 14+ days"),
     "duration_reached": _l("Recommended duration reached"),
     "closing_soon": _l("Recommended duration ends soon"),
@@ -56,21 +60,23 @@ def caseload():
     filters = services.CaseloadFilters(
         scope=args.get("scope", "unit") if args.get("scope") in ("mine", "unit") else "unit",
         status=args.get("status", "open"), programme=args.get("programme", ""),
-        flagged=args.get("flagged") == "1", q=args.get("q", "")[:100], sort=args.get("sort", "started"),
+        flagged=args.get("flagged") == "1", behind=args.get("behind") == "1", feedback=args.get("feedback") == "1",
+        q=args.get("q", "")[:100], sort=args.get("sort", "triage") if args.get("sort") in services.SORTS else "triage",
         # Bounded: a huge page number is nobody's real page and would overflow the database's integers.
         page=int_or_none(args.get("page"), 1, 100_000) or 1,
     )
-    rows, total = services.caseload(current_user, filters)
+    behind_days = current_app.config["BEHIND_SCHEDULE_DAYS"]
+    rows, total = services.caseload(current_user, filters, behind_days=behind_days)
     # Names and identity numbers on screen are a read of patient data.
     log_access(current_user, "caseload.view", detail=f"page {filters.page}, {len(rows)} of {total}"
                + (f", search {filters.q!r}" if filters.q else ""),
                patient_ids=[row.enrolment.patient_id for row in rows])
     catalogue = get_catalogue()
     totals = {pid: len(p.published_modules) for pid, p in catalogue.programmes.items()}
-    conversations = conversations_for([row.enrolment.id for row in rows])
     html = render_template("clinician/caseload.html", rows=rows, total=total, filters=filters,
                            page_size=services.PAGE_SIZE, catalogue=catalogue, totals=totals,
-                           conversations=conversations)
+                           behind_days=behind_days,
+                           open_alerts=alerts.count_open(current_user))
     # Commit after rendering: a commit expires the loaded rows, and reading them
     # again would cost a query per row.
     db.session.commit()
@@ -202,8 +208,53 @@ def enrolment(enrolment_id: int):
         close_form=forms.CloseForm(), extend_form=forms.ExtendForm(), hand_over_form=hand_over,
         end_date_form=forms.EndDateForm(ends_on=to_local(enrolment.ends_at).date() if enrolment.ends_at else None),
         welcome_form=forms.WelcomeForm(welcome_text=enrolment.welcome_text), schedule_form=forms.ScheduleForm(),
+        safety_alerts=alerts.open_alerts([enrolment.id]).get(enrolment.id, []),
     )
     db.session.commit()  # the access-log entry, after rendering (see caseload)
+    return html
+
+
+@bp.route("/alerts")
+@role_required("clinician")
+def safety_alerts():
+    """The care units' safety alerts: open ones first, then those acknowledged lately, with the
+    median and slowest time to acknowledgement."""
+    overview = alerts.unit_alerts(current_user)
+    shown = overview.open + overview.recent
+    log_access(current_user, "safety_alerts.view", detail=f"{len(overview.open)} open, {len(overview.recent)} recent",
+               patient_ids=[enrolment.patient_id for _alert, enrolment in shown])
+    html = render_template("clinician/safety_alerts.html", overview=overview, recent_days=alerts.RECENT_DAYS,
+                           now=utcnow())
+    db.session.commit()  # the access-log entry, after rendering (see caseload)
+    return html
+
+
+@bp.route("/alerts/<int:alert_id>", methods=["GET", "POST"])
+@role_required("clinician")
+def safety_alert(alert_id: int):
+    """One safety alert: the answer it is about, and the acknowledgement with a note of what was done."""
+    alert = alerts.load_alert_for_clinician(alert_id, current_user)
+    enrolment = enrolments.load_enrolment_for_clinician(alert.enrolment_id, current_user)
+    form = forms.AcknowledgeAlertForm()
+    if form.validate_on_submit():
+        try:
+            alerts.acknowledge(alert, enrolment, current_user, form.note.data)
+        except alerts.AlertError as exc:
+            if exc.code != "already_acknowledged":
+                raise
+            flash(_("A colleague has already acknowledged this alert."), "error")
+            return redirect(url_for("clinician.safety_alert", alert_id=alert.id))
+        log_access(current_user, "safety_alert.acknowledge", patient_id=enrolment.patient_id,
+                   enrolment_id=enrolment.id, detail=f"alert {alert.id}")
+        db.session.commit()
+        flash(_("The safety alert is acknowledged. Your note is in the enrolment's history."), "success")
+        return redirect(url_for("clinician.enrolment", enrolment_id=enrolment.id))
+    log_access(current_user, "safety_alert.view", patient_id=enrolment.patient_id, enrolment_id=enrolment.id,
+               detail=f"alert {alert.id}")
+    form_definition = get_catalogue().forms.get(alert.submission.form_id) if alert.submission else None
+    html = render_template("clinician/safety_alert.html", alert=alert, enrolment=enrolment, form=form,
+                           questionnaire=form_definition), 400 if form.is_submitted() else 200
+    db.session.commit()
     return html
 
 

@@ -116,3 +116,28 @@ def format_moment(value) -> str:
         return format_day(local)
     pattern = get_datetime_format("medium", locale=get_locale() or "sv")
     return pattern.replace("{1}", format_day(local)).replace("{0}", format_clock(local)).replace("'", "")
+# Working hours for things that wait for staff (a safety alert's escalation):
+# weekdays 08:00-17:00 Stockholm time. Public holidays are not known here.
+WORK_START, WORK_END = time(8, 0), time(17, 0)
+
+
+def add_working_hours(start: datetime, hours: float) -> datetime:
+    """The UTC moment ``hours`` working hours after ``start`` (weekends and nights do not count).
+
+    A start outside working hours counts from the next working morning. Each
+    working day is rebuilt from its wall-clock times, so a change to or from
+    summer time overnight does not move 08:00.
+    """
+    remaining = timedelta(hours=hours)
+    at = start.astimezone(timezone.utc)
+    while True:
+        day = to_local(at).date()
+        opens, closes = at_local(day, WORK_START), at_local(day, WORK_END)
+        if day.weekday() >= 5 or at >= closes:
+            at = at_local(day + timedelta(days=1), WORK_START)
+            continue
+        at = max(at, opens)
+        if at + remaining <= closes:
+            return at + remaining
+        remaining -= closes - at
+        at = at_local(day + timedelta(days=1), WORK_START)

@@ -77,11 +77,23 @@ class Kind(str, enum.Enum):
     SAFETY_FLAG = "safety_flag"
     # Opt-in, to the patient: a planned follow-up contact is tomorrow.
     CONTACT_REMINDER = "contact_reminder"
+    # Opt-in, to the clinicians of a care unit: a safety alert nobody has
+    # acknowledged within the set working hours.
+    SAFETY_ESCALATION = "safety_escalation"
 
 
 # Kinds a patient chooses to get, per channel; the others are part of a service
 # they asked for (invitation, password reset, access changes) and always sent.
 OPTIONAL_KINDS = (Kind.NEW_MESSAGE, Kind.MODULE_OPENED, Kind.INACTIVITY, Kind.CONTACT_REMINDER)
+# Kinds a clinician chooses to get (their account's notification settings).
+STAFF_OPTIONAL_KINDS = (Kind.SAFETY_ESCALATION,)
+
+
+def optional_kinds_for(user) -> tuple[Kind, ...]:
+    """The kinds a user may turn on or off: a patient's reminders, a clinician's team alerts."""
+    if user.role == "patient":
+        return OPTIONAL_KINDS
+    return STAFF_OPTIONAL_KINDS if user.role == "clinician" else ()
 # While one of these is still waiting to go out, a newer one adds nothing:
 # "you have a new message" once is enough.
 COALESCED_KINDS = {Kind.NEW_MESSAGE, Kind.NEW_MESSAGE_STAFF, Kind.MODULE_OPENED, Kind.DELIVERY_FAILED,
@@ -103,8 +115,12 @@ def next_sms_time(at: datetime) -> datetime:
 
 
 def channels_for(user, kind: Kind) -> tuple[str, ...]:
-    """The channels a user has opted into for an optional kind (SMS only to a confirmed mobile)."""
-    if user.role != "patient":
+    """The channels a user has opted into for an optional kind (SMS only to a confirmed mobile).
+
+    Staff get their usual notices by e-mail; an opt-in staff kind goes only
+    where they chose.
+    """
+    if user.role != "patient" and Kind(kind) not in STAFF_OPTIONAL_KINDS:
         return ("email",)
     rows = db.session.scalars(select(NotificationConsent).where(
         NotificationConsent.user_id == user.id, NotificationConsent.kind == Kind(kind).value,
@@ -475,9 +491,10 @@ CHANNELS = ("email", "sms")
 PHONE_CODE_MINUTES = 10
 
 
-def consent_choices() -> list[str]:
+def consent_choices(user=None) -> list[str]:
     """Every choice the settings page offers: ``kind:channel`` for each optional kind and channel."""
-    return [f"{kind.value}:{channel}" for kind in OPTIONAL_KINDS for channel in CHANNELS]
+    kinds = OPTIONAL_KINDS if user is None else optional_kinds_for(user)
+    return [f"{kind.value}:{channel}" for kind in kinds for channel in CHANNELS]
 
 
 def consents_of(user) -> dict[tuple[str, str], NotificationConsent]:
@@ -502,7 +519,7 @@ def save_consents(user, choices: Iterable[str], consents: dict[tuple[str, str], 
     now = now or utcnow()
     wanted_values = set(choices)
     accepted = True
-    for kind in OPTIONAL_KINDS:
+    for kind in optional_kinds_for(user):
         for channel in CHANNELS:
             wanted = f"{kind.value}:{channel}" in wanted_values
             if channel == "sms" and wanted and not user.phone_verified_at:

@@ -13,19 +13,19 @@ from flask_login import current_user
 from webapp.core.access import role_required
 from webapp.extensions import db, limiter
 from webapp.notifications import forms, services
-from webapp.notifications.services import OPTIONAL_KINDS
+from webapp.notifications.services import optional_kinds_for
 
 bp = Blueprint("notifications", __name__, template_folder="templates")
 
 
 def _settings_form(consents, **kwargs) -> forms.SettingsForm:
     """The choices form, ticked as the user last chose unless the posted form is shown again."""
-    return forms.SettingsForm(choices=services.consent_choices(), choice=services.chosen(consents), **kwargs)
+    return forms.SettingsForm(choices=services.consent_choices(current_user), choice=services.chosen(consents), **kwargs)
 
 
 def _render(consents, form=None, verify_form=None, status=200):
     """The settings page; a refused form is shown again with what was sent, the others empty."""
-    html = render_template("notifications/settings.html", kinds=OPTIONAL_KINDS, consents=consents,
+    html = render_template("notifications/settings.html", kinds=optional_kinds_for(current_user), consents=consents,
                            form=form or _settings_form(consents, formdata=None),
                            code_form=forms.PhoneCodeForm(formdata=None),
                            verify_form=verify_form or forms.VerifyPhoneForm(formdata=None))
@@ -33,7 +33,7 @@ def _render(consents, form=None, verify_form=None, status=200):
 
 
 @bp.route("/account/notifications", methods=["GET", "POST"])
-@role_required("patient")
+@role_required("patient", "clinician")
 def settings():
     """Choose which notifications to get by e-mail and SMS; each yes is recorded with its time."""
     consents = services.consents_of(current_user)

@@ -28,7 +28,7 @@ from webapp.programme.models import (
     ModuleProgress,
     ScheduleEntry,
 )
-from webapp.questionnaires.models import Dispatch, Submission
+from webapp.questionnaires.models import Dispatch, SafetyAlert, Submission
 
 # Never part of an export: secrets that would let someone log in as the patient.
 SECRET_COLUMNS = {"password_hash", "totp_secret", "totp_last_step", "phone_code_hash", "phone_code_expires_at",
@@ -70,6 +70,7 @@ def collect(patient: User) -> dict:
         "messages": _all(select(Message).where(Message.enrolment_id.in_(enrolment_ids)).order_by(Message.created_at)),
         "questionnaires_sent": _all(select(Dispatch).where(Dispatch.enrolment_id.in_(enrolment_ids))),
         "questionnaire_answers": _all(select(Submission).where(Submission.enrolment_id.in_(enrolment_ids))),
+        "safety_alerts": _all(select(SafetyAlert).where(SafetyAlert.enrolment_id.in_(enrolment_ids))),
         "care_plans": _all(select(CarePlanVersion).where(CarePlanVersion.plan_id.in_(plan_ids))),
         "follow_up_contacts": _all(select(FollowUpContact).where(FollowUpContact.enrolment_id.in_(enrolment_ids))),
         "groups": _all(select(GroupMember).where(GroupMember.enrolment_id.in_(enrolment_ids))),
@@ -142,7 +143,7 @@ def purge_expired_records(now: datetime | None = None) -> int:
         return 0
     answer_ids = select(Answer.id).where(Answer.enrolment_id.in_(expired))
     db.session.execute(delete(AnswerVersion).where(AnswerVersion.answer_id.in_(answer_ids)))
-    for model in (Answer, Message, Conversation, Submission, Dispatch, FollowUpContact, GroupMember, ScheduleEntry,
+    for model in (Answer, Message, Conversation, SafetyAlert, Submission, Dispatch, FollowUpContact, GroupMember, ScheduleEntry,
                   ModuleProgress, EnrolmentEvent):
         db.session.execute(delete(model).where(model.enrolment_id.in_(expired)))
     plan_ids = select(CarePlan.id).where(CarePlan.enrolment_id.in_(expired))

@@ -1,4 +1,4 @@
-"""The scheduler's questionnaire sweeps: releases, reminders and day-N measures.
+"""The scheduler's questionnaire sweeps: releases, reminders, day-N measures, safety escalation.
 
 Run by the scheduler process, never by a web worker. Each sweep marks what it
 did on the dispatch (or its absence is the condition), so a second run or a
@@ -19,7 +19,8 @@ from webapp.extensions import db
 from webapp.notifications.services import Kind, notify
 from webapp.programme.enrolments import sender_of
 from webapp.programme.models import Enrolment
-from webapp.questionnaires.models import Dispatch
+from webapp.questionnaires.alerts import escalate
+from webapp.questionnaires.models import Dispatch, SafetyAlert
 from webapp.questionnaires.services import MAX_REMINDERS, REMINDER_EVERY_DAYS, remind, send
 
 # Scheduler sweeps commit every BATCH_SIZE rows: a round sent to thousands of
@@ -105,3 +106,19 @@ def send_day_measures(now=None) -> int:
                 send(enrolment, form, None, purpose=purpose)
                 sent += 1
     return sent
+
+
+def escalate_safety_alerts(now=None) -> int:
+    """Tell the care unit's opted-in clinicians about safety alerts nobody acknowledged in time (once each).
+
+    ``escalate_at`` was set when the alert was made (working hours later);
+    ``escalated_at`` marks it done, so a second run or scheduler tells nobody twice.
+    Returns the number of alerts escalated.
+    """
+    now = now or utcnow()
+    return _in_batches(
+        select(SafetyAlert, Enrolment).join(Enrolment, Enrolment.id == SafetyAlert.enrolment_id)
+        .where(SafetyAlert.acknowledged_at.is_(None), SafetyAlert.escalated_at.is_(None),
+               SafetyAlert.escalate_at <= now)
+        .order_by(SafetyAlert.id).with_for_update(of=SafetyAlert, skip_locked=True),
+        lambda alert, enrolment: escalate(alert, enrolment, now))

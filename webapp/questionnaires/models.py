@@ -83,3 +83,34 @@ class Submission(db.Model):
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     dispatch: Mapped[Dispatch] = relationship(back_populates="submission")
+
+
+class SafetyAlert(db.Model):
+    """A safety answer that a clinician of the care unit must acknowledge, saying what was done.
+
+    Open (``acknowledged_at`` empty) it is first on the caseload of everyone in
+    the unit. ``escalate_at`` is fixed when the alert is made (so many working
+    hours later); the scheduler then tells the unit's opted-in clinicians once
+    and sets ``escalated_at``.
+    """
+
+    __tablename__ = "safety_alert"
+    __table_args__ = (
+        Index("ix_safety_alert_enrolment_open", "enrolment_id", "acknowledged_at"),
+        # The scheduler's sweep: open alerts not yet escalated, by due time.
+        Index("ix_safety_alert_escalation", "acknowledged_at", "escalated_at", "escalate_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolment.id", ondelete="CASCADE"))
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("questionnaire_response.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    escalate_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    # What the clinician did (called the patient, booked a visit): part of the record.
+    note: Mapped[str] = mapped_column(String(500), default="")
+
+    acknowledged_by: Mapped[User | None] = relationship()
+    submission: Mapped[Submission | None] = relationship()

@@ -26,6 +26,7 @@ from webapp.extensions import db
 from webapp.notifications.services import Kind, notify
 from webapp.programme.enrolments import add_event, sender_of
 from webapp.programme.models import Enrolment
+from webapp.questionnaires.alerts import raise_alert
 from webapp.questionnaires.models import Dispatch, Round, Submission
 from webapp.questionnaires.scoring import score
 
@@ -174,7 +175,7 @@ def save_draft(dispatch, answers: dict) -> None:
 
 
 def submit(dispatch, enrolment, form: Questionnaire, answers: dict):
-    """Score and store the answers; a safety hit flags the enrolment and tells the clinician."""
+    """Score and store the answers; a safety hit opens an alert for the care unit (see alerts.py)."""
     result = score(form, answers)
     response = Submission(
         dispatch_id=dispatch.id, enrolment_id=enrolment.id, form_id=form.id, answers=json.dumps(answers),
@@ -186,11 +187,7 @@ def submit(dispatch, enrolment, form: Questionnaire, answers: dict):
     dispatch.answered_at = response.submitted_at
     dispatch.draft = "{}"
     if result.safety_hits:
-        enrolment.safety_flag_at = response.submitted_at
-        if enrolment.responsible_clinician is not None:
-            notify(enrolment.responsible_clinician, Kind.SAFETY_FLAG,
-                   {"url": external_url("clinician.enrolment", enrolment_id=enrolment.id),
-                    **sender_of(enrolment, to_patient=False)})
+        raise_alert(enrolment, response, now=response.submitted_at)
     return response, result
 
 
@@ -223,12 +220,6 @@ def history(enrolment) -> list:
 def can_remind(dispatch, enrolment, now=None) -> bool:
     """Whether a reminder makes sense: sent, visible, unanswered, and the enrolment still open."""
     return dispatch.answered_at is None and enrolment.status != "closed" and dispatch.send_at <= (now or utcnow())
-
-
-def acknowledge_safety(enrolment, actor) -> None:
-    """The clinician has acted on a safety answer: the flag leaves the caseload, the history keeps it."""
-    enrolment.safety_flag_at = None
-    add_event(enrolment, actor, "safety_acknowledged")
 
 
 def remind(dispatch, enrolment, now=None) -> None:

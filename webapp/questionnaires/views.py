@@ -184,17 +184,6 @@ def remind_now(enrolment_id: int, dispatch_id: int):
     return redirect(url_for("clinician.enrolment", enrolment_id=enrolment.id) + "#questionnaires")
 
 
-@bp.route("/clinician/enrolments/<int:enrolment_id>/safety", methods=["POST"])
-@role_required("clinician")
-def acknowledge_safety(enrolment_id: int):
-    """The clinician has acted on a safety answer: take the flag off the caseload."""
-    enrolment = load_enrolment_for_clinician(enrolment_id, current_user)
-    services.acknowledge_safety(enrolment, current_user)
-    db.session.commit()
-    flash(_("The safety flag is removed."), "success")
-    return redirect(url_for("clinician.enrolment", enrolment_id=enrolment.id))
-
-
 def _load_dispatch(enrolment, dispatch_id: int, visible_only: bool = False) -> Dispatch:
     """The enrolment's dispatch, or 404 (also for one sent for a later day, with ``visible_only``)."""
     dispatch = db.session.get(Dispatch, dispatch_id)
