@@ -69,7 +69,7 @@ def test_send_answer_and_follow_with_a_safety_answer(setup, db):
     caseload = s["sc"].get("/clinician/").get_data(as_text=True)
     assert "Säkerhetssvar" in caseload
     assert "Säkerhetssvar" in s["sc"].get("/clinician/?flagged=1").get_data(as_text=True)
-    page = s["sc"].get(f"/clinician/enrolments/{s['e'].id}").get_data(as_text=True)
+    page = s["sc"].get(f"/clinician/enrolments/{s['e'].id}/outcomes").get_data(as_text=True)
     assert '<svg class="chart"' in page and "Måttlig" in page
     Auth(s["sc"], db).post(f"/clinician/enrolments/{s['e'].id}/safety", {}, f"/clinician/enrolments/{s['e'].id}")
     assert db.session.get(Enrolment, s["e"].id).safety_flag_at is None
@@ -170,7 +170,7 @@ def test_clinician_sees_item_answers_and_can_remind_now(setup, db):
     url = f"/e/{s['e'].id}/questionnaires/{dispatches[0].id}"
     answers = {f"q{n}": "0" for n in range(1, 10)} | {"q2": "2", "action": "submit"}
     Auth(s["pc"], db).post(url, answers, url)
-    page = s["sc"].get(f"/clinician/enrolments/{s['e'].id}").get_data(as_text=True)
+    page = s["sc"].get(f"/clinician/enrolments/{s['e'].id}/outcomes").get_data(as_text=True)
     assert "Känt dig nedstämd, deprimerad eller känt att framtiden ser hopplös ut" in page
     assert "2 – Mer än hälften av dagarna" in page
     base = f"/clinician/enrolments/{s['e'].id}"

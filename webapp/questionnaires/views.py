@@ -76,7 +76,7 @@ def _sendable() -> list[SelectChoice]:
 def send(enrolment_id: int):
     """Send a questionnaire to one patient, now or on a later day, with an optional last day to answer."""
     enrolment = load_enrolment_for_clinician(enrolment_id, current_user)
-    back = url_for("clinician.enrolment", enrolment_id=enrolment.id) + "#questionnaires"
+    back = url_for("clinician.outcomes", enrolment_id=enrolment.id) + "#sent"
     form = forms.SendForm()
     form.form_id.choices = _sendable()
     if enrolment.status == "closed":
@@ -181,7 +181,7 @@ def remind_now(enrolment_id: int, dispatch_id: int):
         flash(_("A reminder is sent to the patient."), "success")
     if request.form.get("back") == "round" and dispatch.round_id:
         return redirect(url_for("questionnaires.round_detail", round_id=dispatch.round_id))
-    return redirect(url_for("clinician.enrolment", enrolment_id=enrolment.id) + "#questionnaires")
+    return redirect(url_for("clinician.outcomes", enrolment_id=enrolment.id) + "#sent")
 
 
 @bp.route("/clinician/enrolments/<int:enrolment_id>/safety", methods=["POST"])
