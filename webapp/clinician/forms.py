@@ -109,7 +109,7 @@ OPENING_CHOICES = [
 class ScheduleRowForm(Form):
     """One module's row of the schedule table (a sub-form: the whole table has one CSRF token)."""
     module_id = HiddenField()
-    planned = SelectField(_l("In the plan"), choices=[SelectChoice("yes", _l("In the plan")),
+    planned = SelectField(_l("In the plan"), choices=[SelectChoice("yes", _l("Included")),
                                                       SelectChoice("no", _l("Left out"))])
     opens_on = DateField(_l("Opens on"), validators=[Optional(), within_planning_range])
     open_now = BooleanField(_l("Open now"))
