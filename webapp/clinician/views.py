@@ -204,7 +204,6 @@ def _render_section(template: str, section: str, enrolment, programme, status: i
 def enrolment(enrolment_id: int):
     """The overview: what is new since this clinician's last visit, the next step and the key facts."""
     enrolment, programme, since = _open_section(enrolment_id, "enrolment.view")
-    drafts.take()  # a draft kept when the session had ended belongs to a form in a section; not here
     schedule = patient_services.schedule_for(enrolment, programme) if programme else []
     dispatches = questionnaire_history(enrolment)
     catalogue_forms = get_catalogue().forms
@@ -390,6 +389,7 @@ def outcomes(enrolment_id: int):
 def care(enrolment_id: int):
     """The care plan, the follow-up contacts and the group."""
     enrolment, programme, _since = _open_section(enrolment_id, "enrolment.care")
+    drafts.take()  # a contact note written when the session had ended goes back into its form here
     return _render_section(
         "clinician/enrolment_care.html", "care", enrolment, programme,
         plan=plan_services.get_plan(enrolment), contacts=plan_services.contacts_for(enrolment),
@@ -401,7 +401,6 @@ def care(enrolment_id: int):
 def settings(enrolment_id: int):
     """Welcome text, duration, hand-over, end date, maintenance, closing, and the history."""
     enrolment, programme, _since = _open_section(enrolment_id, "enrolment.settings")
-    drafts.take()  # a note written when the session had ended goes back into its form on this page
     hand_over = forms.HandOverForm()
     hand_over.clinician.choices = services.clinician_choices(current_user)
     hand_over.unit.choices = [(u.id, u.name) for u in units_of(current_user)]
