@@ -124,7 +124,7 @@ def test_a_care_plan_and_a_contact_note_are_kept_too(app, db, make, patient_worl
     staff = app.test_client()
     Auth(staff, db).login(clinician)
     edit = f"/clinician/enrolments/{enrolment.id}/plan"
-    overview = f"/clinician/enrolments/{enrolment.id}"
+    overview = f"/clinician/enrolments/{enrolment.id}/care"  # the contacts' section of the enrolment page
     token = csrf_token_from(staff.get(edit).get_data(as_text=True))
     _expire(db, clinician)
     staff.post(edit, data={"csrf_token": token, "action": "share", "goal_matters_0": "Kunna gå till affären",

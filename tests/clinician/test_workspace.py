@@ -66,7 +66,8 @@ def test_open_access_for_a_new_patient(client, auth, clinician, db):
     kinds = sorted((o.kind, o.channel) for o in db.session.scalars(select(OutboxItem)))
     assert kinds == [("invitation", "email"), ("invitation", "sms")]
     page = client.get(response.location).get_data(as_text=True)
-    assert "Kim Exempelsson" in page and "(utelämnad)" in page
+    assert "Kim Exempelsson" in page
+    assert "utelämnad" in client.get(f"{response.location}/schedule").get_data(as_text=True)
 
 
 @pytest.mark.parametrize(
@@ -186,12 +187,12 @@ def test_enrolment_page_shows_item_answers_of_the_newest_ten_questionnaires_unle
         db.session.add(Submission(dispatch_id=dispatch.id, enrolment_id=enrolment.id, form_id="phq-9", total=week,
                                 answers=json.dumps({f"q{i}": 0 for i in range(1, 10)}), submitted_at=at))
     db.session.commit()
-    page = client.get(f"/clinician/enrolments/{enrolment.id}").get_data(as_text=True)
+    page = client.get(f"/clinician/enrolments/{enrolment.id}/outcomes").get_data(as_text=True)
     assert page.count("<summary>Svar</summary>") == 10
-    assert f"/clinician/enrolments/{enrolment.id}?answers=all#questionnaires" in page
-    everything = client.get(f"/clinician/enrolments/{enrolment.id}?answers=all").get_data(as_text=True)
+    assert f"/clinician/enrolments/{enrolment.id}/outcomes?answers=all#sent" in page
+    everything = client.get(f"/clinician/enrolments/{enrolment.id}/outcomes?answers=all").get_data(as_text=True)
     assert everything.count("<summary>Svar</summary>") == 12
-    assert "?answers=all#questionnaires" not in everything
+    assert "?answers=all#sent" not in everything
 
 
 def test_each_staff_view_of_patient_data_is_logged_once(client, clinician, make, unit, db):
@@ -246,27 +247,46 @@ def test_lifecycle_close_reopen_extend_maintenance(app, client, auth, clinician,
     assert kinds == ["closed", "reopened", "extended", "maintenance"]
 
 
+def _schedule_post(auth, base, changes: dict, opening: str = ""):
+    """The schedule form as the browser sends it: every row, with ``changes`` per module id."""
+    from webapp.content.services import get_catalogue
+
+    data = {"opening": opening}
+    for n, module in enumerate(get_catalogue().programmes["pain-school"].published_modules):
+        row = {"module_id": module.id, "planned": "yes", "opens_on": "", **changes.get(module.id, {})}
+        data.update({f"rows-{n}-{key}": value for key, value in row.items()})
+    return auth.post(f"{base}/schedule", data, f"{base}/schedule")
+
+
 def test_schedule_changes(app, client, auth, clinician, make, unit, db):
+    """The whole schedule is one form: open now, leave out, take back, set a day, in one submit each."""
     patient = make.user("patient")
     enrolment = make.enrolment(patient, unit, clinician, programme="pain-school")
     patient_client = app.test_client()
     Auth(patient_client, db).login(patient)
     base = f"/clinician/enrolments/{enrolment.id}"
+    page = client.get(f"{base}/schedule").get_data(as_text=True)
+    # One form with one CSRF token for the table, not a form per row.
+    assert page.count(f'action="{base}/schedule"') == 1 and 'name="action"' not in page
+    assert 'name="rows-7-planned"' in page and 'name="rows-1-open_now"' in page
     assert patient_client.get(f"/e/{enrolment.id}/treatment/1").status_code == 404
-    auth.post(f"{base}/schedule", {"module_id": "treatment", "action": "open_now"}, base)
+    _schedule_post(auth, base, {"treatment": {"open_now": "y"}})
     assert patient_client.get(f"/e/{enrolment.id}/treatment/1").status_code == 200
-    auth.post(f"{base}/schedule", {"module_id": "treatment", "action": "skip"}, base)
+    _schedule_post(auth, base, {"treatment": {"planned": "no"}, "family": {"planned": "no"}})
     assert patient_client.get(f"/e/{enrolment.id}/treatment/1").status_code == 404
-    auth.post(f"{base}/schedule", {"module_id": "treatment", "action": "include"}, base)
     # A date far beyond the planning range (a typing error) is refused and changes nothing.
-    auth.post(f"{base}/schedule", {"module_id": "treatment", "action": "set_date", "opens_on": "2099-01-01"}, base)
-    assert patient_client.get(f"/e/{enrolment.id}/treatment/1").status_code == 200
-    later = (date.today() + timedelta(days=400)).isoformat()
-    auth.post(f"{base}/schedule", {"module_id": "treatment", "action": "set_date", "opens_on": later}, base)
+    refused = _schedule_post(auth, base, {"treatment": {"opens_on": "2099-01-01"}})
+    assert refused.status_code == 400 and "2099-01-01" in refused.get_data(as_text=True)
     assert patient_client.get(f"/e/{enrolment.id}/treatment/1").status_code == 404
-    response = auth.post(f"{base}/schedule", {"module_id": "no-such-module", "action": "skip"}, base)
-    assert response.status_code == 302
-    assert db.session.scalar(select(func.count()).select_from(ScheduleEntry)) == 1
+    later = (date.today() + timedelta(days=400)).isoformat()
+    _schedule_post(auth, base, {"treatment": {"opens_on": later}, "family": {"planned": "no"}})
+    assert patient_client.get(f"/e/{enrolment.id}/treatment/1").status_code == 404
+    entries = {e.module_id: e for e in db.session.scalars(select(ScheduleEntry))}
+    assert (entries["treatment"].is_skipped, entries["family"].is_skipped) == (False, True)
+    assert entries["treatment"].opens_at.date() >= date.today() + timedelta(days=399)
+    response = _schedule_post(auth, base, {"treatment": {"module_id": "no-such-module"}})
+    assert response.status_code == 400
+    assert db.session.scalar(select(func.count()).select_from(ScheduleEntry)) == 2
 
 
 def test_hand_over_to_a_colleague_keeps_the_history(app, client, auth, clinician, make, unit, db):
@@ -278,7 +298,7 @@ def test_hand_over_to_a_colleague_keeps_the_history(app, client, auth, clinician
     assert enrolment.responsible_clinician_id == colleague.id
     other = app.test_client()
     Auth(other, db).login(colleague)
-    page = other.get(base).get_data(as_text=True)
+    page = other.get(f"{base}/settings").get_data(as_text=True)
     assert "Elsa Exempel → Jonas Ek" in page
 
 
@@ -294,11 +314,14 @@ def test_welcome_text_edit_is_shown_to_the_patient_safely(app, client, auth, cli
 
 
 # Every clinician URL, for everyone who must not reach it.
-CLINICIAN_GET = ["/clinician/", "/clinician/open", "/clinician/alerts", "/clinician/enrolments/{id}"]
+CLINICIAN_GET = ["/clinician/", "/clinician/open", "/clinician/alerts", "/clinician/enrolments/{id}", "/clinician/enrolments/{id}/answers",
+                 "/clinician/enrolments/{id}/schedule", "/clinician/enrolments/{id}/outcomes",
+                 "/clinician/enrolments/{id}/care", "/clinician/enrolments/{id}/settings"]
 CLINICIAN_POST = ["/clinician/open", "/clinician/enrolments/{id}/close", "/clinician/enrolments/{id}/reopen",
                   "/clinician/enrolments/{id}/extend", "/clinician/enrolments/{id}/maintenance",
                   "/clinician/enrolments/{id}/hand-over", "/clinician/enrolments/{id}/welcome",
-                  "/clinician/enrolments/{id}/schedule", "/clinician/enrolments/{id}/end-date"]
+                  "/clinician/enrolments/{id}/schedule", "/clinician/enrolments/{id}/end-date",
+                  "/clinician/enrolments/{id}/feedback"]
 
 
 def test_every_clinician_url_is_covered_by_the_matrix(app):

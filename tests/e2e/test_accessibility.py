@@ -40,7 +40,12 @@ CLINICIAN_PAGES = ["/clinician/", "/clinician/open", "/clinician/enrolments/{e}"
                    "/clinician/questionnaires/rounds/{round}", "/clinician/enrolments/{e}/plan",
                    "/clinician/follow-ups", "/clinician/groups", "/clinician/groups/{group}",
                    "/clinician/alerts", "/clinician/alerts/{alert}", "/clinician/alerts/{acknowledged_alert}",
-                   "/account/notifications"]
+                   "/account/notifications",
+
+                   # The enrolment page's sections (issue 17) and the message templates.
+                   "/clinician/enrolments/{e}/answers", "/clinician/enrolments/{e}/schedule",
+                   "/clinician/enrolments/{e}/outcomes", "/clinician/enrolments/{e}/care",
+                   "/clinician/enrolments/{e}/settings", "/clinician/message-templates"]
 EDITOR_PAGES = ["/content/", "/content/preview/pain-info/ar/what-is-long-term-pain/1",
                 "/content/preview/act-long-term-pain/sv/present-moment/3"]
 ADMIN_PAGES = ["/admin/", "/admin/access-log", "/admin/privacy?personal_number=19121212-1212"]
@@ -112,6 +117,25 @@ def world(make, db, lang):
                       "activities": [{"what": "Promenad", "who": "patient", "when": "dagligen"}],
                       "review_on": "2027-03-01"}, clinician)
     schedule_contact(enrolment, clinician, "phone", utcnow(), "Hur går det?")
+    # An answer to read and give feedback on, and two scores for the outcome chart and table.
+    import json
+    from datetime import timedelta
+
+    from webapp.programme import services as journey
+    from webapp.questionnaires.models import Submission
+
+    module = get_catalogue().programmes["pain-school"].published_modules[0]
+    kind, block_id, items = next(a for a in module.answer_ids() if a[0] == "reflection")
+    journey.save_answer(enrolment, module, block_id, kind, journey.clean_answer(kind, items, "Mitt svar", None, []),
+                        None)
+    for weeks, total, band in ((0, 16, "Moderately severe"), (6, 8, "Mild")):
+        at = utcnow() - timedelta(weeks=8 - weeks)
+        answered = Dispatch(enrolment_id=enrolment.id, form_id="phq-9", send_at=at, created_at=at, answered_at=at,
+                            purpose="before" if weeks == 0 else "manual")
+        db.session.add(answered)
+        db.session.flush()
+        db.session.add(Submission(dispatch_id=answered.id, enrolment_id=enrolment.id, form_id="phq-9", total=total,
+                                  band=band, answers=json.dumps({"q1": 1}), submitted_at=at))
     group = create_group(unit, get_catalogue().programmes["pain-school"], "Smärtskola tisdagar", date(2027, 1, 12),
                          time(13, 0), 2, 8, clinician)
     from datetime import timedelta

@@ -29,7 +29,7 @@ def test_plan_written_agreed_on_a_phone_printed_and_counted(browser, live_server
     log_in(page, live_server.url, staff_login, secret)
     page.wait_for_url("**/clinician/")
 
-    page.goto(f"{live_server.url}/clinician/enrolments/{e}")
+    page.goto(f"{live_server.url}/clinician/enrolments/{e}/care")
     page.get_by_role("link", name="Skriv eller ändra planen").click()
     axe(page, "care plan editor")
     goal1 = page.get_by_role("group", name="Mål 1")
@@ -45,7 +45,7 @@ def test_plan_written_agreed_on_a_phone_printed_and_counted(browser, live_server
     page.get_by_role("button", name="Spara som utkast").click()
     assert page.get_by_text("Utkastet är sparat.").is_visible()
     page.get_by_role("button", name="Dela planen med patienten").click()
-    page.wait_for_url(f"**/clinician/enrolments/{e}#plan")
+    page.wait_for_url(f"**/clinician/enrolments/{e}/care#plan")
     assert page.get_by_text("Patienten har inte godkänt den ännu.").is_visible()
 
     phone = browser.new_context(viewport={"width": 360, "height": 740}, locale="sv-SE")

@@ -74,13 +74,14 @@ def test_open_access_invite_follow_and_close(app, browser, live_server, make, db
     # The clinician sees the patient become active and start reading.
     page.reload()
     assert page.get_by_text("Aldrig").count() == 0  # last active is set now
+    enrolment_url = page.url
+    page.goto(enrolment_url + "/schedule")
     assert "1 / 6" in page.locator("table").first.inner_text()  # pages seen in module 1
 
     # The patient asks to hear about new messages by e-mail and writes to the clinician.
     patient.goto(live_server.url + "/account/notifications")
     patient.locator("#new_message-email").check()
     patient.get_by_role("button", name="Spara mina val").click()
-    enrolment_url = page.url
     patient.goto(live_server.url + enrolment_url.split(live_server.url, 1)[1].replace("/clinician/enrolments/", "/e/")
                  + "/messages")
     patient.get_by_label("Nytt meddelande").fill("Hur länge ska jag läsa varje dag?")
@@ -102,7 +103,7 @@ def test_open_access_invite_follow_and_close(app, browser, live_server, make, db
     assert len(told) == 1 and "kvart" not in told[0] and "Hur länge" not in told[0]
     patient.reload()
     assert patient.get_by_text("En kvart om dagen räcker gott.").first.is_visible()
-    page.goto(enrolment_url)
+    page.goto(enrolment_url + "/settings")
 
     # Close access; the patient is blocked but keeps the summary.
     page.get_by_label("Orsak").fill("Programmet är avslutat")

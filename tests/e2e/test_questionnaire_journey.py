@@ -32,7 +32,7 @@ def test_phq9_with_a_safety_answer(app, browser, live_server, make, db, smtp_ser
     staff.get_by_role("button", name="Logga in").click()
     staff.get_by_label("Sexsiffrig kod").fill(pyotp.TOTP(staff_login[1]).now())
     staff.get_by_role("button", name="Fortsätt").click()
-    staff.goto(f"{live_server.url}/clinician/enrolments/{enrolment_id}")
+    staff.goto(f"{live_server.url}/clinician/enrolments/{enrolment_id}/outcomes")
     staff.get_by_label("Skicka ett formulär").select_option("phq-9")
     staff.get_by_role("button", name="Skicka", exact=True).click()
     assert staff.get_by_text("Formuläret är skickat").is_visible()
@@ -57,7 +57,7 @@ def test_phq9_with_a_safety_answer(app, browser, live_server, make, db, smtp_ser
 
     staff.goto(live_server.url + "/clinician/")
     assert staff.get_by_text("Säkerhetssvar").first.is_visible()
-    staff.goto(f"{live_server.url}/clinician/enrolments/{enrolment_id}")
+    staff.goto(f"{live_server.url}/clinician/enrolments/{enrolment_id}/outcomes")
     chart = staff.locator("svg.chart")
     assert chart.is_visible()
     # 8 x 1 + 2 = 10: the moderate band, drawn in the chart.

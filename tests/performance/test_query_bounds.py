@@ -28,7 +28,7 @@ from webapp.core.db import utcnow
 from webapp.core.identity import luhn_check_digit
 from webapp.core.security import hash_password
 from webapp.groups.models import Group, GroupMember, GroupSession
-from webapp.messages.models import Conversation, Message
+from webapp.messages.models import Conversation, Message, MessageTemplate
 from webapp.notifications.models import NotificationConsent, OutboxItem
 from webapp.notifications.services import OPTIONAL_KINDS
 from webapp.programme.models import Answer, Enrolment, EnrolmentEvent, ModuleProgress
@@ -321,6 +321,63 @@ def add_enrolment_rows(w, numbers):
         w.marks[n] = f"Kontakt {n}"
 
 
+def add_overview_rows(w, numbers):
+    """For the enrolment overview: a message, an answer, a module done and a scored questionnaire per row.
+
+    The overview lists every questionnaire answered since the clinician's last visit
+    (all of them on the first), so each row's score is on the page.
+    """
+    blocks = _blocks()
+    modules = get_catalogue().programmes[PROGRAMME].published_modules
+    add_messages(w, numbers)
+    for n in numbers:
+        _dispatch(w, w.enrolment.id, form_id="phq-9", answered_at=BASE + timedelta(days=n), total=float(1000 + n))
+        if n < len(blocks):
+            module_id, kind, block_id, _question = blocks[n]
+            w.flush(Answer(enrolment_id=w.enrolment.id, module_id=module_id, block_id=block_id, kind=kind,
+                           text=f"Mitt svar {n}", version=1, created_at=BASE, updated_at=BASE))
+        if n < len(modules):
+            w.flush(ModuleProgress(enrolment_id=w.enrolment.id, module_id=modules[n].id, pages_seen_mask=1,
+                                   last_page=1, seconds_spent=60, first_opened_at=BASE, last_opened_at=BASE,
+                                   completed_at=BASE))
+        w.marks[n] = str(1000 + n)
+
+
+def add_outcomes(w, numbers):
+    """Answer n of a weekly PHQ-9 and a PEG: every score has a row in its questionnaire's table."""
+    for n in numbers:
+        _dispatch(w, w.enrolment.id, form_id=["phq-9", "peg"][n % 2], answered_at=BASE + timedelta(days=7 * n),
+                  total=float(1000 + n), purpose="after" if n == 5 else "manual")
+        w.marks[n] = f">{1000 + n}<"
+
+
+def add_events(w, numbers):
+    """Event n of the enrolment's history, by the clinician or a colleague."""
+    for n in numbers:
+        w.flush(EnrolmentEvent(enrolment_id=w.enrolment.id, at=BASE + timedelta(hours=n),
+                               actor_id=(w.clinician if n % 2 else _colleague(w)).id, kind="extended",
+                               detail=f"Händelse {n}"))
+        w.marks[n] = f"Händelse {n}"
+
+
+def add_templates(w, numbers):
+    """Message template n: the unit's, or the clinician's own."""
+    for n in numbers:
+        w.flush(MessageTemplate(care_unit_id=w.unit.id, owner_id=w.clinician.id if n % 2 else None,
+                                kind="feedback", locale="sv", name=f"Mall {n}", body=f"Hej {{förnamn}} {n}"))
+        w.marks[n] = f"Mall {n}"
+
+
+def add_feedback_waiting(w, numbers):
+    """Patient n has saved an answer and waits for feedback (and a conversation waits, too)."""
+    block = _blocks()[0]
+    for n in numbers:
+        e = _patient_enrolment(w, n)
+        w.flush(Answer(enrolment_id=e.id, module_id=block[0], block_id=block[2], kind=block[1], text="Svar",
+                       version=1, created_at=BASE, updated_at=BASE))
+        w.marks[n] = f"Patient {n}<"
+
+
 def add_worklist(w, numbers):
     """A contact due with patient n, some missed last week."""
     for n in numbers:
@@ -497,7 +554,14 @@ CASES = [
     Case("caseload-behind", "clinician", lambda w: "/clinician/?behind=1&status=all", add_caseload),
     Case("caseload-feedback", "clinician", lambda w: "/clinician/?feedback=1&sort=name", add_waiting_feedback),
     Case("safety-alerts", "clinician", lambda w: "/clinician/alerts", add_alerts),
-    Case("enrolment", "clinician", lambda w: f"/clinician/enrolments/{_e(w)}", add_enrolment_rows),
+    Case("enrolment", "clinician", lambda w: f"/clinician/enrolments/{_e(w)}", add_overview_rows),
+    Case("enrolment-answers", "clinician", lambda w: f"/clinician/enrolments/{_e(w)}/answers", add_answers,
+         rows=BLOCK_COUNT),
+    Case("enrolment-outcomes", "clinician", lambda w: f"/clinician/enrolments/{_e(w)}/outcomes", add_outcomes),
+    Case("enrolment-care", "clinician", lambda w: f"/clinician/enrolments/{_e(w)}/care", add_enrolment_rows),
+    Case("enrolment-settings", "clinician", lambda w: f"/clinician/enrolments/{_e(w)}/settings", add_events),
+    Case("message-templates", "clinician", lambda w: "/clinician/message-templates", add_templates),
+    Case("inbox-feedback", "clinician", lambda w: "/clinician/inbox", add_feedback_waiting),
     Case("staff-messages", "clinician", lambda w: f"/clinician/enrolments/{_e(w)}/messages", add_messages),
     Case("plan-edit", "clinician", lambda w: f"/clinician/enrolments/{_e(w)}/plan", add_plan_versions),
     Case("follow-ups", "clinician", lambda w: "/clinician/follow-ups", add_worklist),

@@ -69,10 +69,11 @@ def test_send_answer_and_follow_with_a_safety_answer(setup, db):
     caseload = s["sc"].get("/clinician/").get_data(as_text=True)
     assert 'class="is-safety"' in caseload and "flag-safety" in caseload
     assert "flag-safety" in s["sc"].get("/clinician/?flagged=1").get_data(as_text=True)
-    page = s["sc"].get(f"/clinician/enrolments/{s['e'].id}").get_data(as_text=True)
+    page = s["sc"].get(f"/clinician/enrolments/{s['e'].id}/outcomes").get_data(as_text=True)
+    overview = s["sc"].get(f"/clinician/enrolments/{s['e'].id}").get_data(as_text=True)
     assert '<svg class="chart"' in page and "Måttlig" in page
     alert = db.session.scalars(select(SafetyAlert)).one()
-    assert alert.submission_id == response.id and f"/clinician/alerts/{alert.id}" in page
+    assert alert.submission_id == response.id and f"/clinician/alerts/{alert.id}" in overview
     # Acknowledging needs a note; with one, the flag is gone and the note is in the history.
     url = f"/clinician/alerts/{alert.id}"
     assert Auth(s["sc"], db).post(url, {"note": "  "}, url).status_code == 400
@@ -177,7 +178,7 @@ def test_clinician_sees_item_answers_and_can_remind_now(setup, db):
     url = f"/e/{s['e'].id}/questionnaires/{dispatches[0].id}"
     answers = {f"q{n}": "0" for n in range(1, 10)} | {"q2": "2", "action": "submit"}
     Auth(s["pc"], db).post(url, answers, url)
-    page = s["sc"].get(f"/clinician/enrolments/{s['e'].id}").get_data(as_text=True)
+    page = s["sc"].get(f"/clinician/enrolments/{s['e'].id}/outcomes").get_data(as_text=True)
     assert "Känt dig nedstämd, deprimerad eller känt att framtiden ser hopplös ut" in page
     assert "2 – Mer än hälften av dagarna" in page
     base = f"/clinician/enrolments/{s['e'].id}"

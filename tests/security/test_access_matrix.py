@@ -114,6 +114,14 @@ EXPECTED = {
     "clinician.end_date": CLINICIAN_OBJECT,
     "clinician.schedule": CLINICIAN_OBJECT,
     "clinician.welcome": CLINICIAN_OBJECT,
+    "clinician.answers": CLINICIAN_OBJECT,
+    "clinician.feedback": CLINICIAN_OBJECT,
+    "clinician.outcomes": CLINICIAN_OBJECT,
+    "clinician.care": CLINICIAN_OBJECT,
+    "clinician.settings": CLINICIAN_OBJECT,
+    "messages.templates": CLINICIANS,
+    "messages.edit_template": CLINICIAN_OBJECT,
+    "messages.delete_template": CLINICIAN_OBJECT,
     "messages.staff_thread": CLINICIAN_OBJECT,
     "messages.mark_handled": CLINICIAN_OBJECT,
     "careplan.edit": CLINICIAN_OBJECT,
@@ -141,7 +149,7 @@ EXPECTED = {
 }
 
 # State-changing actions that would get in the way of later requests go last.
-LAST = ["groups.remove_member", "auth.logout", "auth.logout_everywhere"]
+LAST = ["groups.remove_member", "messages.delete_template", "auth.logout", "auth.logout_everywhere"]
 
 
 @pytest.fixture
@@ -152,6 +160,7 @@ def world(app, make, db):
     from webapp.groups.models import GroupMember
     from webapp.groups.services import create_group
     from webapp.questionnaires.models import SafetyAlert
+    from webapp.messages.models import MessageTemplate
     from webapp.questionnaires.services import send_round
 
     unit, other_unit = make.unit(), make.unit()
@@ -177,6 +186,8 @@ def world(app, make, db):
     db.session.add(member)
     alert = SafetyAlert(enrolment_id=enrolment.id, escalate_at=utcnow(), note="")
     db.session.add(alert)
+    template = MessageTemplate(care_unit_id=unit.id, kind="feedback", locale="sv", name="Mall", body="Hej {förnamn}")
+    db.session.add(template)
     db.session.commit()
     programme = catalogue.programmes["pain-school"]
     module = programme.published_modules[0]
@@ -185,7 +196,7 @@ def world(app, make, db):
     values = {
         "enrolment_id": enrolment.id, "dispatch_id": _dispatch_id(db, enrolment),
         "round_id": round_.id, "contact_id": contact.id, "group_id": group.id, "member_id": member.id,
-        "session_id": group.sessions[0].id, "alert_id": alert.id, "module_id": module.id, "page": 1, "block_id": block_id,
+        "session_id": group.sessions[0].id, "alert_id": alert.id, "template_id": template.id, "module_id": module.id, "page": 1, "block_id": block_id,
         "token": "not-a-real-token", "provider": "not-configured", "user_id": users["patient_a"].id, "programme_id": programme.id, "lang": "sv", "media_id": media_id,
         "filename": _media_filename(media), "filename_static": "lotsa.css", "step": "about",
     }

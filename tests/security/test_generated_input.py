@@ -25,7 +25,7 @@ BAD_NEXT = ["//evil.example/", "/\t/evil.example/", "/\n/evil.example/", "/\r\n/
             "\\\\evil.example", "https://evil.example/", "javascript:alert(1)", " //evil.example", "/%09/evil.example",
             "/\x00/evil.example", "\t//evil.example", "/\u2028/evil.example", "http:evil.example"]
 # Forms whose submission would end the session or the data the rest of the test needs.
-DESTRUCTIVE = ("/auth/logout", "/privacy/", "/remove", "/close", "/logout")
+DESTRUCTIVE = ("/auth/logout", "/privacy/", "/remove", "/close", "/logout", "/delete")
 ROLES = ["patient_a", "clinician", "admin", "editor"]
 
 

@@ -6,6 +6,7 @@ publishes for testing, never numbers that could belong to someone.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import click
@@ -20,9 +21,10 @@ from webapp.careplan import services as plans
 from webapp.content.services import get_catalogue
 from webapp.core.db import utcnow
 from webapp.extensions import db
-from webapp.messages.services import post_as_patient, post_as_staff
+from webapp.messages.services import post_as_patient, post_as_staff, seed_unit_templates
 from webapp.programme import services as journey
 from webapp.programme.models import Enrolment
+from webapp.questionnaires.models import Dispatch, Submission
 
 # Bandit B105: the published demo password, refused in production.
 DEMO_PASSWORD = "lotsa-demo-2026"  # nosec B105
@@ -70,6 +72,8 @@ def seed(if_empty: bool) -> None:
             return
         raise click.ClickException("the database already has users; demo seed needs an empty database")
     unit = services.create_care_unit("vc-ekbacken", "Vårdcentralen Ekbacken")
+    db.session.flush()
+    seed_unit_templates(unit.id)  # the shipped message templates, for the unit to adapt
     staff = {}
     for role, login, name in STAFF:
         user = services.create_user(role=role, email=f"{login}@{DEMO_DOMAIN}", full_name=name,
@@ -139,6 +143,27 @@ def _demo_activity(clinician: User) -> None:
         post_as_staff(tolvan, clinician, "Hej Tolvan! Prova gärna att gå i trapphuset eller i en galleria. "
                                          "Det viktiga är att röra på sig lite, inte var.")
         post_as_patient(tolvan, tolvan.patient, "Tack, det ska jag prova!")
+    # Later, answers in the second module: Tolvan now waits for feedback.
+    second = schedule[1].module
+    for kind, block_id, items in second.answer_ids():
+        cleaned = journey.clean_answer(kind, items, "Jag har börjat med värme och rörelse i stället för vila.",
+                                       "6" if kind == "rating" else None, ["0", "1"][:items] if kind == "task" else [])
+        journey.save_answer(tolvan, second, block_id, kind, cleaned, None)
+    # PHQ-9 before the start and in week 8: an outcome to follow (14 → 7, a reliable improvement).
+    started_days = PATIENTS[0][5]
+    for days_ago, total, band, purpose in ((started_days, 14, "Moderate", "before"),
+                                           (started_days - 7 * 8, 7, "Mild", "manual")):
+        at = utcnow() - timedelta(days=days_ago)
+        dispatch = Dispatch(enrolment_id=tolvan.id, form_id="phq-9", sent_by_id=clinician.id, purpose=purpose,
+                            created_at=at, send_at=at, answered_at=at, draft="{}", reminders_sent=0)
+        db.session.add(dispatch)
+        db.session.flush()
+        # Item answers that add up to the total, with the last (safety) item at 0.
+        answers = {f"q{n}": 0 for n in range(1, 10)}
+        for step in range(total):
+            answers[f"q{step % 8 + 1}"] += 1
+        db.session.add(Submission(dispatch_id=dispatch.id, enrolment_id=tolvan.id, form_id="phq-9",
+                                  answers=json.dumps(answers), total=float(total), band=band, submitted_at=at))
 
 
 def print_logins() -> None:

@@ -80,7 +80,7 @@ def edit(enrolment_id: int):
         else:
             db.session.commit()
             flash(_("The plan is shared with the patient, who can now read and agree to it."), "success")
-            return redirect(url_for("clinician.enrolment", enrolment_id=enrolment.id) + "#plan")
+            return redirect(url_for("clinician.care", enrolment_id=enrolment.id) + "#plan")
     # A plan with problems: keep everything that was written, as a draft and on the page.
     plan = services.save_draft(enrolment, content)
     db.session.commit()
@@ -123,7 +123,7 @@ def agree(enrolment_id: int):
 def schedule(enrolment_id: int):
     """Plan a follow-up contact (phone, video or visit) with a date, time and purpose."""
     enrolment = load_enrolment_for_clinician(enrolment_id, current_user)
-    back = url_for("clinician.enrolment", enrolment_id=enrolment.id) + "#contacts"
+    back = url_for("clinician.care", enrolment_id=enrolment.id) + "#contacts"
     form = forms.ContactForm()
     if enrolment.status == "closed":
         flash(str(forms.CONTACT_HOW), "error")
@@ -148,7 +148,7 @@ def outcome(contact_id: int):
     enrolment = load_enrolment_for_clinician(contact.enrolment_id, current_user)
     form = forms.OutcomeForm()
     back = (url_for("careplan.worklist") if form.back.data == "worklist"
-            else url_for("clinician.enrolment", enrolment_id=enrolment.id) + "#contacts")
+            else url_for("clinician.care", enrolment_id=enrolment.id) + "#contacts")
     if not form.validate_on_submit():
         flash(str(forms.OUTCOME_PROBLEM), "error")
         return redirect(back)

@@ -8,7 +8,11 @@ from wtforms import (
     BooleanField,
     DateField,
     EmailField,
+    FieldList,
+    Form,
+    FormField,
     HiddenField,
+    SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
@@ -94,10 +98,34 @@ class WelcomeForm(FlaskForm):
     welcome_text = TextAreaField(_l("Welcome text"), validators=[Length(max=5000, message=_l("The welcome text can be at most 5000 characters."))])
 
 
-class ScheduleForm(FlaskForm):
+OPENING_CHOICES = [
+    ("", _l("As the programme says")),
+    ("by-date", _l("On their day (one a week, or the day you set)")),
+    ("at-once", _l("All at once")),
+    ("after-feedback", _l("Each one when you have given feedback on the one before")),
+]
+
+
+class ScheduleRowForm(Form):
+    """One module's row of the schedule table (a sub-form: the whole table has one CSRF token)."""
     module_id = HiddenField()
-    action = HiddenField()
+    planned = SelectField(_l("In the plan"), choices=[SelectChoice("yes", _l("Included")),
+                                                      SelectChoice("no", _l("Left out"))])
     opens_on = DateField(_l("Opens on"), validators=[Optional(), within_planning_range])
+    open_now = BooleanField(_l("Open now"))
+
+
+class ScheduleForm(FlaskForm):
+    """The whole schedule in one form: how modules open, and per module plan, date and "open now"."""
+    opening = SelectField(_l("How the modules open"), choices=[SelectChoice(k, label) for k, label in OPENING_CHOICES])
+    rows = FieldList(FormField(ScheduleRowForm), min_entries=0, max_entries=100)
+
+
+class FeedbackForm(FlaskForm):
+    """Feedback on the patient's answers: a message, and the next module opened."""
+    template = SelectField(_l("Message template"), choices=[], validate_choice=False)
+    body = TextAreaField(_l("Your feedback to the patient"))
+    open_next = BooleanField(_l("Open the next module when I send"))
 
 
 class EndDateForm(FlaskForm):

@@ -6,12 +6,13 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from wtforms import SelectChoice
 
 from webapp.auth.models import CareUnit, User
 from webapp.auth.services import units_of
 from webapp.careplan import services as plan_services
-from webapp.clinician import forms, services
-from webapp.content.services import get_catalogue
+from webapp.clinician import forms, overview, services
+from webapp.content.services import OPENINGS, get_catalogue
 from webapp.core import drafts
 from webapp.core.access import role_required
 from webapp.core.audit import log_access
@@ -19,10 +20,10 @@ from webapp.core.dates import day_start, local_today, to_local
 from webapp.core.db import utcnow
 from webapp.core.i18n import LANGUAGE_NAMES
 from webapp.core.identity import format_personal_number
-from webapp.core.markdown import render_markdown
 from webapp.core.numbers import int_or_none
-from webapp.extensions import db
+from webapp.extensions import db, limiter
 from webapp.groups import services as group_services
+from webapp.messages import services as message_services
 from webapp.messages.services import conversations_for
 from webapp.programme import enrolments
 from webapp.programme import services as patient_services
@@ -181,37 +182,240 @@ def _unit_shared_with(units: list[CareUnit], responsible: User | None) -> CareUn
 ANSWERS_SHOWN = 10
 
 
+# --- the enrolment page: an overview and its sections ---------------------------------
+# Each section is its own URL (works without JavaScript, and each costs only what
+# it shows); _enrolment_nav.html links them. Every view logs the read and
+# records the clinician's visit, so "new" means new since their previous visit.
+
+SECTIONS = ("overview", "answers", "schedule", "outcomes", "care", "settings")
+
+
+def _open_section(enrolment_id: int, action: str):
+    """The enrolment (or 404), its programme, the access-log row and since when things are new."""
+    enrolment = enrolments.load_enrolment_for_clinician(enrolment_id, current_user)
+    log_access(current_user, action, patient_id=enrolment.patient_id, enrolment_id=enrolment.id)
+    since = enrolments.record_visit(enrolment, current_user)
+    return enrolment, get_catalogue().programmes.get(enrolment.programme_id), since
+
+
+def _render_section(template: str, section: str, enrolment, programme, status: int = 200, **context):
+    html = render_template(template, section=section, enrolment=enrolment, programme=programme,
+                           safety_alerts=alerts.open_alerts([enrolment.id]).get(enrolment.id, []), **context)
+    db.session.commit()  # the access-log entry and the visit, after rendering (see caseload)
+    return html, status
+
+
 @bp.route("/enrolments/<int:enrolment_id>")
 @role_required("clinician")
 def enrolment(enrolment_id: int):
-    """Everything about one enrolment: schedule, progress, answers, history."""
-    enrolment = enrolments.load_enrolment_for_clinician(enrolment_id, current_user)
-    log_access(current_user, "enrolment.view", patient_id=enrolment.patient_id, enrolment_id=enrolment.id)
-    drafts.take()  # a note written when the session had ended goes back into its form on this page
-    programme = get_catalogue().programmes.get(enrolment.programme_id)
+    """The overview: what is new since this clinician's last visit, the next step and the key facts."""
+    enrolment, programme, since = _open_section(enrolment_id, "enrolment.view")
+    schedule = patient_services.schedule_for(enrolment, programme) if programme else []
+    dispatches = questionnaire_history(enrolment)
+    catalogue_forms = get_catalogue().forms
+    conversation = conversations_for([enrolment.id]).get(enrolment.id)
+    new = overview.whats_new(enrolment, programme, schedule, dispatches, catalogue_forms, since)
+    step, step_module = overview.next_step(enrolment, programme, schedule, new, conversation)
+    return _render_section(
+        "clinician/enrolment.html", "overview", enrolment, programme, schedule=schedule, new=new,
+        step=step, step_module=step_module, done=patient_services.progress_counts(schedule),
+        flags=services.flags_for(enrolment), conversation=conversation,
+        opening=patient_services.opening_of(enrolment, programme) if programme else None)
+
+
+@bp.route("/enrolments/<int:enrolment_id>/answers")
+@role_required("clinician")
+def answers(enrolment_id: int):
+    """The patient's answers by module, newest first, "new" marked, with the feedback form beside them."""
+    enrolment, programme, since = _open_section(enrolment_id, "enrolment.answers")
+    restored = drafts.take()
+    form = forms.FeedbackForm(formdata=restored.fields if restored else None)
+    return _render_answers(enrolment, programme, since, form)
+
+
+def _render_answers(enrolment, programme, since, form, status: int = 200):
     schedule = patient_services.schedule_for(enrolment, programme) if programme else []
     summary = patient_services.summary_for(enrolment, programme, current_user.locale) if programme else []
+    upcoming = patient_services.next_module(schedule)
+    opening = patient_services.opening_of(enrolment, programme) if programme else None
+    form.template.choices = [SelectChoice(v, label) for v, label in
+                             [("", _("Choose a template")), *_template_choices(enrolment)]]
+    if request.method == "GET" and not form.is_submitted() and upcoming is not None and not form.body.data:
+        form.open_next.data = opening == "after-feedback"
+    return _render_section(
+        "clinician/enrolment_answers.html", "answers", enrolment, programme, status=status,
+        modules=overview.answers_by_module(programme, summary, overview.new_since(enrolment, since))
+        if programme else [], upcoming=upcoming, opening=opening, form=form)
+
+
+def _template_choices(enrolment):
+    labels = {"built_in": _("built in"), "unit": _("care unit"), "mine": _("personal")}
+    return message_services.template_choices(current_user, enrolment, labels)
+
+
+@bp.route("/enrolments/<int:enrolment_id>/feedback", methods=["POST"])
+@role_required("clinician")
+@limiter.limit(lambda: current_app.config["RATELIMIT_MESSAGES"], key_func=lambda: f"messages:{current_user.get_id()}")
+def feedback(enrolment_id: int):
+    """Send feedback: a message to the patient; it opens the next module (if ticked) and marks the answers read.
+
+    The "Insert" button fills the chosen template into the text instead (no JavaScript needed).
+    """
+    enrolment = enrolments.load_enrolment_for_clinician(enrolment_id, current_user)
+    programme = get_catalogue().programmes.get(enrolment.programme_id)
+    form = forms.FeedbackForm()
+    form.template.choices = []  # the value is checked by message_services.resolve_template
+    if not form.validate_on_submit():
+        return _feedback_again(enrolment, programme, form)
+    if "insert" in request.form:
+        filled = message_services.filled_template(form.template.data, current_user, enrolment)
+        if filled is None:
+            form.template.errors = [_("Choose a template.")]
+        else:
+            form.body.data = message_services.insert_template(form.body.data, filled)
+        return _feedback_again(enrolment, programme, form, status=200 if filled is not None else 400)
+    try:
+        message_services.post_as_staff(enrolment, current_user, form.body.data)
+    except message_services.MessageError as exc:
+        db.session.rollback()
+        form.body.errors = [MESSAGE_ERRORS[exc.code]()]
+        return _feedback_again(enrolment, programme, form)
+    opened = None
+    if form.open_next.data and programme is not None and enrolment.has_access:
+        schedule = patient_services.schedule_for(enrolment, programme)
+        opened = patient_services.open_next_module(enrolment, schedule)
+    enrolment.answers_read_at = utcnow()
+    # The history names the module that opened (its id: the history is read in several languages).
+    enrolments.add_event(enrolment, current_user, "feedback", f"→ {opened.module.id}" if opened else "")
+    db.session.commit()
+    if opened is not None:
+        flash(_("Your feedback is sent and the module “%(title)s” is open to the patient.",
+                title=opened.module.version(current_user.locale)[0].title), "success")
+    else:
+        flash(_("Your feedback is sent."), "success")
+    return redirect(url_for("clinician.answers", enrolment_id=enrolment.id))
+
+
+def _feedback_again(enrolment, programme, form, status: int = 400):
+    """The answers view again with what was typed (an error, or a template inserted)."""
+    log_access(current_user, "enrolment.answers", patient_id=enrolment.patient_id, enrolment_id=enrolment.id)
+    since = enrolments.record_visit(enrolment, current_user)
+    return _render_answers(enrolment, programme, since, form, status=status)
+
+
+MESSAGE_ERRORS = {
+    "empty": lambda: _("Write your feedback before you send it."),
+    "too_long": lambda: _("The message is too long. Shorten it to at most %(n)s characters and send again.",
+                          n=f"{message_services.MAX_LENGTH:,}".replace(",", "\u00a0")),
+    "closed": lambda: _("This conversation is closed and cannot get new messages."),
+}
+
+
+@bp.route("/enrolments/<int:enrolment_id>/schedule", methods=["GET", "POST"])
+@role_required("clinician")
+def schedule(enrolment_id: int):
+    """The module schedule as one table and one form: how modules open, and each module's plan and day."""
+    if request.method == "GET":
+        enrolment, programme, _since = _open_section(enrolment_id, "enrolment.schedule")
+        return _render_schedule(enrolment, programme, None)
+    enrolment = enrolments.load_enrolment_for_clinician(enrolment_id, current_user)
+    programme = get_catalogue().programmes.get(enrolment.programme_id)
+    if programme is None or not enrolment.is_open:
+        abort(409)
+    form = forms.ScheduleForm()
+    known = {m.id for m in programme.published_modules}
+    if not form.validate_on_submit() or any(row.form.module_id.data not in known for row in form.rows) \
+            or form.opening.data not in ("", *OPENINGS):
+        log_access(current_user, "enrolment.schedule", patient_id=enrolment.patient_id, enrolment_id=enrolment.id)
+        return _render_schedule(enrolment, programme, form, status=400)
+    enrolments.set_opening(enrolment, current_user, form.opening.data or None)
+    current = {s.module.id: s for s in patient_services.schedule_for(enrolment, programme)}
+    changed = 0
+    for row in form.rows:
+        data, item = row.form, current[row.form.module_id.data]
+        if data.planned.data == "no" and not item.is_skipped:
+            enrolments.set_schedule(enrolment, current_user, item.module.id, "skip", None)
+            changed += 1
+            continue
+        if data.planned.data == "yes" and item.is_skipped:
+            enrolments.set_schedule(enrolment, current_user, item.module.id, "include", None)
+            changed += 1
+        if data.open_now.data and not item.is_open:
+            enrolments.set_schedule(enrolment, current_user, item.module.id, "open_now", None)
+            changed += 1
+        elif data.opens_on.data is not None and (item.opens_at is None
+                                                 or data.opens_on.data != to_local(item.opens_at).date()):
+            # Modules open at the start of the chosen day, Swedish time.
+            enrolments.set_schedule(enrolment, current_user, item.module.id, "set_date", day_start(data.opens_on.data))
+            changed += 1
+    db.session.commit()
+    flash(_("The schedule is saved.") if changed or form.opening.data != (enrolment.opening or "")
+          else _("The schedule is saved (nothing changed)."), "success")
+    return redirect(url_for("clinician.schedule", enrolment_id=enrolment.id))
+
+
+def _render_schedule(enrolment, programme, form, status: int = 200):
+    schedule = patient_services.schedule_for(enrolment, programme) if programme else []
+    if form is None:
+        form = forms.ScheduleForm(formdata=None, opening=enrolment.opening or "", rows=[
+            {"module_id": s.module.id, "planned": "no" if s.is_skipped else "yes",
+             "opens_on": to_local(s.opens_at).date() if s.opens_at else None, "open_now": False}
+            for s in schedule])
+    # Rows pair with the schedule by position: a re-shown form keeps what was typed,
+    # and a tampered module id is put back to the module of that row.
+    items = []
+    for row, item in zip(form.rows, schedule, strict=False):
+        row.form.module_id.data = item.module.id
+        items.append((row, item))
+    return _render_section(
+        "clinician/enrolment_schedule.html", "schedule", enrolment, programme, status=status, form=form,
+        items=items,
+        programme_opening=programme.opening if programme else None,
+        opening_labels={key: str(label) for key, label in forms.OPENING_CHOICES if key})
+
+
+@bp.route("/enrolments/<int:enrolment_id>/outcomes")
+@role_required("clinician")
+def outcomes(enrolment_id: int):
+    """Every questionnaire score with its timepoint, band and reliable change; sending and reminders."""
+    enrolment, programme, _since = _open_section(enrolment_id, "enrolment.outcomes")
+    dispatches = questionnaire_history(enrolment)
+    catalogue_forms = get_catalogue().forms
+    return _render_section(
+        "clinician/enrolment_outcomes.html", "outcomes", enrolment, programme,
+        results=overview.outcomes(enrolment, dispatches, catalogue_forms), dispatches=dispatches,
+        forms=catalogue_forms,
+        # Item answers of the newest questionnaires only, unless asked: a weekly measure
+        # over a year would otherwise make this page grow by a screenful a week.
+        answers_shown=None if request.args.get("answers") == "all" else ANSWERS_SHOWN)
+
+
+@bp.route("/enrolments/<int:enrolment_id>/care")
+@role_required("clinician")
+def care(enrolment_id: int):
+    """The care plan, the follow-up contacts and the group."""
+    enrolment, programme, _since = _open_section(enrolment_id, "enrolment.care")
+    drafts.take()  # a contact note written when the session had ended goes back into its form here
+    return _render_section(
+        "clinician/enrolment_care.html", "care", enrolment, programme,
+        plan=plan_services.get_plan(enrolment), contacts=plan_services.contacts_for(enrolment),
+        group=group_services.sessions_for([enrolment.id]).get(enrolment.id))
+
+
+@bp.route("/enrolments/<int:enrolment_id>/settings")
+@role_required("clinician")
+def settings(enrolment_id: int):
+    """Welcome text, duration, hand-over, end date, maintenance, closing, and the history."""
+    enrolment, programme, _since = _open_section(enrolment_id, "enrolment.settings")
     hand_over = forms.HandOverForm()
     hand_over.clinician.choices = services.clinician_choices(current_user)
     hand_over.unit.choices = [(u.id, u.name) for u in units_of(current_user)]
-    html = render_template(
-        "clinician/enrolment.html", enrolment=enrolment, programme=programme, schedule=schedule, summary=summary,
-        done=patient_services.progress_counts(schedule), flags=services.flags_for(enrolment),
-        history=enrolments.history(enrolment), render_markdown=render_markdown,
-        conversation=conversations_for([enrolment.id]).get(enrolment.id),
-        dispatches=questionnaire_history(enrolment), forms=get_catalogue().forms,
-        # Item answers of the newest questionnaires only, unless asked: a weekly measure
-        # over a year would otherwise make this page grow by a screenful a week.
-        answers_shown=None if request.args.get("answers") == "all" else ANSWERS_SHOWN,
-        plan=plan_services.get_plan(enrolment), contacts=plan_services.contacts_for(enrolment),
-        group=group_services.sessions_for([enrolment.id]).get(enrolment.id),
-        close_form=forms.CloseForm(), extend_form=forms.ExtendForm(), hand_over_form=hand_over,
+    return _render_section(
+        "clinician/enrolment_settings.html", "settings", enrolment, programme,
+        history=enrolments.history(enrolment), close_form=forms.CloseForm(), extend_form=forms.ExtendForm(),
+        hand_over_form=hand_over,
         end_date_form=forms.EndDateForm(ends_on=to_local(enrolment.ends_at).date() if enrolment.ends_at else None),
-        welcome_form=forms.WelcomeForm(welcome_text=enrolment.welcome_text), schedule_form=forms.ScheduleForm(),
-        safety_alerts=alerts.open_alerts([enrolment.id]).get(enrolment.id, []),
-    )
-    db.session.commit()  # the access-log entry, after rendering (see caseload)
-    return html
+        welcome_form=forms.WelcomeForm(welcome_text=enrolment.welcome_text))
 
 
 @bp.route("/alerts")
@@ -259,7 +463,8 @@ def safety_alert(alert_id: int):
 
 
 def _back(enrolment):
-    return redirect(url_for("clinician.enrolment", enrolment_id=enrolment.id))
+    """After a change of access or duration: back to the section where it was made."""
+    return redirect(url_for("clinician.settings", enrolment_id=enrolment.id))
 
 
 def _form_errors(form) -> None:
@@ -388,28 +593,4 @@ def welcome(enrolment_id: int):
     enrolments.set_welcome(enrolment, current_user, form.welcome_text.data or "")
     db.session.commit()
     flash(_("The welcome text is saved."), "success")
-    return _back(enrolment)
-
-
-@bp.route("/enrolments/<int:enrolment_id>/schedule", methods=["POST"])
-@role_required("clinician")
-def schedule(enrolment_id: int):
-    """Leave a module out, take it back, open it now or set the day it opens."""
-    enrolment = enrolments.load_enrolment_for_clinician(enrolment_id, current_user)
-    form = forms.ScheduleForm()
-    programme = get_catalogue().programmes.get(enrolment.programme_id)
-    if not form.validate_on_submit() or programme is None or programme.module(form.module_id.data) is None \
-            or form.action.data not in ("skip", "include", "open_now", "set_date"):
-        _form_errors(form)
-        return _back(enrolment)
-    opens_at = None
-    if form.action.data == "set_date":
-        if form.opens_on.data is None:
-            flash(_("Choose a date."), "error")
-            return _back(enrolment)
-        # Modules open at the start of the chosen day, Swedish time.
-        opens_at = day_start(form.opens_on.data)
-    enrolments.set_schedule(enrolment, current_user, form.module_id.data, form.action.data, opens_at)
-    db.session.commit()
-    flash(_("The schedule is saved."), "success")
     return _back(enrolment)

@@ -105,6 +105,13 @@ class Scale:
 
 
 @dataclass(frozen=True)
+class ReliableChange:
+    """A published rule for a change bigger than measurement error (a reliable change)."""
+    points: float
+    source: str
+
+
+@dataclass(frozen=True)
 class SafetyRule:
     item: str
     min: int
@@ -127,6 +134,8 @@ class Questionnaire:
     better: str = "lower"
     # The patient sees their own scores over time after answering.
     show_results: bool = False
+    # A published reliable-change rule, with its source (scoring.reliable_change).
+    reliable_change: ReliableChange | None = None
 
     def item(self, item_id: str) -> Item | None:
         return next((i for i in self.items if i.id == item_id), None)
@@ -237,6 +246,19 @@ def _build(data, path: Path, rel: str, problems: list[Problem]) -> Questionnaire
         better = "lower"
     meaningful_change = typed(scoring.get("meaningful_change"), float, "meaningful_change", line=scoring_line,
                               fix="write the smallest change that counts, e.g. 'meaningful_change: 5'")
+    reliable = typed(scoring.get("reliable_change"), dict, "reliable_change", line=scoring_line, default=None,
+                     fix="write e.g. 'reliable_change: {points: 6, source: \"…\"}'")
+    reliable_change = None
+    if reliable is not None:
+        points = typed(reliable.get("points"), float, "the points of reliable_change", line=scoring_line,
+                       fix="write the smallest reliable change, e.g. 'points: 6'")
+        source = typed(reliable.get("source"), str, "the source of reliable_change", line=scoring_line, default="",
+                       fix="name the publication the rule comes from")
+        if points is None or points <= 0 or not source.strip():
+            problem(scoring_line, "reliable_change needs points above zero and its source",
+                    "write e.g. 'reliable_change: {points: 6, source: \"…\"}'")
+        else:
+            reliable_change = ReliableChange(points, source.strip())
     safety = _safety_rules(data, by_id, problem)
     return Questionnaire(
         id=data["id"], licence=licence or "free", titles=text_map(data.get("title"), "title", line=line),
@@ -244,6 +266,7 @@ def _build(data, path: Path, rel: str, problems: list[Problem]) -> Questionnaire
         items=items, total=total, subscales=subscales, max_missing=max_missing,
         meaningful_change=meaningful_change, safety=safety, path=rel, better=better,
         show_results=typed(data.get("show_results"), bool, "show_results", line=line, default=False),
+        reliable_change=reliable_change,
     )
 
 

@@ -50,6 +50,10 @@ FORMS_ROOT = PROJECT_ROOT / "content" / "forms"
 
 MEDIA_KINDS = {"audio", "video", "image"}
 PACES = {"all-open", "weekly"}
+# How modules open (programme.yaml 'opening', and per enrolment): on their day as
+# the pace sets it, all at once, or each after the clinician's feedback on the
+# one before. Without 'opening' the pace decides (all-open: at-once).
+OPENINGS = ("by-date", "at-once", "after-feedback")
 MEDIA_TYPES = {
     ".mp3": "audio/mpeg", ".ogg": "audio/ogg", ".m4a": "audio/mp4", ".mp4": "video/mp4",
     ".webm": "video/webm", ".vtt": "text/vtt", ".png": "image/png", ".jpg": "image/jpeg",
@@ -157,6 +161,8 @@ class Programme:
     recommended_days: int
     pace: str
     modules: list[Module] = field(default_factory=list)
+    # One of OPENINGS: the default of every enrolment in this programme.
+    opening: str = "by-date"
     path: str = ""
     # The clinician's default welcome text (Markdown) per language.
     welcome: dict[str, str] = field(default_factory=dict)
@@ -473,11 +479,17 @@ def _programme_settings(path: Path, problems: list[Problem], form_ids: set[str])
             continue
         order.append(module_id)
     welcome = text_map(data.get("welcome"), "welcome", line=line_of_key(text, "welcome"))
+    opening = get("opening", str, default="at-once" if pace == "all-open" else "by-date",
+                  fix="write 'opening: by-date', 'opening: at-once' or 'opening: after-feedback'")
+    if opening not in OPENINGS:
+        problems.append(Problem(rel, line_of_key(text, "opening"), f"opening must be one of {', '.join(OPENINGS)}",
+                                "write 'opening: by-date', 'opening: at-once' or 'opening: after-feedback'"))
+        return None
     programme = Programme(
         id=data["id"], titles=titles,
         descriptions=text_map(data.get("description"), "description", line=line_of_key(text, "description")),
         default_language=default, languages=languages, recommended_days=days,
-        pace=pace, path=rel, welcome={lang: value.strip() for lang, value in welcome.items()},
+        pace=pace, opening=opening, path=rel, welcome={lang: value.strip() for lang, value in welcome.items()},
     )
     measures_line = line_of_key(text, "measures")
     for measure in get("measures", list, default=[], fix="write one '- {form: …, at: …}' line per measure"):

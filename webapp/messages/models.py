@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.auth.models import User
@@ -44,3 +44,28 @@ class Conversation(db.Model):
     waiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     unread_for_patient: Mapped[int] = mapped_column(Integer, default=0)
     unread_for_staff: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class MessageTemplate(db.Model):
+    """A reusable message text in one language: shared by a care unit, or one clinician's own.
+
+    The body may hold the placeholders of ``services.PLACEHOLDERS`` ({förnamn},
+    {modul}, {behandlare}, {vårdenhet}); they are filled in when the text is
+    inserted into a message, in the patient's language.
+    """
+
+    __tablename__ = "message_template"
+    __table_args__ = (
+        CheckConstraint("kind IN ('welcome', 'feedback', 'reminder', 'closing', 'other')", name="kind"),
+        Index("ix_message_template_unit", "care_unit_id", "locale"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    care_unit_id: Mapped[int] = mapped_column(ForeignKey("care_unit.id", ondelete="CASCADE"))
+    # Set for a personal template: only its owner sees and uses it.
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="other")
+    locale: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str] = mapped_column(String(100))
+    body: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -10,7 +10,7 @@ the commit.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import abort
 from flask_babel import lazy_gettext as _l
@@ -24,7 +24,7 @@ from webapp.core.db import utcnow
 from webapp.core.urls import external_url
 from webapp.extensions import db
 from webapp.notifications.services import Kind, notify
-from webapp.programme.models import Enrolment, EnrolmentEvent, EnrolmentStatus, ScheduleEntry
+from webapp.programme.models import Enrolment, EnrolmentEvent, EnrolmentStatus, EnrolmentVisit, ScheduleEntry
 from webapp.programme.signals import enrolment_started
 
 STATUS_LABELS = {
@@ -45,6 +45,7 @@ EVENT_LABELS = {
     "schedule_changed": _l("Schedule changed"),
     "end_date": _l("End date set"),
     "safety_acknowledged": _l("Safety answer handled"),
+    "feedback": _l("Feedback given"),
 }
 
 # An active patient away this long "needs attention" and may get one nudge.
@@ -307,3 +308,33 @@ def set_schedule(enrolment: Enrolment, actor: User, module_id: str, action: str,
         entry.opens_at = opens_at
     entry.updated_at = utcnow()
     add_event(enrolment, actor, "schedule_changed", f"{module_id}: {action}")
+
+
+# --- the clinician's visits -----------------------------------------------------------
+
+# Page views closer together than this are one visit: moving between the
+# enrolment page's sections, or reloading it, keeps what is "new" new.
+VISIT_GAP = timedelta(minutes=30)
+
+
+def record_visit(enrolment: Enrolment, clinician: User, now: datetime | None = None) -> datetime | None:
+    """Note that the clinician looks at the enrolment; returns since when things are "new" to them.
+
+    None on the clinician's first visit (everything is new). Two statements.
+    """
+    now = now or utcnow()
+    visit = db.session.get(EnrolmentVisit, (clinician.id, enrolment.id))
+    if visit is None:
+        db.session.add(EnrolmentVisit(user_id=clinician.id, enrolment_id=enrolment.id, since=None, seen_at=now))
+        return None
+    if now - visit.seen_at >= VISIT_GAP:
+        visit.since = visit.seen_at  # a new visit: new is what came after the previous one
+    visit.seen_at = now
+    return visit.since
+
+
+def set_opening(enrolment: Enrolment, actor: User, opening: str | None) -> None:
+    """How this enrolment's modules open (None: as the programme says)."""
+    if opening != enrolment.opening:
+        enrolment.opening = opening
+        add_event(enrolment, actor, "schedule_changed", f"opening: {opening or 'programme'}")

@@ -71,6 +71,10 @@ class Enrolment(db.Model):
     close_reason: Mapped[str | None] = mapped_column(String(500))
     # Updated at most every few minutes per session, not on every request.
     last_active_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # How modules open for this patient (content.services.OPENINGS); None follows the programme.
+    opening: Mapped[str | None] = mapped_column(String(16))
+    # When a clinician last gave feedback: answers saved before it are no longer "new".
+    answers_read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     patient: Mapped[User] = relationship(foreign_keys=[patient_id])
     care_unit: Mapped[CareUnit] = relationship()
@@ -100,6 +104,24 @@ class Enrolment(db.Model):
             return None
         end = self.closed_at or now or utcnow()
         return max(0, (end - self.started_at).days)
+
+
+class EnrolmentVisit(db.Model):
+    """When one clinician last opened one enrolment: what is "new" is new since then.
+
+    A visit is a series of page views less than VISIT_GAP apart, so reloading the
+    page or moving between its sections does not make everything old again:
+    ``since`` moves to the end of the previous visit only when a new visit begins.
+    """
+
+    __tablename__ = "enrolment_visit"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), primary_key=True)
+    enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolment.id", ondelete="CASCADE"), primary_key=True)
+    # The end of the previous visit; None on the first one.
+    since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The latest page view of the current visit.
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ScheduleEntry(db.Model):

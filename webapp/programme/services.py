@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from flask import abort
 from sqlalchemy import select
 
-from webapp.content.services import Module, Programme
+from webapp.content.services import OPENINGS, Module, Programme
 from webapp.core.db import utcnow
 from webapp.core.numbers import int_or_none
 from webapp.extensions import db
@@ -62,10 +62,15 @@ def record_activity(enrolments: list[Enrolment], now: datetime | None = None) ->
 @dataclass
 class ScheduledModule:
     module: Module
-    opens_at: datetime
+    # None: the module waits for the clinician's feedback on the one before.
+    opens_at: datetime | None
     is_skipped: bool
     is_open: bool
     progress: ModuleProgress | None
+
+    @property
+    def waits_for_feedback(self) -> bool:
+        return self.opens_at is None and not self.is_skipped
 
     @property
     def is_done(self) -> bool:
@@ -104,22 +109,61 @@ def _schedule(enrolment: Enrolment, programme: Programme, overrides: dict[str, S
               progress: dict[str, ModuleProgress], now: datetime) -> list[ScheduledModule]:
     start = enrolment.started_at or enrolment.created_at
     is_open_enrolment = enrolment.has_access
+    opening = opening_of(enrolment, programme)
+    # In the maintenance phase nothing new opens: only what was due before it began.
+    cutoff = min(now, enrolment.maintenance_at) if enrolment.maintenance_at else now
     result = []
+    planned = 0  # modules before this one that are in the patient's plan
     for index, module in enumerate(programme.published_modules):
-        opens_at = start + timedelta(weeks=index) if programme.pace == "weekly" else start
         override = overrides.get(module.id)
-        skipped = False
-        if override is not None:
-            opens_at = override.opens_at or opens_at
-            skipped = override.is_skipped
-        # In the maintenance phase nothing new opens: only what was due before it began.
-        cutoff = min(now, enrolment.maintenance_at) if enrolment.maintenance_at else now
+        skipped = bool(override and override.is_skipped)
+        opens_at: datetime | None
+        if opening == "at-once":
+            opens_at = start
+        elif opening == "after-feedback":
+            # The first module of the plan opens at the start; each later one when the
+            # clinician's feedback opens it (a schedule entry with its time).
+            opens_at = start if planned == 0 else None
+        else:
+            opens_at = start + timedelta(weeks=index) if programme.pace == "weekly" else start
+        if override is not None and override.opens_at is not None:
+            opens_at = override.opens_at
+        if not skipped:
+            planned += 1
         result.append(ScheduledModule(
             module=module, opens_at=opens_at, is_skipped=skipped,
-            is_open=is_open_enrolment and not skipped and opens_at <= cutoff,
+            is_open=is_open_enrolment and not skipped and opens_at is not None and opens_at <= cutoff,
             progress=progress.get(module.id),
         ))
     return result
+
+
+def opening_of(enrolment: Enrolment, programme: Programme) -> str:
+    """How this enrolment's modules open: its own choice, else the programme's."""
+    return enrolment.opening if enrolment.opening in OPENINGS else programme.opening
+
+
+def next_module(schedule: list[ScheduledModule]) -> ScheduledModule | None:
+    """The module feedback opens: the first one of the plan, in order, that is not open yet."""
+    return next((s for s in schedule if not s.is_skipped and not s.is_open), None)
+
+
+def open_next_module(enrolment: Enrolment, schedule: list[ScheduledModule],
+                     now: datetime | None = None) -> ScheduledModule | None:
+    """Open exactly the next module of the plan now (feedback given); None if all are open."""
+    item = next_module(schedule)
+    if item is None:
+        return None
+    now = now or utcnow()
+    entry = db.session.scalar(select(ScheduleEntry).where(
+        ScheduleEntry.enrolment_id == enrolment.id, ScheduleEntry.module_id == item.module.id))
+    if entry is None:
+        entry = ScheduleEntry(enrolment_id=enrolment.id, module_id=item.module.id, is_skipped=False)
+        db.session.add(entry)
+    entry.opens_at = now
+    entry.updated_at = now
+    item.opens_at, item.is_open = now, enrolment.has_access and enrolment.maintenance_at is None
+    return item
 
 
 def find_scheduled(schedule: list[ScheduledModule], module_id: str) -> ScheduledModule:
@@ -137,8 +181,12 @@ def progress_counts(schedule: list[ScheduledModule]) -> tuple[int, int]:
 
 
 def next_to_open(schedule: list[ScheduledModule]) -> ScheduledModule | None:
+    """The module the patient gets next: the earliest dated one, else one waiting for feedback."""
     upcoming = [s for s in schedule if not s.is_skipped and not s.is_open]
-    return min(upcoming, key=lambda s: s.opens_at) if upcoming else None
+    dated = [s for s in upcoming if s.opens_at is not None]
+    if dated:
+        return min(dated, key=lambda s: s.opens_at)
+    return upcoming[0] if upcoming else None
 
 
 def continue_point(schedule: list[ScheduledModule]) -> tuple[ScheduledModule, int] | None:

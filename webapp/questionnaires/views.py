@@ -76,7 +76,7 @@ def _sendable() -> list[SelectChoice]:
 def send(enrolment_id: int):
     """Send a questionnaire to one patient, now or on a later day, with an optional last day to answer."""
     enrolment = load_enrolment_for_clinician(enrolment_id, current_user)
-    back = url_for("clinician.enrolment", enrolment_id=enrolment.id) + "#questionnaires"
+    back = url_for("clinician.outcomes", enrolment_id=enrolment.id) + "#sent"
     form = forms.SendForm()
     form.form_id.choices = _sendable()
     if enrolment.status == "closed":
@@ -181,7 +181,7 @@ def remind_now(enrolment_id: int, dispatch_id: int):
         flash(_("A reminder is sent to the patient."), "success")
     if request.form.get("back") == "round" and dispatch.round_id:
         return redirect(url_for("questionnaires.round_detail", round_id=dispatch.round_id))
-    return redirect(url_for("clinician.enrolment", enrolment_id=enrolment.id) + "#questionnaires")
+    return redirect(url_for("clinician.outcomes", enrolment_id=enrolment.id) + "#sent")
 
 
 def _load_dispatch(enrolment, dispatch_id: int, visible_only: bool = False) -> Dispatch:
@@ -273,23 +273,28 @@ def score_chart(form, responses, locale: str) -> Markup:
     if not points or form.total is None:
         return Markup("")
     low, high = form.total.range or (0, max(p[1] for p in points))
-    width, height, pad = 560, 220, 36
+    labels = [band.labels.get(locale) or next(iter(band.labels.values()), "") for band in form.total.bands]
+    # The band names sit right of the plot: the gutter grows with the longest name,
+    # so no name is cut off in any language (about 6.5 units a character at 11 px).
+    gutter = max(36, int(max((len(label) for label in labels), default=0) * 6.5) + 12)
+    plot_width, height, pad = 488, 220, 36
+    width = pad + plot_width + gutter
     span = (high - low) or 1
 
     def y(value):
         return pad / 2 + (height - pad) * (1 - (value - low) / span)
 
     n = len(points)
-    xs = [pad + (width - 2 * pad) * (i / (n - 1) if n > 1 else 0.5) for i in range(n)]
+    xs = [pad + plot_width * (i / (n - 1) if n > 1 else 0.5) for i in range(n)]
     shades = ["#e8f3ec", "#f7f3df", "#fbe9d7", "#f8dcd6", "#f2d0d0"]
     parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="'
              f'{escape(_("Scores over time for %(form)s", form=form.title(locale)))}">']
-    for index, band in enumerate(form.total.bands):
+    for index, (band, label) in enumerate(zip(form.total.bands, labels, strict=True)):
         top, bottom = y(min(band.max + (1 if form.total.method == "sum" else 0), high)), y(band.min)
-        label = band.labels.get(locale) or next(iter(band.labels.values()), "")
-        parts.append(f'<rect x="{pad}" y="{top:.1f}" width="{width - 2 * pad}" height="{bottom - top:.1f}" '
+        parts.append(f'<rect x="{pad}" y="{top:.1f}" width="{plot_width}" height="{bottom - top:.1f}" '
                      f'fill="{shades[index % len(shades)]}"><title>{escape(label)}</title></rect>')
-        parts.append(f'<text x="{width - pad + 4}" y="{(top + bottom) / 2 + 4:.1f}" font-size="11">{escape(label)}</text>')
+        parts.append(f'<text x="{pad + plot_width + 6}" y="{(top + bottom) / 2 + 4:.1f}" font-size="11" '
+                     f'direction="ltr" text-anchor="start">{escape(label)}</text>')
     parts.append('<polyline fill="none" stroke="#0b5563" stroke-width="2" points="'
                  + " ".join(f"{x:.1f},{y(v):.1f}" for x, (_d, v) in zip(xs, points, strict=True)) + '"/>')
     for x, (when, value) in zip(xs, points, strict=True):
