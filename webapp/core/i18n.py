@@ -1,7 +1,7 @@
 """Interface languages: locale selection, text direction and the translate CLI.
 
 Interface strings live in gettext catalogues under translations/ (English msgids,
-complete sv, en and ar catalogues). Content is translated as Markdown files per
+complete sv, en, ar and fa catalogues). Content is translated as Markdown files per
 language instead; see docs/authoring.md.
 """
 
@@ -23,7 +23,7 @@ from webapp.config import PROJECT_ROOT
 RTL_LANGUAGES = {"ar", "fa", "he", "ur"}
 
 # Names of the languages in their own language, for the language switcher.
-LANGUAGE_NAMES = {"sv": "Svenska", "en": "English", "ar": "العربية"}
+LANGUAGE_NAMES = {"sv": "Svenska", "en": "English", "ar": "العربية", "fa": "فارسی"}
 
 
 def select_locale() -> str:
