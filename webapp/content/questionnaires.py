@@ -317,7 +317,11 @@ def _build(data, path: Path, rel: str, problems: list[Problem]) -> Questionnaire
                              fix="write the language shown when the reader's has no version, e.g. 'default_language: sv'")
     versions = _versions(data, items, licence, problem)
     if versions and default_language not in versions:
-        problem(line, f"the default language {default_language!r} has no version", f"add {default_language} under versions")
+        if "default_language" in data:
+            problem(line, f"the default language {default_language!r} has no version",
+                    f"add {default_language} under versions")
+        else:  # not said: the first version is the default
+            default_language = next(iter(versions))
     return Questionnaire(
         id=data["id"], licence=licence or "free", titles=text_map(data.get("title"), "title", line=line),
         recalls=text_map(data.get("recall"), "recall", line=line),

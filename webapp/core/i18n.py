@@ -128,12 +128,13 @@ def init_i18n(app: Flask) -> None:
             "current_locale": locale,
             "text_direction": text_direction(locale),
             "language_names": languages,
-            "lang_attrs": lang_attrs,
-            "language_label": language_label,
             **template_gettext(get_translations()),
         }
 
     app.jinja_env.filters["lang"] = in_language
+    # Globals, not context: macros imported without context (summaries, answer blocks) use them too.
+    app.jinja_env.globals["lang_attrs"] = lang_attrs
+    app.jinja_env.globals["language_label"] = language_label
     app.cli.add_command(translate)
 
 

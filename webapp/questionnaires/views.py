@@ -23,7 +23,8 @@ from webapp.core.audit import log_access
 from webapp.core.dates import day_end, day_start, parse_filter_day
 from webapp.core.db import utcnow
 from webapp.core.forms import flash_problems
-from webapp.core.i18n import language_label
+from webapp.core.i18n import in_language, language_label
+from webapp.core.templating import isolate
 from webapp.extensions import db
 from webapp.programme.enrolments import load_enrolment_for_clinician, load_enrolment_for_patient
 from webapp.questionnaires import forms, services
@@ -108,11 +109,13 @@ def _round_choices(form, catalogue, units, candidates) -> None:
 
     def label(enrolment):
         programme = catalogue.programmes.get(enrolment.programme_id)
-        text = f"{enrolment.patient.full_name} – {programme.title(locale) if programme else enrolment.programme_id}"
-        # The patient's language, so the sender sees who gets another language than their own.
-        text = f"{text} · {language_label(enrolment.patient.locale)}"
+        # The name is isolated and the title marked with its language (Markup: WTForms keeps it as it is);
+        # the patient's language is said, so the sender sees who gets another language than their own.
+        title = programme.title(locale) if programme else enrolment.programme_id
+        text = Markup("%s – %s · %s") % (isolate(enrolment.patient.full_name), in_language(title),
+                                         language_label(enrolment.patient.locale))
         # The unit is said only when there is more than one to tell apart.
-        return f"{text} ({unit_names.get(enrolment.care_unit_id, '')})" if len(units) > 1 else text
+        return Markup("%s (%s)") % (text, unit_names.get(enrolment.care_unit_id, "")) if len(units) > 1 else text
 
     form.enrolment_id.choices = [SelectChoice(enrolment.id, label(enrolment)) for enrolment in candidates]
 
