@@ -137,8 +137,8 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_RESET": "5 per 15 minutes",
     # Turn rate limiting off entirely (tests that are not about limits).
     "RATELIMIT_ENABLED": True,
-    # Interface languages: Swedish is the default, Arabic is written right to left.
-    "LANGUAGES": ["sv", "en", "ar"],
+    # Interface languages: Swedish is the default; Arabic and Persian are written right to left.
+    "LANGUAGES": ["sv", "en", "ar", "fa"],
     "BABEL_DEFAULT_LOCALE": "sv",
     "BABEL_DEFAULT_TIMEZONE": STOCKHOLM.key,
     # Outgoing e-mail (SMTP). Port 0 disables e-mail delivery.

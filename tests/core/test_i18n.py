@@ -1,4 +1,4 @@
-"""Interface languages: Swedish by default, English, and Arabic written right to left."""
+"""Interface languages: Swedish by default, English, and Arabic and Persian written right to left."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def test_swedish_is_the_default(client):
 
 @pytest.mark.parametrize(
     "locale, direction, heading",
-    [("sv", "ltr", "Logga in i Lotsa"), ("en", "ltr", "Log in to Lotsa"), ("ar", "rtl", None)],
+    [("sv", "ltr", "Logga in i Lotsa"), ("en", "ltr", "Log in to Lotsa"), ("ar", "rtl", None), ("fa", "rtl", "ورود به Lotsa")],
 )
 def test_language_switch(client, db, locale, direction, heading):
     auth = Auth(client, db)
@@ -52,7 +52,7 @@ def test_browser_language_is_used_before_a_choice(client):
     assert '<html lang="en"' in html
 
 
-@pytest.mark.parametrize("locale", ["sv", "en", "ar"])
+@pytest.mark.parametrize("locale", ["sv", "en", "ar", "fa"])
 def test_catalogues_are_complete(locale):
     with (TRANSLATIONS / locale / "LC_MESSAGES" / "messages.po").open("rb") as fh:
         catalog = read_po(fh, locale=locale)

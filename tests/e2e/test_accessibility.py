@@ -1,5 +1,5 @@
 """axe-core (WCAG 2.1 A/AA and best practice) on every kind of page, as each role,
-in Swedish and in Arabic (right to left), on a desktop (1280×800) and a phone
+in Swedish, Arabic and Persian (both right to left), on a desktop (1280×800) and a phone
 (360×740); nothing may scroll sideways there or at 320 px.
 
 The pages listed here are the product's distinct page types; a new page type
@@ -30,7 +30,8 @@ def _login(page, server, user, secret=None):
 
 
 VIEWPORTS = [(1280, 800, True), (360, 740, True), (320, 640, False)]  # (width, height, run axe)
-LANGUAGES = ["sv", "ar"]
+LANGUAGES = ["sv", "ar", "fa"]
+RTL = {"ar", "fa"}
 
 PATIENT_PAGES = ["/e/{e}/plan", "/home", "/e/{e}/", "/e/{e}/pain-physiology/2", "/e/{e}/messages", "/e/{e}/summary",
                  "/auth/account", "/account/notifications", "/account/my-data", "/accessibility", "/e/{e}/questionnaires/{dispatch}",
@@ -60,7 +61,7 @@ def _check(page, server, axe, paths, lang, world=None):
             response = page.goto(server.url + path)
             assert response.status == 200, path
             assert page.locator("html").get_attribute("lang") == lang, path
-            assert page.locator("html").get_attribute("dir") == ("rtl" if lang == "ar" else "ltr"), path
+            assert page.locator("html").get_attribute("dir") == ("rtl" if lang in RTL else "ltr"), path
             if run_axe:
                 axe(page, f"{path} in {lang} at {width}px")
             overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
@@ -68,11 +69,11 @@ def _check(page, server, axe, paths, lang, world=None):
 
 
 def _navigation_starts_on_the_reading_side(page, lang):
-    """In Arabic the main navigation begins on the right; in Swedish on the left."""
+    """In Arabic and Persian the main navigation begins on the right; in Swedish on the left."""
     page.set_viewport_size({"width": 1280, "height": 800})
     links = page.locator("nav.main-nav a")
     first, last = links.first.bounding_box(), links.last.bounding_box()
-    if lang == "ar":
+    if lang in RTL:
         assert first["x"] > last["x"] and first["x"] + first["width"] > 640
     else:
         assert first["x"] < last["x"] and first["x"] < 640
@@ -86,7 +87,7 @@ def lang(request):
 def test_the_matrix_is_large_enough():
     distinct = set(PATIENT_PAGES + CLINICIAN_PAGES + EDITOR_PAGES + ADMIN_PAGES + PUBLIC_PAGES)
     axe_viewports = [v for v in VIEWPORTS if v[2]]
-    assert len(distinct) >= 20 and len(axe_viewports) == 2 and len(LANGUAGES) == 2
+    assert len(distinct) >= 20 and len(axe_viewports) == 2 and len(LANGUAGES) == 3
 
 
 @pytest.fixture
@@ -181,7 +182,7 @@ def test_editor_and_admin_pages(page, live_server, axe, world, lang):
 
 def test_public_pages(page, live_server, axe, lang):
     page.goto(live_server.url + "/auth/login")
-    if lang == "ar":
-        page.get_by_role("button", name="العربية").click()
+    if lang in RTL:
+        page.get_by_role("button", name={"ar": "العربية", "fa": "فارسی"}[lang]).click()
         page.wait_for_load_state()
     _check(page, live_server, axe, PUBLIC_PAGES, lang)

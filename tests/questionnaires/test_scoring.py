@@ -18,7 +18,7 @@ def test_shipped_definitions_load_cleanly():
     assert SHIPPED_PROBLEMS == []
     assert set(SHIPPED) == {"phq-9", "gad-7", "managing-pain", "peg", "hads", "eq-vas"}
     assert SHIPPED["hads"].licence == "licence-required" and not SHIPPED["hads"].has_text
-    assert SHIPPED["phq-9"].has_text and SHIPPED["phq-9"].item("q9").text("sv").startswith("Tankar på")
+    assert SHIPPED["phq-9"].has_text and SHIPPED["phq-9"].item("q9").text("sv").startswith("Tankar att det skulle vara bättre om du var död")
 
 
 def _answers(prefix_count: int, total: int, per_item_max: int = 3) -> dict:

@@ -27,6 +27,7 @@ from webapp.content.parser import (
     text_map,
     typed,
 )
+from webapp.core.languages import Text, base_language, choose
 
 ITEM_ID_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 # An item's id is the name of its field in the answer form (webapp.questionnaires.forms),
@@ -60,6 +61,23 @@ class _LineLoader(yaml.SafeLoader):
 class Option:
     value: int
     labels: dict
+    line: int = 1
+
+    def label(self, lang: str) -> Text:
+        return choose(self.labels, lang, default=str(self.value))
+
+
+@dataclass(frozen=True)
+class Version:
+    """One language version of a questionnaire and where its wording comes from.
+
+    ``validated`` is true only when the text reproduces a published, validated
+    translation (``source`` names it); otherwise ``source`` says whose wording it is.
+    """
+    lang: str
+    source: str
+    validated: bool
+    line: int = 1
 
 
 @dataclass(frozen=True)
@@ -76,8 +94,15 @@ class Item:
     max_labels: dict = field(default_factory=dict)
     line: int = 1
 
-    def text(self, locale: str) -> str:
-        return self.texts.get(locale) or next(iter(self.texts.values()), "")
+    def text(self, locale: str) -> Text:
+        """The item's text in ``locale`` (or another language, which the ``Text`` names)."""
+        return choose(self.texts, locale)
+
+    def min_label(self, locale: str) -> Text:
+        return choose(self.min_labels, locale)
+
+    def max_label(self, locale: str) -> Text:
+        return choose(self.max_labels, locale)
 
     @property
     def low(self) -> int:
@@ -117,6 +142,21 @@ class SafetyRule:
     min: int
 
 
+@dataclass(frozen=True)
+class Reading:
+    """The version a reader gets: ``lang`` (``wanted`` is theirs). ``is_fallback``: shown in another
+    language than theirs; ``is_unvalidated``: a validated instrument in a version that is not."""
+    lang: str
+    wanted: str
+    version: Version | None
+    is_fallback: bool
+    is_unvalidated: bool
+
+    @property
+    def needs_note(self) -> bool:
+        return self.is_fallback or self.is_unvalidated
+
+
 @dataclass
 class Questionnaire:
     id: str
@@ -136,12 +176,47 @@ class Questionnaire:
     show_results: bool = False
     # A published reliable-change rule, with its source (scoring.reliable_change).
     reliable_change: ReliableChange | None = None
+    # The language versions of the wording, each with its source (see Version).
+    versions: dict[str, Version] = field(default_factory=dict)
+    # The version shown when the reader's language has none (the care's own language).
+    default_language: str = "sv"
 
     def item(self, item_id: str) -> Item | None:
         return next((i for i in self.items if i.id == item_id), None)
 
-    def title(self, locale: str) -> str:
-        return self.titles.get(locale) or next(iter(self.titles.values()), self.id)
+    def title(self, locale: str) -> Text:
+        return choose(self.titles, locale, (self.default_language,), default=self.id)
+
+    def recall(self, lang: str) -> Text:
+        return choose(self.recalls, lang, (self.default_language,))
+
+    def language_for(self, locale: str) -> str:
+        """The language of the version a reader of ``locale`` is shown: their own if it exists,
+        else the default language's, else any. Scoring never depends on it (items are scored by id)."""
+        locale = base_language(locale)
+        if locale in self.versions:
+            return locale
+        if self.default_language in self.versions or not self.versions:
+            return self.default_language
+        return next(iter(self.versions))
+
+    def version(self, lang: str) -> Version | None:
+        return self.versions.get(lang)
+
+    @property
+    def is_validated_instrument(self) -> bool:
+        """At least one version reproduces a published, validated text."""
+        return any(v.validated for v in self.versions.values())
+
+    def reading(self, locale: str) -> Reading:
+        """What a reader of ``locale`` is shown, and what they (and the sender) must be told about it."""
+        wanted = base_language(locale)
+        lang = self.language_for(wanted)
+        version = self.versions.get(lang)
+        return Reading(
+            lang=lang, wanted=wanted, version=version, is_fallback=lang != wanted,
+            is_unvalidated=self.is_validated_instrument and version is not None and not version.validated)
+
 
     @property
     def has_text(self) -> bool:
@@ -260,6 +335,15 @@ def _build(data, path: Path, rel: str, problems: list[Problem]) -> Questionnaire
         else:
             reliable_change = ReliableChange(points, source.strip())
     safety = _safety_rules(data, by_id, problem)
+    default_language = typed(data.get("default_language"), str, "default_language", line=line, default="sv",
+                             fix="write the language shown when the reader's has no version, e.g. 'default_language: sv'")
+    versions = _versions(data, items, licence, problem)
+    if versions and default_language not in versions:
+        if "default_language" in data:
+            problem(line, f"the default language {default_language!r} has no version",
+                    f"add {default_language} under versions")
+        else:  # not said: the first version is the default
+            default_language = next(iter(versions))
     return Questionnaire(
         id=data["id"], licence=licence or "free", titles=text_map(data.get("title"), "title", line=line),
         recalls=text_map(data.get("recall"), "recall", line=line),
@@ -267,7 +351,65 @@ def _build(data, path: Path, rel: str, problems: list[Problem]) -> Questionnaire
         meaningful_change=meaningful_change, safety=safety, path=rel, better=better,
         show_results=typed(data.get("show_results"), bool, "show_results", line=line, default=False),
         reliable_change=reliable_change,
+        versions=versions, default_language=default_language,
     )
+
+
+def _versions(data: dict, items: list[Item], licence, problem) -> dict[str, Version]:
+    """The declared language versions, and a check that every version has the same items and options.
+
+    Items and options are written once with a text per language, so a version
+    "differs" from another when an item, an option or a scale end lacks its text
+    in that version's language, or has one in a language that is no version.
+    Without ``versions:`` the languages of the texts are the versions, each of
+    unrecorded source and so not validated.
+    """
+    line = _line(data)
+    declared = typed(data.get("versions"), dict, "versions", line=line, default=None,
+                     fix="write one line per language below 'versions:', e.g. "
+                         "'  sv: {source: \"…\", validated: true}'")
+    versions: dict[str, Version] = {}
+    if declared is None:
+        languages = {lang for item in items for lang in item.texts}
+        versions = {lang: Version(lang, "source not recorded", False, line) for lang in sorted(languages)}
+    else:
+        for lang, spec in declared.items():
+            if lang == "__line__":
+                continue
+            spec_line = _line(spec, line)
+            if not isinstance(spec, dict) or not isinstance(spec.get("source"), str) or not spec["source"].strip():
+                problem(spec_line, f"the {lang} version needs a source",
+                        "write e.g. '{source: \"PHQ-9, Swedish translation by …\", validated: true}', "
+                        "or '{source: \"our own translation\", validated: false}'")
+                continue
+            if not isinstance(spec.get("validated"), bool):
+                problem(spec_line, f"the {lang} version must say whether it is validated",
+                        "write 'validated: true' only for a published validated translation, else 'validated: false'")
+                continue
+            versions[str(lang)] = Version(str(lang), spec["source"].strip(), spec["validated"], spec_line)
+    if not versions or (licence != "free" and not any(item.texts for item in items)):
+        return versions
+    wanted = set(versions)
+
+    def compare(texts: dict, what: str, at: int) -> None:
+        for lang in sorted(wanted - set(texts)):
+            problem(at, f"{what} has no {lang} text, but the questionnaire has a {lang} version",
+                    f"add '{lang}: …' to {what}, or leave the {lang} version out")
+        for lang in sorted(set(texts) - wanted):
+            problem(at, f"{what} has a {lang} text, but {lang} is not one of the versions "
+                        f"({', '.join(sorted(wanted))})", f"declare the {lang} version under versions, or remove the text")
+
+    if data.get("recall") is not None:
+        compare(text_map(data.get("recall"), "recall", line=line), "the recall text", line)
+    for item in items:
+        if item.texts or item.type != "info":
+            compare(item.texts, f"item {item.id!r}", item.line)
+        for option in item.options:
+            compare(option.labels, f"option {option.value} of item {item.id!r}", option.line)
+        for name, labels in (("min_label", item.min_labels), ("max_label", item.max_labels)):
+            if labels:
+                compare(labels, f"the {name} of item {item.id!r}", item.line)
+    return versions
 
 
 def _items(data: dict, licence, problem) -> list[Item]:
@@ -321,7 +463,7 @@ def _item(raw: dict, line: int, option_sets: dict, licence, problem) -> Item | N
         if not isinstance(opt, dict) or not is_kind(opt.get("value"), int):
             problem(line, f"an option of item {item_id!r} has no whole-number value", "write {value: 0, label: {...}}")
             continue
-        options.append(Option(opt["value"], text_map(opt.get("label"), "label", line=_line(opt, line))))
+        options.append(Option(opt["value"], text_map(opt.get("label"), "label", line=_line(opt, line)), _line(opt, line)))
     low = typed(raw.get("min"), int, f"min of item {item_id!r}", line=line, fix="e.g. 'min: 0, max: 10'")
     high = typed(raw.get("max"), int, f"max of item {item_id!r}", line=line, fix="e.g. 'min: 0, max: 10'")
     if kind == "single_choice" and not options and not (low is not None and high is not None):

@@ -42,6 +42,7 @@ from webapp.content.parser import (
     unreadable_file,
 )
 from webapp.content.questionnaires import load_questionnaires
+from webapp.core.languages import Text, base_language, choose
 from webapp.core.markdown import render_markdown
 
 CONTENT_ROOT = PROJECT_ROOT / "content" / "modules"
@@ -102,6 +103,10 @@ class ModuleVersion:
     answer_blocks: list
     problems: list[Problem]
 
+    def __post_init__(self) -> None:
+        # The title travels without its version (breadcrumbs, lists): it keeps its language.
+        self.title = Text(self.title, self.lang)
+
     @property
     def has_errors(self) -> bool:
         return any(p.severity == "error" for p in self.problems)
@@ -122,11 +127,15 @@ class Module:
         return default is not None and not default.has_errors
 
     def version(self, lang: str) -> tuple[ModuleVersion, bool]:
-        """The version in ``lang`` if it is usable, else the default (and True = fallback)."""
-        wanted = self.versions.get(lang)
+        """The version in ``lang`` if it is usable, else the default (and True = fallback).
+
+        The version's ``lang`` (and its title's) is the language actually shown,
+        so the page can mark the fragment and say why it is in another language.
+        """
+        wanted = self.versions.get(base_language(lang))
         if wanted is not None and not wanted.has_errors:
             return wanted, False
-        return self.versions[self.default_language], lang != self.default_language
+        return self.versions[self.default_language], base_language(lang) != self.default_language
 
     @property
     def kind(self) -> str:
@@ -170,11 +179,12 @@ class Programme:
     # (form id, "start" | "end" | days after the start)
     measures: list[tuple[str, str | int]] = field(default_factory=list)
 
-    def title(self, locale: str) -> str:
-        return self.titles.get(locale) or self.titles[self.default_language]
+    def title(self, locale: str) -> Text:
+        """The title in ``locale``, else in the default language; the ``Text`` says which."""
+        return choose(self.titles, locale, (self.default_language,), default=self.id)
 
-    def description(self, locale: str) -> str:
-        return self.descriptions.get(locale) or self.descriptions.get(self.default_language, "")
+    def description(self, locale: str) -> Text:
+        return choose(self.descriptions, locale, (self.default_language,))
 
     @property
     def published_modules(self) -> list[Module]:

@@ -1,7 +1,7 @@
 """Interface languages: locale selection, text direction and the translate CLI.
 
 Interface strings live in gettext catalogues under translations/ (English msgids,
-complete sv, en and ar catalogues). Content is translated as Markdown files per
+complete sv, en, ar and fa catalogues). Content is translated as Markdown files per
 language instead; see docs/authoring.md.
 """
 
@@ -14,16 +14,27 @@ import sys
 import click
 from flask import Flask, current_app, has_request_context, request, session
 from flask_babel import get_locale, get_translations
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from jinja2 import pass_context
 from markupsafe import Markup
 
 from webapp.config import PROJECT_ROOT
-
-RTL_LANGUAGES = {"ar", "fa", "he", "ur"}
+from webapp.core.languages import base_language, direction, language_of
 
 # Names of the languages in their own language, for the language switcher.
-LANGUAGE_NAMES = {"sv": "Svenska", "en": "English", "ar": "العربية"}
+LANGUAGE_NAMES = {"sv": "Svenska", "en": "English", "ar": "العربية", "fa": "فارسی"}
+
+# Names of the languages in the reader's language, for sentences such as
+# "shown in Swedish" (an autonym in another script would break the sentence).
+LANGUAGE_LABELS = {"sv": _l("Swedish"), "en": _l("English"), "ar": _l("Arabic"), "fa": _l("Persian")}
+
+
+def language_label(code: str | None) -> str:
+    """The name of a language in the current interface language ('Swedish', 'سوئدی')."""
+    code = base_language(code)
+    label = LANGUAGE_LABELS.get(code)
+    return str(label) if label is not None else LANGUAGE_NAMES.get(code, code)
 
 
 def select_locale() -> str:
@@ -41,8 +52,38 @@ def select_locale() -> str:
 
 
 def text_direction(locale: str | None = None) -> str:
-    code = str(locale or get_locale() or "sv").split("_")[0]
-    return "rtl" if code in RTL_LANGUAGES else "ltr"
+    return direction(str(locale or get_locale() or "sv"))
+
+
+def _page_language() -> str:
+    return base_language(str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"]))
+
+
+def lang_attrs(value, always: bool = False) -> Markup:
+    """`` lang="sv" dir="ltr"`` for an element holding ``value`` (a ``Text``, an object with
+    ``lang``, or a language code) when its language is not the page's; empty otherwise.
+
+    ``always`` writes them even in a page of the same language (a block that must
+    keep its direction when copied or printed on its own).
+    """
+    lang = value if isinstance(value, str) and not hasattr(value, "lang") else language_of(value)
+    if not lang or (not always and base_language(lang) == _page_language()):
+        return Markup("")
+    return Markup(' lang="%s" dir="%s"') % (lang, direction(lang))
+
+
+def in_language(value) -> Markup:
+    """A content text in a ``<span>`` with its own ``lang`` and ``dir`` when it is not in the page's language.
+
+    Titles, questionnaire texts and option labels are ``Text`` values that know
+    their language (``webapp.core.languages.choose``); plain strings pass unchanged.
+    """
+    if value is None:
+        return Markup("")
+    attrs = lang_attrs(value)
+    if not attrs:
+        return Markup("%s") % value
+    return Markup("<span%s>%s</span>") % (attrs, value)
 
 
 def template_gettext(translations) -> dict:
@@ -90,6 +131,10 @@ def init_i18n(app: Flask) -> None:
             **template_gettext(get_translations()),
         }
 
+    app.jinja_env.filters["lang"] = in_language
+    # Globals, not context: macros imported without context (summaries, answer blocks) use them too.
+    app.jinja_env.globals["lang_attrs"] = lang_attrs
+    app.jinja_env.globals["language_label"] = language_label
     app.cli.add_command(translate)
 
 

@@ -182,13 +182,16 @@ def _strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
-def _item_field(item: Item, locale: str):
-    """The field for one item: radio buttons for a choice or scale, a number for a VAS or number, else a text."""
-    label = item.text(locale)
+def _item_field(item: Item, lang: str):
+    """The field for one item: radio buttons for a choice or scale, a number for a VAS or number, else a text.
+
+    Labels are ``Text`` values: they know their language, so the page can mark them.
+    """
+    label = item.text(lang)
     rule = _ItemRule(item)
     if item.type in ("single_choice", "scale"):
         values = [o.value for o in item.options] or list(range(item.low, item.high + 1))
-        labels = {o.value: o.labels.get(locale) or next(iter(o.labels.values()), str(o.value)) for o in item.options}
+        labels = {o.value: o.label(lang) for o in item.options}
         return ChoiceAnswerField(label, choices=[SelectChoice(v, labels.get(v, str(v))) for v in values],
                                  coerce=_answer_value, invalid_value_message=INVALID, invalid_choice_message=INVALID,
                                  validators=[rule])
@@ -201,11 +204,12 @@ def _item_field(item: Item, locale: str):
 RESERVED = {name for name in dir(AnswerForm) if not name.startswith("_")} | {"csrf_token"}
 
 
-def answer_form(definition: Questionnaire, locale: str) -> type[AnswerForm]:
-    """A form class for one questionnaire: a field per answerable item, named by its id, labelled in ``locale``."""
+def answer_form(definition: Questionnaire, lang: str) -> type[AnswerForm]:
+    """A form class for one questionnaire: a field per answerable item, named by its id, labelled in the
+    version ``lang`` (``Questionnaire.language_for``: the reader's, or the default one)."""
     fields: dict = {"items": tuple(item for item in definition.items if item.type != "info")}
     for item in fields["items"]:
         if item.id in RESERVED:
             raise ValueError(f"questionnaire {definition.id!r}: an item cannot be called {item.id!r}")
-        fields[item.id] = _item_field(item, locale)
+        fields[item.id] = _item_field(item, lang)
     return type("AnswerForm", (AnswerForm,), fields)

@@ -23,6 +23,8 @@ from webapp.core.audit import log_access
 from webapp.core.dates import day_end, day_start, parse_filter_day
 from webapp.core.db import utcnow
 from webapp.core.forms import flash_problems
+from webapp.core.i18n import in_language, language_label
+from webapp.core.templating import isolate
 from webapp.extensions import db
 from webapp.programme.enrolments import load_enrolment_for_clinician, load_enrolment_for_patient
 from webapp.questionnaires import forms, services
@@ -107,9 +109,13 @@ def _round_choices(form, catalogue, units, candidates) -> None:
 
     def label(enrolment):
         programme = catalogue.programmes.get(enrolment.programme_id)
-        text = f"{enrolment.patient.full_name} – {programme.title(locale) if programme else enrolment.programme_id}"
+        # The name is isolated and the title marked with its language (Markup: WTForms keeps it as it is);
+        # the patient's language is said, so the sender sees who gets another language than their own.
+        title = programme.title(locale) if programme else enrolment.programme_id
+        text = Markup("%s – %s · %s") % (isolate(enrolment.patient.full_name), in_language(title),
+                                         language_label(enrolment.patient.locale))
         # The unit is said only when there is more than one to tell apart.
-        return f"{text} ({unit_names.get(enrolment.care_unit_id, '')})" if len(units) > 1 else text
+        return Markup("%s (%s)") % (text, unit_names.get(enrolment.care_unit_id, "")) if len(units) > 1 else text
 
     form.enrolment_id.choices = [SelectChoice(enrolment.id, label(enrolment)) for enrolment in candidates]
 
@@ -147,7 +153,8 @@ def rounds():
     log_access(current_user, "questionnaires.rounds", detail=f"{len(overview)} sends, {len(candidates)} patients listed",
                patient_ids=[enrolment.patient_id for enrolment in candidates])
     html = render_template("questionnaires/rounds.html", overview=overview, round_form=form,
-                           forms=catalogue.forms, programmes=catalogue.programmes)
+                           forms=catalogue.forms, programmes=catalogue.programmes,
+                           sendable_forms=[f for f in catalogue.forms.values() if f.has_text])
     db.session.commit()
     return html, 400 if form.errors else 200
 
@@ -196,9 +203,14 @@ def _load_dispatch(enrolment, dispatch_id: int, visible_only: bool = False) -> D
 
 
 def _render_answer(enrolment, dispatch, definition, form, status: int):
-    """The answer page with its form: as saved, or as just written with its problems."""
+    """The answer page with its form: as saved, or as just written with its problems.
+
+    The form is in the patient's language if it has a version in it, else in the
+    default language with a note saying so (``Questionnaire.reading``).
+    """
+    reading = definition.reading(current_user.locale)
     return render_template("questionnaires/answer.html", enrolment=enrolment, dispatch=dispatch,
-                           questionnaire=definition, form=form, locale=current_user.locale), status
+                           questionnaire=definition, form=form, locale=reading.lang, reading=reading), status
 
 
 @bp.route("/e/<int:enrolment_id>/questionnaires/<int:dispatch_id>", methods=["GET", "POST"])
@@ -210,7 +222,7 @@ def answer(enrolment_id: int, dispatch_id: int):
     if dispatch.answered_at is not None:
         return redirect(url_for("questionnaires.done", enrolment_id=enrolment.id, dispatch_id=dispatch.id))
     definition = _form_or_404(dispatch.form_id)
-    answer_form = forms.answer_form(definition, current_user.locale)
+    answer_form = forms.answer_form(definition, definition.language_for(current_user.locale))
     if request.method == "GET":
         return _render_answer(enrolment, dispatch, definition, answer_form(data=services.draft_answers(dispatch)), 200)
     form = answer_form()
