@@ -30,6 +30,8 @@ RANKS: dict[str, int] = {
     "webapp.careplan": 4,
     "webapp.groups": 4,
     "webapp.questionnaires": 4,
+    # The patient information library: public pages, handouts, pages sent to a patient.
+    "webapp.library": 4,
     # Pages that compose features.
     "webapp.programme.views": 5,
     "webapp.clinician": 5,

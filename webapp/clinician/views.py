@@ -22,6 +22,8 @@ from webapp.core.markdown import render_markdown
 from webapp.core.numbers import int_or_none
 from webapp.extensions import db
 from webapp.groups import services as group_services
+from webapp.library import services as library_services
+from webapp.library.forms import ShareInformationForm
 from webapp.messages.services import conversations_for
 from webapp.programme import enrolments
 from webapp.programme import services as patient_services
@@ -185,6 +187,8 @@ def enrolment(enrolment_id: int):
     programme = get_catalogue().programmes.get(enrolment.programme_id)
     schedule = patient_services.schedule_for(enrolment, programme) if programme else []
     summary = patient_services.summary_for(enrolment, programme, current_user.locale) if programme else []
+    share_form = ShareInformationForm()
+    share_form.information.choices = library_services.information_choices(get_catalogue(), current_user.locale)
     hand_over = forms.HandOverForm()
     hand_over.clinician.choices = services.clinician_choices(current_user)
     hand_over.unit.choices = [(u.id, u.name) for u in units_of(current_user)]
@@ -202,6 +206,10 @@ def enrolment(enrolment_id: int):
         close_form=forms.CloseForm(), extend_form=forms.ExtendForm(), hand_over_form=hand_over,
         end_date_form=forms.EndDateForm(ends_on=to_local(enrolment.ends_at).date() if enrolment.ends_at else None),
         welcome_form=forms.WelcomeForm(welcome_text=enrolment.welcome_text), schedule_form=forms.ScheduleForm(),
+        share_form=share_form, content_language_names=LANGUAGE_NAMES | {"fa": "فارسی"},
+        information_sent=library_services.sent_items(
+            get_catalogue(), library_services.shared_for([enrolment.id]).get(enrolment.id, []), enrolment.patient.locale),
+        handouts=library_services.handouts(get_catalogue(), enrolment.patient.locale),
     )
     db.session.commit()  # the access-log entry, after rendering (see caseload)
     return html

@@ -73,6 +73,8 @@ class Kind(str, enum.Enum):
     SAFETY_FLAG = "safety_flag"
     # Opt-in, to the patient: a planned follow-up contact is tomorrow.
     CONTACT_REMINDER = "contact_reminder"
+    # To the patient: the care team sent a page of patient information (it says no more than that).
+    INFORMATION_SHARED = "information_shared"
 
 
 # Kinds a patient chooses to get, per channel; the others are part of a service
