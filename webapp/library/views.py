@@ -99,23 +99,23 @@ def index(lang: str):
     return _render(lang, "library/index.html", programmes=programmes, switch=switch)
 
 
-@bp.route("/info/<lang>/<programme_id>/<module_id>")
-def page(lang: str, programme_id: str, module_id: str):
+@bp.route("/info/<lang>/<info_id>/<topic_id>")
+def page(lang: str, info_id: str, topic_id: str):
     """One information page, all of it on one screen, readable without logging in."""
-    programme, module, version, languages = _module_or_404(programme_id, module_id, lang)
-    switch = [(code, url_for("library.page", lang=code, programme_id=programme.id, module_id=module.id))
+    programme, module, version, languages = _module_or_404(info_id, topic_id, lang)
+    switch = [(code, url_for("library.page", lang=code, info_id=programme.id, topic_id=module.id))
               for code in languages]
     return _render(lang, "library/page.html", programme=programme, module=module, version=version,
                    switch=switch, listen=_listen(version, lang, programme), media=get_catalogue().media)
 
 
-@bp.route("/info/<lang>/<programme_id>/<module_id>/handout")
-def handout(lang: str, programme_id: str, module_id: str):
+@bp.route("/info/<lang>/<info_id>/<topic_id>/handout")
+def handout(lang: str, info_id: str, topic_id: str):
     """The page as a printable handout, with a QR code that opens the public page."""
     import segno  # only this page draws a QR code
 
-    programme, module, version, _languages = _module_or_404(programme_id, module_id, lang)
-    address = external_url("library.page", lang=lang, programme_id=programme.id, module_id=module.id)
+    programme, module, version, _languages = _module_or_404(info_id, topic_id, lang)
+    address = external_url("library.page", lang=lang, info_id=programme.id, topic_id=module.id)
     # Bandit B704: segno's SVG of our own URL, no user input.
     qr = Markup(segno.make(address, error="m").svg_inline(scale=4, border=2, omitsize=False))  # nosec B704
     return _render(lang, "library/handout.html", programme=programme, module=module, version=version,
