@@ -61,7 +61,7 @@ def test_a_logged_in_patient_sees_no_personal_data_on_the_public_page(client, db
 def test_the_handout_has_a_qr_code_of_the_public_address(app, client):
     html = client.get(PAGE.format(lang="ar") + "/handout").get_data(as_text=True)
     address = app.config["BASE_URL"].rstrip("/") + PAGE.format(lang="ar")
-    assert "<svg" in html and f'<span dir="ltr" class="url">{address}</span>' in html
+    assert '<img src="data:image/png;base64,' in html and f'<span dir="ltr" class="url">{address}</span>' in html
 
 
 @pytest.mark.parametrize("app_config", [LEAFLET])
