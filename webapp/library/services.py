@@ -60,7 +60,8 @@ def information_choices(catalogue: Catalogue, locale: str) -> list[tuple[str, st
     for programme in public_programmes(catalogue):
         for module in programme.published_modules:
             version, _lang = version_for(programme, module, locale)
-            choices.append((f"{programme.id}/{module.id}", f"{programme.title(locale)}: {version.title}"))
+            label = version.title if version.title == programme.title(locale) else f"{programme.title(locale)}: {version.title}"
+            choices.append((f"{programme.id}/{module.id}", label))
     return choices
 
 
@@ -111,11 +112,14 @@ def sent_items(catalogue: Catalogue, rows: list[SharedInformation], locale: str)
 
 
 def handouts(catalogue: Catalogue, locale: str) -> list[dict]:
-    """Every public page with the language a patient reading ``locale`` would get (for the print links)."""
+    """Every public page for the print links: its title in the patient's language, and every language
+    it can be printed in, the patient's first (a patient may read another language better)."""
     result = []
     for programme in public_programmes(catalogue):
         for module in programme.published_modules:
             lang = reading_language(programme, module, locale)
+            languages = languages_of(programme, module)
             result.append({"programme": programme, "module": module, "lang": lang,
-                           "title": module.versions[lang].title})
+                           "title": module.versions[lang].title,
+                           "languages": [lang] + [code for code in languages if code != lang]})
     return result
