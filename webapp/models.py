@@ -7,6 +7,7 @@ from webapp.careplan.models import CarePlan, CarePlanVersion, FollowUpContact  #
 from webapp.core.audit import AccessLogEntry  # noqa: F401
 from webapp.core.drafts import Draft  # noqa: F401
 from webapp.groups.models import Group, GroupMember, GroupSession  # noqa: F401
+from webapp.library.models import SharedInformation  # noqa: F401
 from webapp.messages.models import Conversation, Message, MessageTemplate  # noqa: F401
 from webapp.notifications.models import NotificationConsent, OutboxItem, SchedulerHeartbeat  # noqa: F401
 from webapp.programme.models import (  # noqa: F401

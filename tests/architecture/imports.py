@@ -32,6 +32,8 @@ RANKS: dict[str, int] = {
     "webapp.questionnaires": 4,
     # The patient's own contact details and first-login introduction.
     "webapp.account": 4,
+    # The patient information library: public pages, handouts, pages sent to a patient.
+    "webapp.library": 4,
     # Pages that compose features.
     "webapp.programme.views": 5,
     "webapp.clinician": 5,

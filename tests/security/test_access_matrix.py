@@ -38,6 +38,8 @@ FOLLOW_UP = _profile(allow=["clinician", "outsider", "admin"])
 # and the two-factor pages belong to a login in progress (others start again).
 NO_SUCH_TOKEN = {role: HIDE for role in ROLES}
 LOGIN_STEP = {role: LOGIN for role in ROLES}
+# A library address of something that is not public information does not exist for anyone.
+NOT_PUBLIC = {role: HIDE for role in ROLES}
 # Logging out ends on the login page, whoever asks.
 LOGOUT = {role: LOGIN for role in ROLES}
 
@@ -146,6 +148,14 @@ EXPECTED = {
     "content.preview": EDITOR,
     # Media of a programme the patient follows (both patients follow the pain school).
     "content.media_file": LOGGED_IN,
+    # The patient information library: public information, readable by anyone.
+    "library.start": PUBLIC,
+    "library.index": PUBLIC,
+    "library.page": PUBLIC,
+    "library.handout": PUBLIC,
+    # The world's media belongs to the pain school, which is not public: it stays behind the login.
+    "library.media_file": NOT_PUBLIC,
+    "library.share": CLINICIAN_OBJECT,
 }
 
 # State-changing actions that would get in the way of later requests go last.
@@ -198,6 +208,7 @@ def world(app, make, db):
         "round_id": round_.id, "contact_id": contact.id, "group_id": group.id, "member_id": member.id,
         "session_id": group.sessions[0].id, "alert_id": alert.id, "template_id": template.id, "module_id": module.id, "page": 1, "block_id": block_id,
         "token": "not-a-real-token", "provider": "not-configured", "user_id": users["patient_a"].id, "programme_id": programme.id, "lang": "sv", "media_id": media_id,
+        "info_id": "pain-info", "topic_id": "what-is-long-term-pain",
         "filename": _media_filename(media), "filename_static": "lotsa.css", "step": "about",
     }
     return {"users": users, "values": values}

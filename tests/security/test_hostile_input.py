@@ -53,6 +53,7 @@ def world(app, make, db):
          ["kind", "day", "time", "purpose"], None),
         ("clinician", f"/clinician/contacts/{contact.id}/outcome", {"outcome": "kept"}, ["note", "rating", "outcome"], None),
         ("clinician", f"/clinician/enrolments/{e}/close", {}, ["reason"], None),
+        ("clinician", f"/clinician/enrolments/{e}/information", {}, ["information"], None),
         ("clinician", f"/clinician/enrolments/{e}/extend", {}, ["days"], None),
         ("clinician", f"/clinician/enrolments/{e}/end-date", {}, ["ends_on"], None),
         ("clinician", f"/clinician/enrolments/{e}/schedule",

@@ -24,6 +24,8 @@ from webapp.core.numbers import int_or_none
 from webapp.extensions import db, limiter
 from webapp.groups import services as group_services
 from webapp.messages import services as message_services
+from webapp.library import services as library_services
+from webapp.library.forms import ShareInformationForm
 from webapp.messages.services import conversations_for
 from webapp.programme import enrolments
 from webapp.programme import services as patient_services
@@ -396,10 +398,16 @@ def care(enrolment_id: int):
     """The care plan, the follow-up contacts and the group."""
     enrolment, programme, _since = _open_section(enrolment_id, "enrolment.care")
     drafts.take()  # a contact note written when the session had ended goes back into its form here
+    share_form = ShareInformationForm()
+    share_form.information.choices = library_services.information_choices(get_catalogue(), current_user.locale)
     return _render_section(
         "clinician/enrolment_care.html", "care", enrolment, programme,
         plan=plan_services.get_plan(enrolment), contacts=plan_services.contacts_for(enrolment),
-        group=group_services.sessions_for([enrolment.id]).get(enrolment.id))
+        group=group_services.sessions_for([enrolment.id]).get(enrolment.id),
+        share_form=share_form, content_language_names=LANGUAGE_NAMES,
+        information_sent=library_services.sent_items(
+            get_catalogue(), library_services.shared_for([enrolment.id]).get(enrolment.id, []), enrolment.patient.locale),
+        handouts=library_services.handouts(get_catalogue(), enrolment.patient.locale))
 
 
 @bp.route("/enrolments/<int:enrolment_id>/settings")

@@ -87,6 +87,8 @@ class ParsedFile:
     form_links: list[tuple[str, int]] = field(default_factory=list)
     # True when the file could not be read or parsed at all (see unreadable_file).
     unreadable: bool = False
+    # The number of the file's last line (a missing block is reported there when nothing follows it).
+    last_line: int = 1
 
 
 # --- reading files and checking the kind of every value ------------------------------
@@ -319,7 +321,11 @@ def parse_module_file(text: str, path: str) -> ParsedFile:
 
     env: dict = {"module_links": [], "form_links": [], "problems": problems, "path": path, "offset": offset}
     tokens = content_parser.parse(body, env)
-    parsed = ParsedFile(path=path, meta=meta, pages=[], problems=problems)
+    parsed = ParsedFile(path=path, meta=meta, pages=[], problems=problems,
+                        last_line=len(text.rstrip("\n").split("\n")))
+    if meta.get("listen"):
+        # Checked like an '::: audio' block: the media must exist, be audio and have a transcript.
+        parsed.media_refs.append(("audio", meta["listen"], line_of_key(front or "", "listen", first_line=2)))
     _check_text(tokens, parsed, offset)
     parsed.pages = _build_pages(tokens, meta.get("title") or "", parsed, offset, env)
     parsed.module_links = env["module_links"]
@@ -373,6 +379,21 @@ def _clean_meta(meta: dict, front: str, path: str, problems: list[Problem]) -> d
         clean["minutes"] = minutes
     elif minutes is not None:
         problems.append(Problem(path, line("minutes"), "minutes must be a whole number above zero", "e.g. 'minutes: 20'"))
+    # Who translated and reviewed a translation, and when (the editor's catalogue shows them).
+    for key in ("translated_by", "reviewed_by"):
+        person = value(key, (str, float), "write the name after the colon, e.g. 'reviewed_by: Leila Ahmadi'")
+        if person is not None and str(person).strip():
+            clean[key] = str(person).strip()
+    reviewed_on = meta.get("reviewed_on")
+    if isinstance(reviewed_on, datetime.date) and not isinstance(reviewed_on, datetime.datetime):
+        clean["reviewed_on"] = reviewed_on
+    elif reviewed_on is not None:
+        problems.append(Problem(path, line("reviewed_on"), f"reviewed_on must be a date, not {describe(reviewed_on)}",
+                                "write the date as yyyy-mm-dd without quotes, e.g. 'reviewed_on: 2026-12-01'"))
+    # An optional read-aloud recording of the whole module: an audio media id.
+    listen = value("listen", str, "write the id of an audio in media/, e.g. 'listen: pain-info-sv'")
+    if listen:
+        clean["listen"] = listen
     for key in ("version", "translates"):
         number = value(key, int, f"e.g. '{key}: 1'")
         if number is not None and number >= 1:

@@ -16,6 +16,7 @@ a questionnaire) becomes a Problem on that file, and everything else loads.
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 import time
@@ -28,6 +29,7 @@ from flask import current_app
 from markupsafe import Markup
 
 from webapp.config import PROJECT_ROOT
+from webapp.content.glossary import Glossary, check_terms, load_glossaries
 from webapp.content.parser import (
     ID_RE,
     ParsedFile,
@@ -102,6 +104,12 @@ class ModuleVersion:
     pages: list
     answer_blocks: list
     problems: list[Problem]
+    # A translation's provenance (front matter): who translated it, who reviewed it and when.
+    translated_by: str | None = None
+    reviewed_by: str | None = None
+    reviewed_on: datetime.date | None = None
+    # The id of an audio that reads the whole module aloud ("listen"), if the content has one.
+    listen: str | None = None
 
     def __post_init__(self) -> None:
         # The title travels without its version (breadcrumbs, lists): it keeps its language.
@@ -178,6 +186,8 @@ class Programme:
     # Questionnaires sent automatically: (form id, "start" or "end").
     # (form id, "start" | "end" | days after the start)
     measures: list[tuple[str, str | int]] = field(default_factory=list)
+    # Patient information anyone may read without logging in (the information library).
+    public: bool = False
 
     def title(self, locale: str) -> Text:
         """The title in ``locale``, else in the default language; the ``Text`` says which."""
@@ -201,6 +211,8 @@ class Catalogue:
     problems: list[Problem] = field(default_factory=list)
     # Questionnaire definitions from content/forms (see webapp.questionnaires).
     forms: dict = field(default_factory=dict)
+    # The key terms per language (content/glossary/<lang>.yaml, see content/glossary.py).
+    glossaries: dict[str, Glossary] = field(default_factory=dict)
     signature: tuple = ()
     load_seconds: float = 0.0
 
@@ -251,10 +263,16 @@ def content_signature(*roots: Path) -> tuple:
 
 
 def load_catalogue(root: Path = CONTENT_ROOT, media_root: Path = MEDIA_ROOT,
-                   forms_root: Path = FORMS_ROOT) -> Catalogue:
-    """Read, parse and check all content; problems are collected, never raised."""
+                   forms_root: Path = FORMS_ROOT, glossary_root: Path | None = None) -> Catalogue:
+    """Read, parse and check all content; problems are collected, never raised.
+
+    The glossaries are read from ``glossary_root``, by default the folder
+    ``glossary`` next to the modules' folder (content/glossary).
+    """
     started = time.perf_counter()
-    catalogue = Catalogue(signature=content_signature(root, media_root, forms_root))
+    glossary_root = glossary_root if glossary_root is not None else root.parent / "glossary"
+    catalogue = Catalogue(signature=content_signature(root, media_root, forms_root, glossary_root))
+    catalogue.glossaries = load_glossaries(glossary_root, _rel, catalogue.problems)
     catalogue.media = _load_media(media_root, catalogue.problems)
     catalogue.forms, form_problems = load_questionnaires(forms_root)
     catalogue.problems.extend(form_problems)
@@ -500,6 +518,8 @@ def _programme_settings(path: Path, problems: list[Problem], form_ids: set[str])
         descriptions=text_map(data.get("description"), "description", line=line_of_key(text, "description")),
         default_language=default, languages=languages, recommended_days=days,
         pace=pace, opening=opening, path=rel, welcome={lang: value.strip() for lang, value in welcome.items()},
+        public=bool(get("public", bool, default=False,
+                        fix="write 'public: true' for patient information anyone may read, or leave it out")),
     )
     measures_line = line_of_key(text, "measures")
     for measure in get("measures", list, default=[], fix="write one '- {form: …, at: …}' line per measure"):
@@ -555,19 +575,12 @@ def _load_module(folder: Path, programme: Programme, position: int, catalogue: C
         problems.append(Problem(_rel(folder), 1, f"the module has no {default}.md (the default language)",
                                 f"add {_rel(folder / (default + '.md'))}"))
         return None
-    source_ids = [(k, i, n) for k, i, _line, n in parsed[default].answer_blocks]
     for lang, result in parsed.items():
         # An unreadable file already has its problem; comparing its (empty) blocks would only add noise.
         if lang != default and not result.unreadable and not parsed[default].unreadable:
-            ids = [(k, i, n) for k, i, _line, n in result.answer_blocks]
-            if sorted(ids) != sorted(source_ids):
-                missing = sorted({i for _k, i, _n in source_ids} - {i for _k, i, _n in ids})
-                extra = sorted({i for _k, i, _n in ids} - {i for _k, i, _n in source_ids})
-                detail = "; ".join(filter(None, [f"missing {', '.join(missing)}" if missing else "",
-                                                f"not in {default}: {', '.join(extra)}" if extra else "",
-                                                "task items differ in number" if not missing and not extra else ""]))
-                result.problems.append(Problem(result.path, 1, f"the questions and tasks differ from {default}.md ({detail})",
-                                               f"use the same block ids, and the same number of task items, as {default}.md"))
+            _compare_answer_blocks(parsed[default], result, default)
+            if lang in catalogue.glossaries:
+                result.problems.extend(_glossary_problems(catalogue.glossaries[lang], folder, default, lang, result))
         # parse_module_file leaves only values of the right kind in meta.
         meta = result.meta
         module.versions[lang] = ModuleVersion(
@@ -575,7 +588,8 @@ def _load_module(folder: Path, programme: Programme, position: int, catalogue: C
             description=meta.get("description", ""), minutes=meta.get("minutes"),
             kind=meta.get("kind", "normal"), version=meta.get("version", 1),
             translates=meta.get("translates"), pages=result.pages, answer_blocks=result.answer_blocks,
-            problems=result.problems,
+            problems=result.problems, translated_by=meta.get("translated_by"), reviewed_by=meta.get("reviewed_by"),
+            reviewed_on=meta.get("reviewed_on"), listen=meta.get("listen"),
         )
         problems.extend(result.problems)
     for lang in programme.languages:
@@ -587,6 +601,42 @@ def _load_module(folder: Path, programme: Programme, position: int, catalogue: C
                                     # Bandit B608: a message text, not SQL.
                                     f"update the text and set 'translates: {module.versions[default].version}'", severity="warning"))  # nosec B608
     return module
+
+
+def _glossary_problems(glossary: Glossary, folder: Path, default: str, lang: str, result: ParsedFile) -> list[Problem]:
+    """The glossary check of one translation against the default language's file."""
+    source_file, file = folder / f"{default}.md", folder / f"{lang}.md"
+    return check_terms(glossary, default, read_content_text(source_file), _rel(source_file),
+                       read_content_text(file), result.path)
+
+
+def _compare_answer_blocks(source: ParsedFile, translation: ParsedFile, default: str) -> None:
+    """Every question and task of the default language must be in the translation, with the same id.
+
+    Each missing id is reported on the line of the translation where it should
+    be: just before the block that follows it in the default language (or at the
+    end of the file), with the default language's line for reference.
+    """
+    present = {block_id: (kind, line, items) for kind, block_id, line, items in translation.answer_blocks}
+    source_ids = {block_id for _k, block_id, _l, _n in source.answer_blocks}
+    end_line = translation.last_line
+    for index, (kind, block_id, source_line, items) in enumerate(source.answer_blocks):
+        if block_id not in present:
+            following = next((present[i][1] for _k, i, _l, _n in source.answer_blocks[index + 1:] if i in present),
+                             end_line)
+            translation.problems.append(Problem(
+                translation.path, following,
+                f"the {kind} '{block_id}' of {default}.md (line {source_line}) is missing here",
+                f"add '::: {kind} {block_id}' with the translated text, as in {default}.md"))
+        elif present[block_id][0] != kind or present[block_id][2] != items:
+            translation.problems.append(Problem(
+                translation.path, present[block_id][1],
+                f"'{block_id}' differs from {default}.md line {source_line} (the kind of block or the number of task items)",
+                f"make it a '{kind}' block with {items} item(s), as in {default}.md"))
+    for kind, block_id, line, _items in translation.answer_blocks:
+        if block_id not in source_ids:
+            translation.problems.append(Problem(translation.path, line, f"the {kind} '{block_id}' is not in {default}.md",
+                                                f"use the block ids of {default}.md"))
 
 
 def _check_references(result: ParsedFile, lang: str, catalogue: Catalogue, form_ids: set[str],
@@ -624,6 +674,12 @@ def _check_references(result: ParsedFile, lang: str, catalogue: Catalogue, form_
 # --- the app's copy --------------------------------------------------------------
 
 
+def _roots(app) -> tuple[Path, Path, Path, Path]:
+    """The content, media, forms and glossary folders of the app (the glossary sits next to the modules)."""
+    content = Path(app.config["CONTENT_ROOT"])
+    return content, Path(app.config["MEDIA_ROOT"]), Path(app.config["FORMS_ROOT"]), content.parent / "glossary"
+
+
 def init_catalogue(app) -> None:
     """Load the catalogue once at start-up; in development, reload when files change.
 
@@ -642,7 +698,7 @@ def init_catalogue(app) -> None:
             if now - state[0] < 1.0:
                 return
             state[0] = now
-            roots = (Path(app.config["CONTENT_ROOT"]), Path(app.config["MEDIA_ROOT"]), Path(app.config["FORMS_ROOT"]))
+            roots = _roots(app)
             signature = content_signature(*roots)
             # state[1]: the files a failed reload saw, so it is not retried (and logged) every second.
             if signature not in (app.extensions["lotsa_catalogue"].signature, state[1]):
@@ -652,7 +708,7 @@ def init_catalogue(app) -> None:
 
 def _load_into(app, *, keep_old: bool) -> bool:
     """Load the catalogue into the app; False if the load failed outside any one file."""
-    roots = (Path(app.config["CONTENT_ROOT"]), Path(app.config["MEDIA_ROOT"]), Path(app.config["FORMS_ROOT"]))
+    roots = _roots(app)
     try:
         catalogue = load_catalogue(*roots)
     except Exception as exc:  # the last resort above the per-file nets: the site must still start

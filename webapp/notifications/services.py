@@ -80,6 +80,8 @@ class Kind(str, enum.Enum):
     # Opt-in, to the clinicians of a care unit: a safety alert nobody has
     # acknowledged within the set working hours.
     SAFETY_ESCALATION = "safety_escalation"
+    # To the patient: the care team sent a page of patient information (it says no more than that).
+    INFORMATION_SHARED = "information_shared"
 
 
 # Kinds a patient chooses to get, per channel; the others are part of a service

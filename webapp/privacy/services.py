@@ -18,6 +18,7 @@ from webapp.core.audit import AccessLogEntry, concerns_patient
 from webapp.core.db import utcnow
 from webapp.extensions import db
 from webapp.groups.models import GroupMember
+from webapp.library.models import SharedInformation
 from webapp.messages.models import Conversation, Message
 from webapp.notifications.models import NotificationConsent, OutboxItem
 from webapp.programme.models import (
@@ -74,6 +75,7 @@ def collect(patient: User) -> dict:
         "care_plans": _all(select(CarePlanVersion).where(CarePlanVersion.plan_id.in_(plan_ids))),
         "follow_up_contacts": _all(select(FollowUpContact).where(FollowUpContact.enrolment_id.in_(enrolment_ids))),
         "groups": _all(select(GroupMember).where(GroupMember.enrolment_id.in_(enrolment_ids))),
+        "information_sent": _all(select(SharedInformation).where(SharedInformation.enrolment_id.in_(enrolment_ids))),
         "notifications_sent": _all(select(OutboxItem).where(OutboxItem.user_id == patient.id)),
         # Who in the care team has looked at the patient's data (a "logutdrag").
         "access_log": _access_extract(patient),

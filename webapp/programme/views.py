@@ -19,6 +19,7 @@ from webapp.core.markdown import render_markdown
 from webapp.core.numbers import int_or_none
 from webapp.extensions import db
 from webapp.groups import services as group_services
+from webapp.library import services as library_services
 from webapp.messages.services import conversations_for
 from webapp.programme import enrolments, services
 from webapp.questionnaires.services import waiting as waiting_questionnaires
@@ -67,6 +68,7 @@ def home():
     plans = plan_services.plans_for([e.id for e in rows])
     contacts = plan_services.upcoming_for_patient(open_ids)
     groups = group_services.sessions_for(open_ids)
+    information = library_services.shared_for(open_ids)
     shown = [(e, catalogue.programmes[e.programme_id]) for e in rows if e.programme_id in catalogue.programmes]
     schedules = services.schedules_for(shown)
     for enrolment, programme in shown:
@@ -79,6 +81,8 @@ def home():
             "questionnaires": forms_waiting.get(enrolment.id, []),
             "plan": plans.get(enrolment.id), "contacts": contacts.get(enrolment.id, []),
             "group": groups.get(enrolment.id),
+            "information": library_services.sent_items(catalogue, information.get(enrolment.id, []),
+                                                       current_user.locale),
         })
     changed = services.record_activity([e for e in rows if e.has_access])
     html = render_template("programme/home.html", cards=cards, render_markdown=render_markdown, forms=catalogue.forms)

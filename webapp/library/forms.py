@@ -1,0 +1,14 @@
+"""The clinician's form for sending a page of patient information."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import SelectField
+from wtforms.validators import InputRequired
+
+
+class ShareInformationForm(FlaskForm):
+    # Choices ("programme/module") are set by the view from the public programmes.
+    information = SelectField(_l("Information"), validators=[InputRequired(_l("Choose the information to send."))],
+                              validate_choice=True)
