@@ -1,7 +1,7 @@
 """safety alerts acknowledged by the care unit
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-03 12:07:11.539580
 
 """
@@ -12,7 +12,7 @@ import webapp.core.db
 
 # revision identifiers, used by Alembic.
 revision = '0013'
-down_revision = '0011'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 

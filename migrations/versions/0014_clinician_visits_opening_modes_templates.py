@@ -1,7 +1,7 @@
 """clinician visits, opening modes, message templates
 
 Revision ID: 0014
-Revises: 0011
+Revises: 0013
 Create Date: 2026-12-03 12:06:53.700851
 
 """
@@ -12,7 +12,7 @@ import webapp.core.db
 
 # revision identifiers, used by Alembic.
 revision = '0014'
-down_revision = '0011'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """patient contact changes and onboarding
 
 Revision ID: 0015
-Revises: 0011
+Revises: 0014
 Create Date: 2026-12-03 12:12:21.739719
 
 """
@@ -12,7 +12,7 @@ import webapp.core.db
 
 # revision identifiers, used by Alembic.
 revision = '0015'
-down_revision = '0011'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 

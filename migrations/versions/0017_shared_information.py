@@ -1,7 +1,7 @@
 """patient information sent to a patient
 
 Revision ID: 0017
-Revises: 0011
+Revises: 0015
 Create Date: 2026-12-03 12:30:00
 
 """
@@ -12,7 +12,7 @@ import webapp.core.db
 
 # revision identifiers, used by Alembic.
 revision = '0017'
-down_revision = '0011'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 
