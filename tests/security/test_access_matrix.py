@@ -169,8 +169,8 @@ def world(app, make, db):
     from webapp.core.db import utcnow
     from webapp.groups.models import GroupMember
     from webapp.groups.services import create_group
-    from webapp.questionnaires.models import SafetyAlert
     from webapp.messages.models import MessageTemplate
+    from webapp.questionnaires.models import SafetyAlert
     from webapp.questionnaires.services import send_round
 
     unit, other_unit = make.unit(), make.unit()

@@ -23,9 +23,9 @@ from webapp.core.identity import format_personal_number
 from webapp.core.numbers import int_or_none
 from webapp.extensions import db, limiter
 from webapp.groups import services as group_services
-from webapp.messages import services as message_services
 from webapp.library import services as library_services
 from webapp.library.forms import ShareInformationForm
+from webapp.messages import services as message_services
 from webapp.messages.services import conversations_for
 from webapp.programme import enrolments
 from webapp.programme import services as patient_services

@@ -16,8 +16,8 @@ GROUPS = [
     (_l("Your programmes"), ["enrolments", "enrolment_history", "schedule", "module_progress", "groups"]),
     (_l("Your answers in the modules"), ["answers", "answer_versions"]),
     (_l("Messages"), ["messages"]),
-    (_l("Questionnaires"), ["questionnaires_sent", "questionnaire_answers"]),
-    (_l("Plans and follow-ups"), ["care_plans", "follow_up_contacts"]),
+    (_l("Questionnaires"), ["questionnaires_sent", "questionnaire_answers", "safety_alerts"]),
+    (_l("Plans and follow-ups"), ["care_plans", "follow_up_contacts", "information_sent"]),
     (_l("Notifications we sent you"), ["notifications_sent"]),
     (_l("Who has looked at your information"), ["access_log"]),
 ]
@@ -29,7 +29,9 @@ SECTIONS = {
     "enrolments": _l("Programmes"), "enrolment_history": _l("Programme history"), "schedule": _l("Schedule"),
     "module_progress": _l("Progress"), "answers": _l("Answers"), "answer_versions": _l("Every saved answer"),
     "messages": _l("Messages"), "questionnaires_sent": _l("Questionnaires sent to you"),
-    "questionnaire_answers": _l("Questionnaire answers"), "care_plans": _l("Care plans"),
+    "questionnaire_answers": _l("Questionnaire answers"),
+    "safety_alerts": _l("Answers your care team was alerted about, and what they did"), "care_plans": _l("Care plans"),
+    "information_sent": _l("Patient information your care team sent you"),
     "follow_up_contacts": _l("Follow-up contacts"), "groups": _l("Groups"),
     "notifications_sent": _l("Notifications sent"), "access_log": _l("Who has looked at your information"),
 }

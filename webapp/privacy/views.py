@@ -70,16 +70,8 @@ def readable(field: str, value) -> str:
             return format_personal_number(value)
         return EMBEDDED.sub(_embedded, value)
     return "" if value is None else str(value)
-SECTION_LABELS = {
-    "account": _l("Account"), "notification_choices": _l("Notification choices"), "sessions": _l("Log-ins"),
-    "enrolments": _l("Programmes"), "enrolment_history": _l("Programme history"), "schedule": _l("Schedule"),
-    "module_progress": _l("Progress"), "answers": _l("Answers"), "answer_versions": _l("Every saved answer"),
-    "messages": _l("Messages"), "questionnaires_sent": _l("Questionnaires sent to you"),
-    "questionnaire_answers": _l("Questionnaire answers"),
-    "safety_alerts": _l("Answers your care team was alerted about, and what they did"), "care_plans": _l("Care plans"),
-    "follow_up_contacts": _l("Follow-up contacts"), "groups": _l("Groups"),
-    "notifications_sent": _l("Notifications sent"), "access_log": _l("Who has looked at your information"),
-}
+
+
 
 
 def _json_download(data: dict, name: str) -> Response:

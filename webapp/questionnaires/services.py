@@ -24,7 +24,7 @@ from webapp.core.db import utcnow
 from webapp.core.urls import external_url
 from webapp.extensions import db
 from webapp.notifications.services import Kind, notify
-from webapp.programme.enrolments import add_event, sender_of
+from webapp.programme.enrolments import sender_of
 from webapp.programme.models import Enrolment
 from webapp.questionnaires.alerts import raise_alert
 from webapp.questionnaires.models import Dispatch, Round, Submission
