@@ -56,7 +56,9 @@ def test_phq9_with_a_safety_answer(app, browser, live_server, make, db, smtp_ser
     axe(phone, "urgent help")
 
     staff.goto(live_server.url + "/clinician/")
-    assert staff.get_by_text("Säkerhetssvar").first.is_visible()
+    # The row is first, marked in words (the badge) and not only by colour.
+    first_row = staff.locator("table.caseload tbody tr").first
+    assert "is-safety" in first_row.get_attribute("class") and first_row.locator(".flag-safety").is_visible()
     staff.goto(f"{live_server.url}/clinician/enrolments/{enrolment_id}/outcomes")
     chart = staff.locator("svg.chart")
     assert chart.is_visible()
