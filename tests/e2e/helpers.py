@@ -34,12 +34,13 @@ def unused_code(email: str, secret: str | None = None) -> str:
     from webapp.extensions import db
 
     db.session.expire_all()
-    user = db.session.scalar(select(User).where(User.email == email))
-    db.session.commit()  # the server must not wait for this read's transaction (SQLite)
-    totp = pyotp.TOTP(secret or user.totp_secret)
+    stored, last_step = db.session.execute(select(User.totp_secret, User.totp_last_step)
+                                           .where(User.email == email)).one()
+    db.session.close()  # the server must not wait for this read's transaction (SQLite)
+    totp = pyotp.TOTP(secret or stored)
     step = int(time.time() // 30)
     for candidate in (step, step + 1, step - 1):
-        if candidate > (user.totp_last_step or 0):
+        if candidate > (last_step or 0):
             return totp.generate_otp(candidate)
     raise AssertionError("no unused two-factor step left in the window")
 
@@ -51,5 +52,5 @@ def is_patient(email: str) -> bool:
     from webapp.extensions import db
 
     role = db.session.scalar(select(User.role).where(User.email == email))
-    db.session.commit()
+    db.session.close()
     return role == "patient"

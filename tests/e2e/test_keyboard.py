@@ -42,6 +42,7 @@ def test_login_to_saved_answer_without_a_mouse(page, live_server, make, db):
     page.keyboard.type(PASSWORD)
     page.keyboard.press("Enter")
     page.wait_for_url("**/auth/two-factor")  # the second step: the code from the app, typed too
+    _tab_to(page, "el.id === 'code'", "the code field")
     page.keyboard.type(unused_code(email))
     page.keyboard.press("Enter")
     page.wait_for_url("**/home")
