@@ -100,7 +100,7 @@ def test_registered_patient_logs_in_with_eid(auth, client, db, make, oidc_provid
                                                                   AccessLogEntry.actor_id == patient.id)).one()
     assert "method=eid provider=eid acr=http://id.elegnamnden.se/loa/1.0/loa3" == login_entry.detail
     account = client.get("/auth/account").get_data(as_text=True)
-    assert "Logins" in account and "e-ID: BankID / Freja eID Plus" in account
+    assert "Inloggningar" in account and "e-legitimation: BankID / Freja eID Plus" in account
 
 
 def test_invited_patient_first_eid_login_accepts_the_invitation(app, auth, client, db, make, oidc_provider):
@@ -303,7 +303,7 @@ def test_eid_session_confirms_with_eid_before_export(auth, client, db, make, oid
     response = client.get("/account/my-data.json")
     assert "/auth/reauthenticate" in response.location
     page = client.get(response.location).get_data(as_text=True)
-    assert "Confirm with BankID / Freja eID Plus" in page and 'name="password"' not in page
+    assert "Bekräfta med BankID / Freja eID Plus" in page and 'name="password"' not in page
     assert "/auth/eid/eid?next=/account/my-data.json&amp;reauth=1" in page
     location = start(auth, "eid", next="/account/my-data.json", reauth="1")
     assert parse_qs(urlsplit(location).query)["prompt"] == ["login"]

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from webapp.account import forms, services
 from webapp.account.services import ContactError
+from webapp.auth.views import fresh_login_required
 from webapp.core.access import role_required
 from webapp.core.urls import external_url, safe_next
 from webapp.extensions import db, limiter
@@ -31,12 +32,6 @@ CONTACT_MESSAGES = {
     "expired": lambda: _("The link or code is too old. Ask for a new one."),
     "wrong_code": lambda: _("The code is wrong. Check the SMS and try again, or ask for a new code."),
 }
-
-
-def _fresh_authentication(view):
-    """Changing the login e-mail will need a recent login ("fresh authentication", from the
-    e-ID work). This is the one place that guard goes; until then it lets the request through."""
-    return view
 
 
 def _per_user(name: str):
@@ -71,7 +66,7 @@ def contact():
 
 @bp.route("/account/contact/email", methods=["POST"])
 @role_required("patient")
-@_fresh_authentication
+@fresh_login_required
 @limiter.limit("5 per hour", key_func=_per_user("email-change"))
 def change_email():
     """Send a confirmation link to a new e-mail address."""
