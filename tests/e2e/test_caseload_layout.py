@@ -98,6 +98,8 @@ def test_caseload_layout_safety_first_and_acknowledged_for_the_unit(app, page, l
     page.locator("main form button[type=submit]").click()
     page.wait_for_url("**/clinician/enrolments/*")
     assert page.locator(".safety-banner").count() == 0
+    # The history lives in the enrolment's "Settings & access" section.
+    page.get_by_role("navigation", name="Delar av inskrivningen").get_by_role("link", name="Inställningar och åtkomst").click()
     assert "Ringde patienten och bokade ett besök i morgon." in page.locator("ul.history").inner_text()
 
     # Jonas, in the same unit, no longer has it on top.

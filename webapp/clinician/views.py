@@ -37,7 +37,7 @@ bp = Blueprint("clinician", __name__, url_prefix="/clinician", template_folder="
 FLAG_LABELS = {
     "safety": _l("Safety answer not yet acknowledged"),
     "message": _l("Unread message from the patient"),
-    "feedback": _l("New answers since the care team's last message"),
+    "feedback": _l("New answers waiting for feedback"),
     "inactive": _l("Inactive 14+ days"),
     "duration_reached": _l("Recommended duration reached"),
     "closing_soon": _l("Recommended duration ends soon"),
