@@ -63,6 +63,9 @@ def test_patient_and_clinician_log_in_with_eid(browser, site, app, db, make, oid
     axe(phone, "login page with e-ID")
     phone.get_by_role("link", name=re.compile("BankID")).click()
     provider_login(phone, "tolvan")
+    # The first login of an invited patient (e-ID accepts the invitation) starts the short introduction.
+    phone.wait_for_url(site + "/welcome/about")
+    phone.locator("form[action$='/welcome/done'] button").click()
     phone.wait_for_url(site + "/home")
     assert phone.get_by_role("heading", level=1).inner_text() == "Välkommen, Tolvan Tolvansson"
     assert phone.get_by_text("Digital smärtskola").first.is_visible()
