@@ -9,6 +9,7 @@ import unicodedata
 import pytest
 from pypdf import PdfReader
 
+from tests.e2e.helpers import unused_code
 from tests.fixtures.plugin import PASSWORD
 
 pytestmark = pytest.mark.e2e
@@ -31,7 +32,11 @@ def _log_in(page, url, email):
     page.goto(url + "/auth/login")
     page.locator("#email").fill(email)
     page.locator("#password").fill(PASSWORD)
-    page.locator("main form button[type=submit]").click()
+    with page.expect_navigation():
+        page.locator("main form button[type=submit]").click()
+    if "/auth/two-factor" in page.url:  # the patient's second step: a code from their app
+        page.locator("#code").fill(unused_code(email))
+        page.locator("main form button[type=submit]").click()
     page.wait_for_url("**/home")
 
 
