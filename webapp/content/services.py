@@ -376,7 +376,8 @@ def _load_media_item(manifest: Path, problems: list[Problem]) -> Media | None:
 def _media_seconds(path: Path) -> int | None:
     """How long a recording or film is, for the player's label; None if the file says nothing readable."""
     try:
-        info = getattr(mutagen.File(path), "info", None)
+        with open(path, "rb") as handle:  # closed here: mutagen leaves a path it opened to the collector
+            info = getattr(mutagen.File(handle), "info", None)
     except Exception:  # a damaged file loses its length label, never the page
         return None
     length = getattr(info, "length", None)
