@@ -141,7 +141,7 @@ def test_feedback_opens_exactly_the_next_module_and_marks_the_answers_read(clien
     auth.post(f"{base}/feedback", {"body": "En fråga till", "send": "1"}, f"{base}/answers")
     assert _open_modules(db, enrolment) == ["pain-physiology", "treatment"]
     auth.post(f"{base}/feedback", {"body": "Nu nästa", "open_next": "y", "send": "1"}, f"{base}/answers")
-    assert _open_modules(db, enrolment) == ["pain-physiology", "treatment", "physical-activity"]
+    assert _open_modules(db, enrolment) == ["pain-physiology", "treatment", "flare-up-plan"]
 
 
 def test_feedback_skips_modules_left_out_and_keeps_an_empty_text(client, auth, clinician, make, unit, db):
@@ -154,7 +154,7 @@ def test_feedback_skips_modules_left_out_and_keeps_an_empty_text(client, auth, c
     assert empty.status_code == 400 and "Write your feedback" in empty.get_data(as_text=True)
     assert _open_modules(db, enrolment) == ["pain-physiology"]
     auth.post(f"{base}/feedback", {"body": "Fint", "open_next": "y", "send": "1"}, f"{base}/answers")
-    assert _open_modules(db, enrolment) == ["pain-physiology", "physical-activity"]
+    assert _open_modules(db, enrolment) == ["pain-physiology", "flare-up-plan"]
 
 
 def test_programme_opening_is_read_from_programme_yaml(app):

@@ -138,9 +138,9 @@ def test_acknowledging_records_who_when_and_the_note_in_history_and_access_log(a
     assert ("safety_alert.view", units["enrolment"].id) in logged
     assert ("safety_alert.acknowledge", units["enrolment"].id) in logged
     # The enrolment page's history shows the note (as text), the banner is gone.
-    page = client.get(f"/clinician/enrolments/{units['enrolment'].id}").get_data(as_text=True)
+    page = client.get(f"/clinician/enrolments/{units['enrolment'].id}/settings").get_data(as_text=True)
     assert "Ringde patienten, bokade besök i morgon &lt;b&gt;" in page
-    assert f"/clinician/alerts/{alert.id}" not in page
+    assert f"/clinician/alerts/{alert.id}" not in client.get(f"/clinician/enrolments/{units['enrolment'].id}").get_data(as_text=True)
     # A second acknowledgement (a colleague's older tab) changes nothing.
     again = auth.post(url, {"note": "Något annat"}, url)
     assert again.status_code == 302

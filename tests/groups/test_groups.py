@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pyotp
 import pytest
 from sqlalchemy import func, select
 
@@ -101,6 +102,7 @@ def test_members_see_their_sessions_and_nothing_of_each_other(app, s, db):
 
     anna = db.session.scalars(select(User).where(User.email == "anna@lotsa.example")).one()
     set_password(anna, "correct horse battery")
+    anna.totp_secret = pyotp.random_base32()  # her second step at log-in (an app code)
     enrolment = db.session.scalars(select(Enrolment).where(Enrolment.patient_id == anna.id)).one()
     enrolment.status, enrolment.started_at = "active", enrolment.created_at
     db.session.commit()

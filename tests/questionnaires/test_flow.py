@@ -79,7 +79,7 @@ def test_send_answer_and_follow_with_a_safety_answer(setup, db):
     assert Auth(s["sc"], db).post(url, {"note": "  "}, url).status_code == 400
     assert Auth(s["sc"], db).post(url, {"note": "Ringde patienten, bokade besök"}, url).status_code == 302
     assert db.session.get(Enrolment, s["e"].id).safety_flag_at is None
-    assert "Ringde patienten, bokade besök" in s["sc"].get(f"/clinician/enrolments/{s['e'].id}").get_data(as_text=True)
+    assert "Ringde patienten, bokade besök" in s["sc"].get(f"/clinician/enrolments/{s['e'].id}/settings").get_data(as_text=True)
     assert 'class="is-safety"' not in s["sc"].get("/clinician/").get_data(as_text=True)
 
 
@@ -160,7 +160,7 @@ def test_programme_measures_go_out_at_start_and_when_all_modules_are_done(app, m
     before = db.session.scalars(select(Dispatch.form_id).where(Dispatch.purpose == "before")).all()
     assert sorted(before) == ["managing-pain", "peg"]
     # Leave out all but the first module, then finish it: the "after" measures follow.
-    for module in ["treatment", "physical-activity", "everyday-activity", "psychology", "lifestyle", "family", "closing"]:
+    for module in ["treatment", "flare-up-plan", "physical-activity", "everyday-activity", "psychology", "lifestyle", "family", "closing"]:
         db.session.add(ScheduleEntry(enrolment_id=enrolment.id, module_id=module, is_skipped=True))
     db.session.commit()
     pc = app.test_client()

@@ -120,7 +120,7 @@ def persian(app, make, db):
 
 
 def test_clinician_sees_before_sending_that_there_is_no_persian_phq9(persian):
-    html = persian["sc"].get(f"/clinician/enrolments/{persian['e'].id}").get_data(as_text=True)
+    html = persian["sc"].get(f"/clinician/enrolments/{persian['e'].id}/outcomes").get_data(as_text=True)
     assert "The patient reads Persian." in html
     assert "PHQ-9 – low mood: no version in Persian. The patient sees it in Swedish, with a note." in html
     assert "GAD-7 – worry and anxiety: no version in Persian." in html

@@ -37,6 +37,21 @@ SECTIONS = {
 }
 
 FIELDS = {
+    # e-ID and sessions (issue 16), the enrolment page (issue 17), alerts and information sent.
+    "hsa_id": _l("HSA-id (staff only)"),
+    "method": _l("How the log-in was made"),
+    "provider": _l("e-ID service"),
+    "acr": _l("Assurance level of the log-in"),
+    "authenticated_at": _l("Identity last confirmed"),
+    "opening": _l("How modules open"),
+    "answers_read_at": _l("Answers last read by the care team"),
+    "submission_id": _l("Questionnaire answer (number)"),
+    "escalate_at": _l("Colleagues told if not acknowledged by"),
+    "escalated_at": _l("Colleagues told"),
+    "acknowledged_at": _l("Acknowledged"),
+    "acknowledged_by_id": _l("Acknowledged by (number)"),
+    "shared_by_id": _l("Sent by (number)"),
+    "shared_at": _l("Sent"),
     "id": _l("Number in Lotsa"),
     "role": _l("Role"),
     "email": _l("E-mail address"),
