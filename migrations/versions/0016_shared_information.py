@@ -1,6 +1,6 @@
 """patient information sent to a patient
 
-Revision ID: 0017
+Revision ID: 0016
 Revises: 0015
 Create Date: 2026-12-03 12:30:00
 
@@ -11,7 +11,7 @@ import webapp.core.db
 
 
 # revision identifiers, used by Alembic.
-revision = '0017'
+revision = '0016'
 down_revision = '0015'
 branch_labels = None
 depends_on = None
