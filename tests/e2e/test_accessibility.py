@@ -14,7 +14,7 @@ import pytest
 from tests.e2e.helpers import unused_code
 from tests.fixtures.plugin import PASSWORD
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.once_per_matrix]
 
 
 def _login(page, server, user, secret=None):
