@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyotp
 import pytest
 from flask_login import current_user
 from sqlalchemy import event, text
@@ -271,8 +272,8 @@ class Browser:
         return status, page
 
 
-def _seed(url: str) -> tuple[str, int]:
-    """A care unit, a clinician and a patient with an open enrolment; returns the patient's e-mail and enrolment."""
+def _seed(url: str) -> tuple[str, int, str]:
+    """A care unit, a clinician and a patient with an open enrolment: the patient's e-mail, enrolment and app key."""
     from tests.fixtures.plugin import Factory
     from webapp import create_app
     from webapp.extensions import db
@@ -284,7 +285,7 @@ def _seed(url: str) -> tuple[str, int]:
         clinician = make.user("clinician", units=[unit])
         user = make.user("patient", email="fault.patient@lotsa.example", locale="en")
         enrolment = make.enrolment(user, unit, clinician)
-        seeded = (user.email, enrolment.id)
+        seeded = (user.email, enrolment.id, user.totp_secret)
         db.session.remove()
         db.engine.dispose()
     return seeded
@@ -355,12 +356,12 @@ def _wait_for(check, seconds: float) -> float | None:
 
 @pytest.fixture(scope="module")
 def migrated_cluster(private_postgres, tmp_path_factory):
-    """The private cluster with the schema, and a patient to log in as: (cluster, e-mail, enrolment id)."""
+    """The private cluster with the schema, and a patient to log in as: (cluster, e-mail, enrolment id, app key)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("LOTSA_INSTANCE_PATH", str(tmp_path_factory.mktemp("instance")))
         migrate_to_head(private_postgres.url)
-        email, enrolment_id = _seed(private_postgres.url)
-    return private_postgres, email, enrolment_id
+        email, enrolment_id, secret = _seed(private_postgres.url)
+    return private_postgres, email, enrolment_id, secret
 
 
 @pytest.mark.postgres_only
@@ -388,7 +389,7 @@ def test_a_kept_connection_is_replaced_after_a_restart(migrated_cluster, tmp_pat
 
 @pytest.mark.postgres_only
 def test_gunicorn_rides_out_a_restart_and_a_frozen_database(migrated_cluster, tmp_path):
-    cluster, email, enrolment_id = migrated_cluster
+    cluster, email, enrolment_id, secret = migrated_cluster
     samples: list[Sample] = []
     lock = threading.Lock()
     acknowledged: set[str] = set()
@@ -399,6 +400,10 @@ def test_gunicorn_rides_out_a_restart_and_a_frozen_database(migrated_cluster, tm
         writer = Browser(base, samples, lock)
         writer.request("page", "/auth/login")
         status, _ = writer.request("login", "/auth/login", {"email": email, "password": PASSWORD})
+        assert status == 302
+        # The second step: a code from the patient's app.
+        writer.request("page", "/auth/two-factor")
+        status, _ = writer.request("login", "/auth/two-factor", {"code": pyotp.TOTP(secret).now()})
         assert status == 302
         thread_url = f"/e/{enrolment_id}/messages"
 
