@@ -91,6 +91,10 @@ def environment(env: dict):
         os.environ.update(saved)
 
 
+# Every seeded patient's authenticator key: each account keeps its own used step, so one
+# key for all is safe here and spares the callers a key per patient.
+PATIENT_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
 def seed(env: dict, patients: int, clinicians: int) -> dict:
     """Units, clinicians (with two-factor secrets), patients with active enrolments, opted in to e-mail.
 
@@ -120,6 +124,7 @@ def seed(env: dict, patients: int, clinicians: int) -> dict:
         for n in range(patients):
             patient = create_user(role="patient", email=f"patient{n}@soak.example", full_name=f"Patient {n}",
                                   password=PASSWORD)
+            patient.totp_secret = PATIENT_TOTP_SECRET  # patients log in with a second step too
             people.append(patient)
         db.session.flush()
         enrolments = []
@@ -208,9 +213,12 @@ class Client:
         return next((c.value for c in self.jar if c.name == name), None)
 
     def login(self, email: str, secret: str | None = None, code: str | None = None) -> bool:
-        """Password step, then (staff) the two-factor step with ``code`` or the current one."""
+        """Password step, then the two-factor step with ``code`` or the current one (a seeded
+        patient's key is PATIENT_TOTP_SECRET)."""
         self.request("/auth/login")
         status, _ = self.request("/auth/login", {"email": email, "password": PASSWORD})
+        if not secret and status == 302 and "/auth/two-factor" in self.last_location:
+            secret = PATIENT_TOTP_SECRET
         if secret:
             import pyotp
 
