@@ -41,9 +41,29 @@ def browser_type_launch_args(browser_type_launch_args):
     return args
 
 
+def buffered(app):
+    """The app with each response body read whole before the server writes it.
+
+    Werkzeug's development server does not close a response whose client went
+    away mid-transfer (a browser stops loading an audio file as soon as it knows
+    its length), which leaves the file open and fails the test with a
+    ResourceWarning. Reading and closing the body first removes that race;
+    Range requests still work, as the app answers them itself.
+    """
+    def wsgi(environ, start_response):
+        body = app(environ, start_response)
+        try:
+            return [b"".join(body)]
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+
+    return wsgi
+
+
 class LiveServer:
     def __init__(self, app):
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.server = make_server("127.0.0.1", 0, buffered(app), threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
