@@ -29,7 +29,7 @@ PAIN = {
                              ("1. Nerverna i kroppen", ["känner av tryck, värme,", "kyla och skada."])]),
  "en": ("How pain is made", [("3. The brain", ["weighs the signals together", "with thoughts, memories and", "feelings, and decides how", "much it hurts."]),
                              ("2. The spinal cord", ["passes the signals on", "up to the brain."]),
-                             ("1. The nerves in the body", ["sense pressure, heat,", "cold and damage."])]),
+                             ("1. Nerves in the body", ["sense pressure, heat,", "cold and damage."])]),
  "ar": ("كيف يتكوّن الألم", [("٣. الدماغ", ["يجمع الإشارات مع الأفكار", "والذكريات والمشاعر،", "ويقرّر شدة الألم."]),
                              ("٢. النخاع الشوكي", ["ينقل الإشارات", "إلى الدماغ."]),
                              ("١. الأعصاب في الجسم", ["تحسّ بالضغط والحرارة", "والبرودة والضرر."])]),
@@ -42,7 +42,7 @@ def pain_system(lang):
     rtl = lang in ("ar", "fa")
     W, H = 360, 440
     icon_x = W - 60 if rtl else 60          # icon column centre
-    tx = W - 120 if rtl else 120             # text start
+    tx = W - 112 if rtl else 112             # text start
     parts = [text(W / 2, 32, [title], size=19, weight="bold", anchor="middle", rtl=rtl)]
     tops = [60, 190, 310]
     # icons: brain, spinal cord, hand with a signal
@@ -61,8 +61,8 @@ def pain_system(lang):
         parts.append(f'<path d="M{icon_x-8},{y2 + 14} L{icon_x},{y2} L{icon_x+8},{y2 + 14} z" fill="{WARM}"/>')
     anchor = "start"
     for (head, lines), top in zip(rows, tops, strict=True):
-        parts.append(text(tx, top + 28, [head], size=16, weight="bold", anchor=anchor, rtl=rtl, fill=BRAND))
-        parts.append(text(tx, top + 50, lines, size=14, anchor=anchor, rtl=rtl))
+        parts.append(text(tx, top + 28, [head], size=17, weight="bold", anchor=anchor, rtl=rtl, fill=BRAND))
+        parts.append(text(tx, top + 50, lines, size=16, anchor=anchor, rtl=rtl, lh=20))
     return svg(W, H, lang, title, "\n".join(parts))
 
 # ---- 2. pacing: peaks and troughs vs a steady amount every day
