@@ -12,7 +12,7 @@ ACCESS_LOG_FORMAT := %(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss
 # gunicorn workers: 2 x cores + 1, as in production.
 WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) * 2 + 1 )))
 
-.PHONY: run test lint install install-test translations migrate chromium e2e bench wrk clean
+.PHONY: run test lint install install-test translations migrate chromium e2e bench wrk media-tools media clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,17 @@ wrk:
 	@command -v wrk >/dev/null || { \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q wrk; }
+
+# The tools media/generate.sh needs to rebuild the recordings and films (Debian's packages).
+# Debian's main archive has no MBROLA voices, so the voices are espeak-ng's own.
+media-tools:
+	@command -v espeak-ng >/dev/null && command -v ffmpeg >/dev/null && [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends espeak-ng ffmpeg fonts-dejavu-core; }
+
+# Rebuild every recording and film under media/ from its script (MEDIA="id ..." for some).
+media: media-tools
+	bash media/generate.sh $(MEDIA)
 
 # The benchmark suite (not part of `make test`): see bench/run.py. BENCH_ARGS="--quick" for a smoke run.
 bench: install-test translations wrk

@@ -18,7 +18,8 @@
 #       "[paus 5]"       5 seconds of silence; shown as "(paus)" in the transcript
 #                        (write "[pause 5]" in English and it shows as "(pause)")
 #       an empty line    starts a new paragraph in the transcript
-#   -> <lang>.mp3 (mono, 22050 Hz, 48 kbit/s) and <lang>.transcript.md
+#   -> <lang>.mp3 (mono, 16000 Hz, variable bit rate: speech at about 30 kbit/s,
+#      the long pauses nearly free, so the files are small enough to commit) and <lang>.transcript.md, for every language that has a script
 #
 #   Film             <id>/<lang>.slides.txt
 #       slides are separated by empty lines; inside a slide
@@ -37,12 +38,16 @@ export LC_ALL=C.UTF-8   # count characters, not bytes
 MEDIA_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$MEDIA_DIR"
 
-AUDIO_IDS=(breathing-anchor body-scan)
+AUDIO_IDS=(breathing-anchor body-scan relaxation relaxation-short mindfulness mindfulness-short
+           listen-pain-physiology-1 listen-pain-physiology-2 listen-pain-physiology-3
+           listen-pain-physiology-4 listen-pain-physiology-5 listen-pain-physiology-6)
 FILM_IDS=(what-is-pain what-is-act)
 
 RATE=140                 # espeak-ng words per minute: calm
 PITCH=45
 SAMPLE_RATE=22050
+AUDIO_SAMPLE_RATE=16000  # the exercises and "listen to this page" recordings
+AUDIO_QUALITY=7         # LAME VBR quality (0 best, 9 smallest)
 FONT_DIR=/usr/share/fonts/truetype/dejavu
 FONT_BOLD="$FONT_DIR/DejaVuSans-Bold.ttf"
 FONT_REGULAR="$FONT_DIR/DejaVuSans.ttf"
@@ -115,9 +120,9 @@ build_audio() {           # build_audio <id> <lang>
     ' "$script" > "$WORK/$id-$lang.ssml"
     espeak-ng -v "$(voice_for "$lang")" -s "$RATE" -p "$PITCH" -m -f "$WORK/$id-$lang.ssml" -w "$WORK/$id-$lang.wav"
 
-    # One second of quiet at the start, two at the end; mono MP3 at 48 kbit/s.
+    # One second of quiet at the start, two at the end; a small mono MP3.
     "${FFMPEG[@]}" -i "$WORK/$id-$lang.wav" -af "adelay=1000,apad=pad_dur=2" \
-        -ar "$SAMPLE_RATE" -ac 1 -c:a libmp3lame -b:a 48k \
+        -ar "$AUDIO_SAMPLE_RATE" -ac 1 -c:a libmp3lame -q:a "$AUDIO_QUALITY" \
         -map_metadata -1 -fflags +bitexact -flags:a +bitexact "$id/$lang.mp3"
 
     # The transcript: the spoken text as Markdown, pauses as "(paus)".
@@ -260,7 +265,12 @@ done
 
 for id in "${AUDIO_IDS[@]}"; do
     selected "$id" || continue
-    for lang in sv en; do build_audio "$id" "$lang"; done
+    # Every language with a script; a recording made by a person replaces
+    # <lang>.mp3 once its script is removed (keep the transcript).
+    for script in "$id"/*.script.txt; do
+        [[ -f "$script" ]] || { echo "generate.sh: $id has no <lang>.script.txt" >&2; exit 1; }
+        lang="$(basename "$script" .script.txt)"; build_audio "$id" "$lang"
+    done
 done
 for id in "${FILM_IDS[@]}"; do
     selected "$id" || continue

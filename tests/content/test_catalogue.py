@@ -109,7 +109,7 @@ def test_shipped_content_has_no_errors():
     catalogue = load_catalogue()
     assert [str(p) for p in catalogue.errors] == []
     assert {"pain-school", "act-long-term-pain", "pain-info"} <= set(catalogue.programmes)
-    assert len(catalogue.programmes["pain-school"].published_modules) == 9  # with the flare-up plan
+    assert len(catalogue.programmes["pain-school"].published_modules) == 10  # with the flare-up plan and work
     assert len(catalogue.programmes["act-long-term-pain"].published_modules) >= 6
 
 

@@ -11,6 +11,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from webapp.content.services import load_catalogue
+from webapp.content.stats import programme_stats
 
 
 @click.group()
@@ -48,3 +49,23 @@ def check(strict: bool) -> None:
     if catalogue.errors or (strict and catalogue.warnings):
         sys.exit(1)
     click.echo("\nNo errors.")
+
+
+@content.command("stats")
+@with_appcontext
+def stats() -> None:
+    """Per programme: modules with a goal, audio minutes per language, pictures with alt text, LIX per module."""
+    config = current_app.config
+    catalogue = load_catalogue(Path(config["CONTENT_ROOT"]), Path(config["MEDIA_ROOT"]), Path(config["FORMS_ROOT"]))
+    for programme in catalogue.programmes.values():
+        figures = programme_stats(catalogue, programme)
+        goals = sum(m.has_goal for m in figures.modules)
+        audio = ", ".join(f"{lang} {seconds / 60:.1f}" for lang, seconds in sorted(figures.audio_seconds.items()) if seconds)
+        values = [m.lix for m in figures.modules if m.lix is not None]
+        lix_range = f"{min(values):.0f}–{max(values):.0f}" if values else "no text"
+        click.echo(f"{programme.id}: {goals}/{len(figures.modules)} modules with goal and key points; "
+                   f"audio minutes {audio or 'none'}; pictures with alt text {figures.pictures[0]}/{figures.pictures[1]}; "
+                   f"LIX ({programme.default_language}) {lix_range}")
+        for module in figures.modules:
+            score = f"{module.lix:.0f}" if module.lix is not None else "no text"
+            click.echo(f"  {module.module_id}: goal {'yes' if module.has_goal else 'no'}, LIX {score}")

@@ -29,7 +29,8 @@ BAD_LINK_RE = re.compile(r"\]\(\s*(javascript|vbscript|data|file):", re.IGNORECA
 
 ANSWER_BLOCKS = {"reflection", "task", "rating"}
 MEDIA_BLOCKS = {"audio", "video", "image"}
-KNOWN_BLOCKS = ANSWER_BLOCKS | MEDIA_BLOCKS | {"tip", "summary"}
+# "goal": the module's goal and its key points, shown first on the module's first page.
+KNOWN_BLOCKS = ANSWER_BLOCKS | MEDIA_BLOCKS | {"tip", "summary", "goal"}
 MODULE_KINDS = {"normal", "summary"}
 
 log = logging.getLogger("webapp.content")
@@ -89,6 +90,8 @@ class ParsedFile:
     unreadable: bool = False
     # The number of the file's last line (a missing block is reported there when nothing follows it).
     last_line: int = 1
+    # The line of the '::: goal' block (0: the file has none), for the check across languages.
+    goal_line: int = 0
 
 
 # --- reading files and checking the kind of every value ------------------------------
@@ -476,6 +479,7 @@ def _build_pages(tokens: list[Token], module_title: str, parsed: ParsedFile, off
                 elif tokens[end].type == "container_block_close":
                     depth -= 1
                 end += 1
+            env["pages_before"] = len(pages)
             segment = _block_segment(token, tokens[index + 1:end - 1], parsed, offset, env)
             if segment is not None:
                 current.append(segment)
@@ -503,6 +507,32 @@ def _check_placement(name: str, attrs: dict, problem) -> None:
         attrs.pop("placement", None)
 
 
+def _split_list(inner: list[Token], env: dict) -> tuple[list[Markup], list[Token]]:
+    """The items of a block's first top-level list, pre-rendered, and the block's other tokens."""
+    items: list[Markup] = []
+    rest: list[Token] = []
+    index = 0
+    while index < len(inner):
+        token = inner[index]
+        if token.type == "bullet_list_open" and token.level == 1 and not items:
+            depth, end = 1, index + 1
+            while end < len(inner) and depth:
+                if inner[end].type == "bullet_list_open":
+                    depth += 1
+                elif inner[end].type == "bullet_list_close":
+                    depth -= 1
+                end += 1
+            for item_token in inner[index:end]:
+                if item_token.type == "inline" and item_token.level == 4:
+                    # Bandit B704: markdown-it output with raw HTML off.
+                    items.append(Markup(content_parser.renderer.renderInline(item_token.children or [], content_parser.options, env)))  # nosec B704
+            index = end
+            continue
+        rest.append(token)
+        index += 1
+    return items, rest
+
+
 def _block_segment(open_token: Token, inner: list[Token], parsed: ParsedFile, offset: int, env: dict) -> Segment | None:
     name, block_id, attrs = _block_words(open_token.info)
     line = (open_token.map[0] if open_token.map else 0) + offset + 1
@@ -522,28 +552,21 @@ def _block_segment(open_token: Token, inner: list[Token], parsed: ParsedFile, of
         problem(f"'{block_id}' is not a valid id", "use 3–64 lower-case letters, digits and hyphens, e.g. pain-diary")
         return None
 
+    if name == "goal":
+        items, rest = _split_list(inner, env)
+        if parsed.goal_line:
+            problem(f"the module already has a goal (line {parsed.goal_line})", "keep one '::: goal' block per module")
+        elif env.get("pages_before", 0):
+            problem("the goal belongs on the module's first page", "move the '::: goal' block before the first '##' page break that follows it")
+        parsed.goal_line = parsed.goal_line or line
+        if not _plain_text(rest):
+            problem("the goal block does not say what the goal is", "write one or two sentences about the goal above the list")
+        if not items:
+            problem("the goal block has no key points", "add the key points as a list: lines starting with '- '")
+        return Segment(kind="goal", html=_render(rest, env), items=tuple(items), line=line)
+
     if name == "task":
-        items: list[Markup] = []
-        rest: list[Token] = []
-        index = 0
-        while index < len(inner):
-            token = inner[index]
-            if token.type == "bullet_list_open" and token.level == 1 and not items:
-                depth, end = 1, index + 1
-                while end < len(inner) and depth:
-                    if inner[end].type == "bullet_list_open":
-                        depth += 1
-                    elif inner[end].type == "bullet_list_close":
-                        depth -= 1
-                    end += 1
-                for item_token in inner[index:end]:
-                    if item_token.type == "inline" and item_token.level == 4:
-                        # Bandit B704: markdown-it output with raw HTML off.
-                        items.append(Markup(content_parser.renderer.renderInline(item_token.children or [], content_parser.options, env)))  # nosec B704
-                index = end
-                continue
-            rest.append(token)
-            index += 1
+        items, rest = _split_list(inner, env)
         if not items:
             problem("the task has no list of things to tick off", "add a list: lines starting with '- '")
         parsed.answer_blocks.append(("task", block_id, line, len(items)))

@@ -110,6 +110,8 @@ class ModuleVersion:
     reviewed_on: datetime.date | None = None
     # The id of an audio that reads the whole module aloud ("listen"), if the content has one.
     listen: str | None = None
+    # Whether the file opens with a '::: goal' block (the module's goal and key points).
+    has_goal: bool = False
 
     def __post_init__(self) -> None:
         # The title travels without its version (breadcrumbs, lists): it keeps its language.
@@ -439,6 +441,15 @@ def _load_programme(path: Path, catalogue: Catalogue, form_ids: set[str]) -> Pro
                 version.problems.append(problems[-1])
             seen_answer_ids[block_id] = module.id
         programme.modules.append(module)
+    # A programme that states a goal for some modules should do it for all of them.
+    if any(m.versions[default].has_goal for m in programme.modules):
+        for module in programme.modules:
+            version = module.versions[default]
+            if not version.has_goal:
+                problems.append(Problem(version.path, 1, "the other modules of the programme start with a goal, this one has none",
+                                        "add a '::: goal' block with the goal and the key points on the first page",
+                                        severity="warning"))
+                version.problems.append(problems[-1])
     for extra in sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name not in order):
         problems.append(Problem(rel, 1, f"the folder {extra!r} is not in the module list", "add it under 'modules' or remove it",
                                 severity="warning"))
@@ -580,6 +591,10 @@ def _load_module(folder: Path, programme: Programme, position: int, catalogue: C
         # An unreadable file already has its problem; comparing its (empty) blocks would only add noise.
         if lang != default and not result.unreadable and not parsed[default].unreadable:
             _compare_answer_blocks(parsed[default], result, default)
+            if parsed[default].goal_line and not result.goal_line:
+                result.problems.append(Problem(
+                    result.path, 1, f"{default}.md has a '::: goal' block (line {parsed[default].goal_line}) and this translation has none",
+                    "translate the goal and key points into a '::: goal' block on the first page"))
             if lang in catalogue.glossaries:
                 result.problems.extend(_glossary_problems(catalogue.glossaries[lang], folder, default, lang, result))
         # parse_module_file leaves only values of the right kind in meta.
@@ -590,7 +605,7 @@ def _load_module(folder: Path, programme: Programme, position: int, catalogue: C
             kind=meta.get("kind", "normal"), version=meta.get("version", 1),
             translates=meta.get("translates"), pages=result.pages, answer_blocks=result.answer_blocks,
             problems=result.problems, translated_by=meta.get("translated_by"), reviewed_by=meta.get("reviewed_by"),
-            reviewed_on=meta.get("reviewed_on"), listen=meta.get("listen"),
+            reviewed_on=meta.get("reviewed_on"), listen=meta.get("listen"), has_goal=bool(result.goal_line),
         )
         problems.extend(result.problems)
     for lang in programme.languages:
