@@ -27,6 +27,7 @@ import re
 
 import pytest
 
+from tests.e2e.helpers import log_in
 from tests.e2e.test_accessibility import (  # noqa: F401 (world is a fixture)
     ADMIN_PAGES,
     CLINICIAN_PAGES,
@@ -49,6 +50,9 @@ VIEWS = [
     ("360 px at 400 %", 360, 740, 400),
 ]
 ERROR_PREFIX = {"sv": "Fel: ", "ar": "خطأ: "}
+# The idle warning takes the least room on a full laptop screen and a phone at 200 %
+# lies between the 100 % and 400 % it is checked at: these views are left out of that pass.
+WARNING_SKIPS = {"1280 px at 100 %", "360 px at 200 %"}
 
 # Everything the page checks need, measured in the page in one call.
 PAGE_CHECKS = r"""
@@ -208,6 +212,8 @@ def _check_pages(page, server, world, role, lang):
         # The page as it is in every view, then (logged in) with the idle warning shown.
         for warning in (False, True) if role != "public" else (False,):
             for label, width, height, font in VIEWS:
+                if warning and label in WARNING_SKIPS:
+                    continue
                 page.set_viewport_size({"width": width, "height": height})
                 page.evaluate("f => { document.documentElement.style.fontSize = f === 100 ? '' : f + '%'; }", font)
                 found = page.evaluate(PAGE_CHECKS, warning)
@@ -326,6 +332,9 @@ def test_every_page_type_beyond_axe(browser, browser_context_args, live_server, 
     problems, lines = [], []
     for role in ROLES:
         context = browser.new_context(**browser_context_args)
+        # Films and sounds are not what is checked: a half-loaded one only leaves the server
+        # writing to a closed connection when the page moves on.
+        context.route(re.compile(r"/media/"), lambda route: route.abort())
         page = context.new_page()
         page.set_default_timeout(10_000)
         _log_in_as(page, live_server, world, role, lang)
@@ -350,39 +359,62 @@ def test_every_page_type_beyond_axe(browser, browser_context_args, live_server, 
     assert not problems, "\n".join(sorted(set(problems)))
 
 
-def test_idle_warning_never_covers_focus_on_shift_tab(page, live_server, world):
-    """The phone case the audit found: with the idle warning up, Shift+Tab through the page."""
+@pytest.fixture
+def patient(make, db):
+    """A patient in the pain school, for the idle warning's own checks."""
+    unit = make.unit()
+    clinician = make.user("clinician", units=[unit])
+    person = make.user("patient")
+    enrolment = make.enrolment(person, unit, clinician, programme="pain-school")
+    found = (person.email, enrolment.id)
+    db.session.commit()
+    db.session.close()
+    return found
+
+
+COVERED = r"""() => {
+  const el = document.activeElement, box = document.getElementById('session-warning');
+  if (!el || box.contains(el) || el === document.body) return [];
+  const r = el.getBoundingClientRect(), b = box.getBoundingClientRect();
+  const x = r.left + r.width / 2, y = r.top + r.height / 2;
+  return (x > b.left && x < b.right && y > b.top && y < b.bottom) ? [el.textContent.trim().slice(0, 40)] : [];
+}"""
+
+
+@pytest.mark.parametrize("path", ["/accessibility", "/e/{e}/"])
+def test_idle_warning_never_covers_focus_on_shift_tab(page, live_server, patient, path):
+    """The phone case the audit found: with the idle warning up, Shift+Tab back through the page."""
+    email, enrolment_id = patient
     page.set_viewport_size({"width": 360, "height": 740})
-    _login(page, live_server, world["patient"])
-    page.goto(live_server.url + "/e/{e}/plan".format(**world))
+    log_in(page, live_server.url, email)
+    page.goto(live_server.url + path.format(e=enrolment_id))
     page.evaluate("document.getElementById('session-warning').lotsaShow()")
     assert page.evaluate("document.activeElement.id") == "session-extend"
-    hidden = []
-    for _ in range(25):
+    hidden, stops = [], 0
+    for _ in range(30):
         page.keyboard.press("Shift+Tab")
-        hidden += page.evaluate(r"""() => {
-          const el = document.activeElement, box = document.getElementById('session-warning');
-          if (!el || box.contains(el) || el === document.body) return [];
-          const r = el.getBoundingClientRect(), b = box.getBoundingClientRect();
-          const x = r.left + r.width / 2, y = r.top + r.height / 2;
-          return (x > b.left && x < b.right && y > b.top && y < b.bottom) ? [el.textContent.trim().slice(0, 40)] : [];
-        }""")
-    assert not hidden, hidden
+        stops += 1
+        hidden += page.evaluate(COVERED)
+    assert stops and not hidden, hidden
 
 
-def test_idle_warning_scrolls_at_400_percent(page, live_server, world):
+def test_idle_warning_scrolls_at_400_percent(page, live_server, patient):
     """At 400 % (320 × 200 CSS px) the whole warning can be reached: it fits or scrolls itself."""
+    email, _enrolment = patient
     page.set_viewport_size({"width": 320, "height": 200})
-    _login(page, live_server, world["patient"])
+    log_in(page, live_server.url, email)
     page.goto(live_server.url + "/home")
     page.evaluate("document.getElementById('session-warning').lotsaShow()")
-    box = page.locator("#session-warning")
     fits = page.evaluate("""() => { const b = document.getElementById('session-warning');
         const r = b.getBoundingClientRect(); return {top: r.top, bottom: r.bottom, scroll: b.scrollHeight > b.clientHeight,
         overflow: getComputedStyle(b).overflowY}; }""")
     assert fits["top"] >= 0 and fits["bottom"] <= 200, fits
     assert not fits["scroll"] or fits["overflow"] in ("auto", "scroll"), fits
-    box.evaluate("b => { b.scrollTop = 0; }")
+    # The heading can be brought into the box's view, and so can the button (it has focus).
+    page.locator("#session-warning").evaluate("b => { b.scrollTop = 0; }")
     heading = page.locator("#session-warning-title").bounding_box()
-    assert heading["y"] >= fits["top"] - 1, "the heading can be scrolled into view"
+    assert fits["top"] - 1 <= heading["y"] < fits["bottom"], heading
     assert re.search(r"\S", page.locator("#session-warning-title").inner_text())
+    page.locator("#session-extend").evaluate("b => b.scrollIntoView({block: 'nearest'})")
+    button = page.locator("#session-extend").bounding_box()
+    assert fits["top"] - 1 <= button["y"] and button["y"] + button["height"] <= fits["bottom"] + 1, button
