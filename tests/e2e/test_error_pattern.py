@@ -81,7 +81,8 @@ def test_a_module_answer_over_the_limit_is_linked_with_and_without_script(page, 
     during = page.evaluate(LINKED, field)
     assert "10" in during["said"] and during["length"] == 10_001, during
     # Without the script (a plain post): the page comes back with the summary focused.
-    page.evaluate("(s) => HTMLFormElement.prototype.submit.call(document.querySelector(s).form)", field)
+    with page.expect_navigation():
+        page.evaluate("(s) => { const f = document.querySelector(s).form; setTimeout(() => HTMLFormElement.prototype.submit.call(f), 0); }", field)
     page.wait_for_load_state()
     after = page.evaluate(LINKED, field)
     assert after["invalid"] == "true" and after["said"].strip(), after
