@@ -228,3 +228,27 @@ def test_password_is_rehashed_when_parameters_change(auth, make, db, monkeypatch
     db.session.refresh(patient)
     assert patient.password_hash != old_hash
     assert security.password_hasher.check_needs_rehash(patient.password_hash) is False
+
+
+@pytest.mark.parametrize("locale", ["ar", "fa", "en"])
+def test_messages_after_logout_are_in_the_users_language(client, auth, make, db, app, locale):
+    """The browser says Swedish; the account says otherwise: the login page after an idle
+    expiry, and after logging out, speaks the account's language (issue 26)."""
+    from flask_babel import force_locale, gettext
+
+    patient = make.user("patient", locale=locale)
+    headers = {"Accept-Language": "sv-SE,sv;q=0.9"}
+    auth.login(patient)
+    _age_session(db, patient, last_seen_at=utcnow() - timedelta(minutes=app.config["SESSION_IDLE_MINUTES"] + 1))
+    page = client.get("/home", headers=headers, follow_redirects=True).get_data(as_text=True)
+    with app.test_request_context(), force_locale(locale):
+        idle = gettext("You were logged out because you were inactive for a while. Please log in again.")
+        out = gettext("You are logged out.")
+    assert f'lang="{locale}"' in page and idle in page
+
+    auth.login(patient)
+    with client.session_transaction() as cookie:
+        cookie.pop("locale", None)  # only the account knows the language now
+    assert auth.logout().status_code == 302
+    page = client.get("/auth/login", headers=headers).get_data(as_text=True)
+    assert f'lang="{locale}"' in page and out in page

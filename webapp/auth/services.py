@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 import pyotp
 from flask import current_app, g, request, session
-from flask_login import login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 from limits import parse as parse_limit
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import joinedload
@@ -183,6 +183,9 @@ def load_session_user(user_id: str) -> User | None:
         # The login page, one redirect later, tells the user why they are there.
         session.pop("sid", None)
         session["session_end_reason"] = "timeout"
+        # The login page that says so is in the user's language, not the browser's.
+        if row.user.locale in current_app.config["LANGUAGES"]:
+            session["locale"] = row.user.locale
         return None
     touch = timedelta(seconds=current_app.config["SESSION_TOUCH_SECONDS"])
     if now - row.last_seen_at >= touch and not _is_passive_request():
@@ -243,7 +246,10 @@ def end_session() -> None:
     row = getattr(g, "user_session", None)
     if row is not None and row.revoked_at is None:
         row.revoked_at = utcnow()
-    locale = session.get("locale")
+    # "You are logged out" is said in the language the user was using, not the browser's.
+    locale = getattr(current_user, "locale", None) if current_user.is_authenticated else None
+    if locale not in current_app.config["LANGUAGES"]:
+        locale = session.get("locale")
     logout_user()
     session.clear()
     if locale:

@@ -32,10 +32,70 @@
     form.querySelectorAll("input[name=checked]").forEach(function (box) { box.checked = data.checked.indexOf(box.value) !== -1; });
   }
 
+  // Screen readers hear a problem at once, but "Saved" only once the patient has
+  // stopped typing for QUIET ms (or left the answer): a sentence typed with pauses
+  // is not interrupted by a "Saving … Saved" after every word.
+  var QUIET = 2000;
+
   function status(form, message, isError) {
     var el = form.querySelector(".save-status");
     el.textContent = message;
     el.classList.toggle("is-error", !!isError);
+    if (isError) { announce(form, message); }
+  }
+
+  function announce(form, message) {
+    var region = form.querySelector(".save-announce");
+    clearTimeout(form._announceTimer);
+    form._pendingSaved = false;
+    if (!region) { return; }
+    region.textContent = message;
+  }
+
+  function announceSaved(form) {
+    clearTimeout(form._announceTimer);
+    form._pendingSaved = true;
+    var wait = Math.max(0, (form._lastInput || 0) + QUIET - Date.now());
+    form._announceTimer = setTimeout(function () { announce(form, T.saved); }, wait);
+  }
+
+  function typed(form) {
+    form._lastInput = Date.now();
+    clearTimeout(form._announceTimer);
+    var region = form.querySelector(".save-announce");
+    // A "Saved" still waiting belongs to text that has changed since: drop it.
+    if (form._pendingSaved) { form._pendingSaved = false; }
+    if (region && region.textContent) { region.textContent = ""; }
+  }
+
+  function showError(form, message) {
+    // The script-enhanced error is tied to the field as the server-rendered one is.
+    var field = form.querySelector("textarea[name=text]") || form.querySelector(".scale[role=radiogroup]");
+    var id = (field && field.id ? field.id : "answer-" + form.dataset.answer) + "-error";
+    var box = document.getElementById(id);
+    if (!message) {
+      if (box) { box.remove(); }
+      form.querySelectorAll("[aria-invalid]").forEach(function (el) { el.removeAttribute("aria-invalid"); });
+      if (field) { setDescribed(field, id, false); }
+      return;
+    }
+    if (!box) {
+      box = document.createElement("p");
+      box.className = "field-errors";
+      box.id = id;
+      field.parentNode.insertBefore(box, field);
+    }
+    box.textContent = message;
+    if (field) {
+      setDescribed(field, id, true);
+      (field.matches("textarea") ? [field] : field.querySelectorAll("input")).forEach(function (el) { el.setAttribute("aria-invalid", "true"); });
+    }
+  }
+
+  function setDescribed(el, id, on) {
+    var ids = (el.getAttribute("aria-describedby") || "").split(/\s+/).filter(function (x) { return x && x !== id; });
+    if (on) { ids.push(id); }
+    if (ids.length) { el.setAttribute("aria-describedby", ids.join(" ")); } else { el.removeAttribute("aria-describedby"); }
   }
 
   function showConflict(form, json) {
@@ -71,7 +131,9 @@
         form.querySelector("input[name=base_version]").value = json.version;
         // Only forget the draft if nothing was typed while it was on its way.
         if (JSON.stringify(snapshot(form)) === JSON.stringify(data)) { localStorage.removeItem(storageKey(form)); }
+        showError(form, null);
         status(form, T.saved);
+        announceSaved(form);
       } else if (result.response.status === 401) {
         // The session has ended: the text stays in this browser (and on the server, encrypted) until saved.
         status(form, T.login, true);
@@ -86,6 +148,9 @@
         form.querySelector("input[name=base_version]").value = json.version;
         showConflict(form, json);
         status(form, json.message, true);
+      } else if (result.response.status === 400) {
+        showError(form, json.message || T.failed);
+        status(form, json.message || T.failed, true);
       } else {
         status(form, json.message || T.failed, true);
       }
@@ -110,15 +175,23 @@
       } catch (e) { localStorage.removeItem(storageKey(form)); }
     }
     function changed() {
+      typed(form);
       localStorage.setItem(storageKey(form), JSON.stringify(snapshot(form)));
       clearTimeout(timer);
       timer = setTimeout(function () { send(form); }, DELAY);
     }
     form.addEventListener("input", changed);
     form.addEventListener("change", changed);
+    // Leaving the answer: a save that has landed is said now.
+    form.addEventListener("focusout", function (event) {
+      if (form.contains(event.relatedTarget)) { return; }
+      if (form._pendingSaved) { announce(form, T.saved); }
+      else { form._lastInput = 0; }
+    });
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       clearTimeout(timer);
+      form._lastInput = 0;  // the patient asked to save: say when it is done
       send(form);
     });
   });

@@ -20,16 +20,30 @@
     endTimer = setTimeout(function () { window.location.href = loginUrl; }, (secondsLeft + 1) * 1000);
   }
 
+  // While the notice shows, the page gets room below its end as tall as the notice,
+  // so every link can be scrolled out from under it, and focus never lands beneath it
+  // (forms.js scrolls a covered element into the open; WCAG 2.2 "focus not obscured").
+  function makeRoom() {
+    var room = box.hidden ? "" : (box.offsetHeight + 24) + "px";
+    body.style.paddingBlockEnd = room;
+    document.documentElement.style.scrollPaddingBlockEnd = room;
+  }
+
   function show() {
     previousFocus = document.activeElement;
     box.hidden = false;
+    makeRoom();
     button.focus();
   }
 
   function hide() {
     box.hidden = true;
+    makeRoom();
     if (previousFocus && previousFocus.focus) { previousFocus.focus(); }
   }
+  window.addEventListener("resize", function () { if (!box.hidden) { makeRoom(); } });
+  // For the browser tests: the notice as it shows two minutes before the end.
+  box.lotsaShow = show;
 
   box.querySelector("form").addEventListener("submit", function (event) {
     event.preventDefault();
