@@ -62,6 +62,7 @@ def create_peer(database_url: str) -> Flask:
         Base.metadata.drop_all(db.engine)
         Base.metadata.create_all(db.engine)
         db.session.add_all(PeerUser(id=n, name=f"Person {n}") for n in range(1, 101))
+        db.session.commit()
         db.session.add_all(PeerItem(owner_id=1 + n % 100, title=f"Rubrik {n}", body="Text om smärta. " * 20)
                            for n in range(1000))
         db.session.commit()
