@@ -223,7 +223,7 @@ def prepare_database(kind: str, work: Path) -> str:
 def run_load(database: str = "sqlite", *, patients: int = 10_000, seconds: float = 10, concurrency: int = 16,
              keep: bool = False) -> dict:
     """Seed, serve, log in, drive every endpoint with wrk; return the figures as a dict."""
-    from seed import PASSWORD, add_pending_dispatches, seed_region
+    from seed import PASSWORD, PATIENT_TOTP_SECRET, add_pending_dispatches, seed_region
 
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: run `make bench`, which installs it, or apt-get install wrk")
@@ -269,7 +269,7 @@ def run_load(database: str = "sqlite", *, patients: int = 10_000, seconds: float
         patients_in = []
         for email, enrolment_id in world.patients[:concurrency]:
             session = Session(port)
-            session.login(email, PASSWORD)
+            session.login(email, PASSWORD, PATIENT_TOTP_SECRET)
             patients_in.append((session, enrolment_id))
         clinicians_in = []
         for email, secret, unit in world.clinicians[:concurrency]:

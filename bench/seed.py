@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 PASSWORD = "bench-password-2026"
+# The login patients' authenticator key: patients log in with a second step too.
+PATIENT_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 
 @dataclass
@@ -98,7 +100,8 @@ def seed_region(app, *, patients: int = 10_000, units: int = 20, clinicians: int
             number = f"{born:%Y}{serial[2:]}{luhn_check_digit(serial)}"
             people.append({"id": pid, "role": "patient", "email": f"patient{n}@bench.example",
                            "full_name": f"Patient {n:05d}", "personal_number": None if number in numbers else number,
-                           "password_hash": password_hash if n < load_patients else None})
+                           "password_hash": password_hash if n < load_patients else None,
+                           "totp_secret": PATIENT_TOTP_SECRET if n < load_patients else None})
             numbers.add(number)
             # Login patients are active and well into the programme, so every module is open.
             started = now - timedelta(days=120 if n < load_patients else rng.randrange(400))

@@ -83,8 +83,10 @@ def test_postgres_gets_pre_ping_time_limits_and_keepalives():
     args = options["connect_args"]
     assert args["connect_timeout"] == 3 and args["tcp_user_timeout"] == 6000
     assert args["keepalives"] == 1 and args["keepalives_idle"] > 0
-    # The URL's own options are kept beside the statement timeout.
-    assert args["options"] == "-c search_path=lotsa -c statement_timeout=4000"
+    # The URL's own options are kept beside ours: no JIT compiling, the statement timeout.
+    assert args["options"] == "-c search_path=lotsa -c jit=off -c statement_timeout=4000"
+    assert "jit" not in _validated(DATABASE_URL="postgresql://lotsa@db/lotsa", DATABASE_JIT=True)[
+        "SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"]["options"]
 
 
 def test_sqlite_keeps_its_engine_options():

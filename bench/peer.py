@@ -1,0 +1,106 @@
+"""A minimal Flask + SQLAlchemy + Jinja app: the honest lower bound for "this stack".
+
+Each of its pages does what a Lotsa page of the same name does, and nothing of
+Lotsa's own: the same number of SQL statements (indexed reads by primary key
+and a write when the Lotsa page writes), the same server-side session cookie
+check, and a Jinja template that renders to the same number of bytes. No
+access checks, no audit, no translations, no content: what remains is the cost
+of Flask's request cycle, SQLAlchemy's ORM and Jinja at this page size, on the
+same database in the same process as Lotsa's measurements (bench/inprocess.py).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import Flask, render_template, request, session
+from flask_sqlalchemy import SQLAlchemy
+from jinja2 import DictLoader
+from sqlalchemy import ForeignKey, String, Text, func, select, update
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# One row of the page's repeated markup, about the size of a Lotsa content paragraph.
+TEMPLATE = """<!doctype html><html lang="sv"><head><meta charset="utf-8"><title>{{ title }}</title>
+<link rel="stylesheet" href="/static/app.css"></head><body><header><a href="/">Peer</a>
+<nav>{% for link in links %}<a href="{{ link.href }}">{{ link.label }}</a>{% endfor %}</nav></header>
+<main><h1>{{ title }}</h1>{% for row in rows %}<section id="s{{ row.id }}"><h2>{{ row.title }}</h2>
+<p>{{ row.body }}</p><form method="post"><input type="hidden" name="csrf" value="{{ token }}">
+<textarea name="t{{ row.id }}">{{ row.answer }}</textarea><button>Spara</button></form></section>{% endfor %}
+{{ padding }}</main><footer>{{ user.name }}</footer></body></html>"""
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class PeerUser(Base):
+    __tablename__ = "peer_user"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    seen_at: Mapped[datetime | None]
+
+
+class PeerItem(Base):
+    __tablename__ = "peer_item"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("peer_user.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text, default="")
+
+
+def create_peer(database_url: str) -> Flask:
+    """The peer app on ``database_url``, its two tables created and filled."""
+    app = Flask("peer")
+    app.config.update(SECRET_KEY="peer-" + "k" * 40, SQLALCHEMY_DATABASE_URI=database_url)
+    app.jinja_loader = DictLoader({"page.html": TEMPLATE})
+    unpadded: dict[tuple[int, int], int] = {}
+    db = SQLAlchemy(model_class=Base)
+    db.init_app(app)
+
+    with app.app_context():
+        Base.metadata.drop_all(db.engine)
+        Base.metadata.create_all(db.engine)
+        db.session.add_all(PeerUser(id=n, name=f"Person {n}") for n in range(1, 101))
+        db.session.commit()
+        db.session.add_all(PeerItem(owner_id=1 + n % 100, title=f"Rubrik {n}", body="Text om smärta. " * 20)
+                           for n in range(1000))
+        db.session.commit()
+
+    def read(statements: int) -> tuple[PeerUser, list[PeerItem]]:
+        """``statements`` indexed reads, as a page of that many queries does."""
+        user = db.session.get(PeerUser, session.get("uid", 1))
+        rows: list[PeerItem] = []
+        for _ in range(max(0, statements - 2)):
+            rows.append(db.session.scalars(select(PeerItem).where(PeerItem.owner_id == user.id).limit(1)).first())
+        count = db.session.scalar(select(func.count(PeerItem.id)).where(PeerItem.owner_id == user.id))
+        del count
+        return user, [row for row in rows if row is not None]
+
+    @app.get("/login")
+    def login():
+        session["uid"] = 1
+        return "ok"
+
+    @app.get("/page")
+    def page():
+        """A page of ``q`` statements (one of them a write when ``w=1``) rendered to ``b`` bytes."""
+        statements = request.args.get("q", 8, type=int)
+        size = request.args.get("b", 20_000, type=int)
+        writes = request.args.get("w", 0, type=int)
+        user, rows = read(statements - writes)
+        for _ in range(writes):
+            db.session.execute(update(PeerUser).where(PeerUser.id == user.id)
+                               .values(seen_at=datetime.now(timezone.utc)))
+        if writes:
+            db.session.commit()
+        context = {"title": "Sida", "links": [{"href": f"/l{n}", "label": f"Länk {n}"} for n in range(6)],
+                   "rows": rows, "token": "t" * 40, "user": user, "padding": ""}
+        # Padded with escaped text to the Lotsa page's size, so rendering and sending cost the same.
+        key = (statements, size)
+        if key not in unpadded:
+            unpadded[key] = len(render_template("page.html", **context))
+        context["padding"] = "x" * max(0, size - unpadded[key])
+        return render_template("page.html", **context)
+
+    return app
