@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from flask_babel import format_decimal
 from sqlalchemy import select
 
 from webapp.content.parser import DiaryField, Segment
@@ -288,13 +289,11 @@ def chart(item: DiaryField, entries: list[DiaryEntry]) -> Chart:
     return Chart(field=item, points=points, path=path, y_ticks=y_ticks, x_ticks=x_ticks, first=first, last=last)
 
 
-def format_value(item: DiaryField, value: float | None, *, decimals: int = 1) -> str:
-    """A value as the tables show it: whole numbers plainly, others with one decimal."""
+def format_value(item: DiaryField, value: float | None) -> str:
+    """A value as the tables show it, in the reader's language: whole numbers plainly, others with one decimal."""
     if value is None:
         return ""
-    if float(value).is_integer():
-        return str(int(value))
-    return f"{value:.{decimals}f}"
+    return format_decimal(value, format="0.#")
 
 
 def view_of(module: Module, segment: Segment, entries: list[DiaryEntry], recent_days: int | None = None,
