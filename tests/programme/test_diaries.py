@@ -33,7 +33,7 @@ def world(make, db):
 
 
 def _post(auth, enrolment, **fields):
-    return auth.post(f"/e/{enrolment.id}/diary/{DIARY}", fields, f"/e/{enrolment.id}/diary/{DIARY}")
+    return auth.post(f"/e/{enrolment.id}/diary/{DIARY}/entries", fields, f"/e/{enrolment.id}/diary/{DIARY}")
 
 
 def _day(days_ago: int) -> str:

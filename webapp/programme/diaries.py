@@ -258,11 +258,25 @@ def _ticks(low: float, high: float) -> list[float]:
     return ticks
 
 
+def _round_up(value: float, low: float) -> float:
+    """The next round number at or above ``value`` (1, 2, 2.5 or 5 times a power of ten) above ``low``."""
+    span = value - low
+    if span <= 0:
+        return value
+    magnitude = 10 ** math.floor(math.log10(span))
+    return low + next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= span)
+
+
 def chart(item: DiaryField, entries: list[DiaryEntry]) -> Chart:
     """The points of one value over its days: x by date, y within the field's range (never stretched by data)."""
     rows = [(e.day, e.numbers[item.id]) for e in entries if item.id in e.numbers]
     inner_w, inner_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     low, high = item.min, item.max
+    if item.kind == "number" and rows:
+        # A number's range is often far wider than anyone's days (600 minutes, 24 hours): the axis
+        # ends at a round value above the largest registered one, so the changes can be seen.
+        top = max(value for _day, value in rows)
+        high = min(item.max, max(_round_up(top, low), low + item.step))
     if rows:
         first, last = rows[0][0], rows[-1][0]
     else:

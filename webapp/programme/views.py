@@ -301,7 +301,7 @@ def _render_diary(enrolment, programme, scheduled, segment, state=None, status=2
         page_number=_diary_page_of(version, segment.id)), status
 
 
-@bp.route("/e/<int:enrolment_id>/diary/<diary_id>", methods=["POST"])
+@bp.route("/e/<int:enrolment_id>/diary/<diary_id>/entries", methods=["POST"])
 @role_required("patient")
 def save_diary(enrolment_id: int, diary_id: str):
     """Save a day's registration; refused values come back in the form with a message at each field."""
