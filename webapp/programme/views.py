@@ -149,15 +149,25 @@ def module_page(enrolment_id: int, module_id: str, page: int):
     services.record_page_view(enrolment, scheduled, page, session.get("reading"))
     session["reading"] = {"key": f"{enrolment.id}:{module_id}", "at": int(time.time())}
     services.record_activity([enrolment])
+    restored = kept_drafts.take()
     response = _render_module_page(enrolment, programme, schedule, scheduled, version, is_fallback, page,
-                                   drafts=_restored_answer(enrolment))
+                                   drafts=_restored_answer(enrolment, restored),
+                                   diary_state=_restored_diary(enrolment, restored))
     db.session.commit()  # after rendering, so the page reads nothing twice
     return response
 
 
-def _restored_answer(enrolment) -> dict | None:
+def _restored_diary(enrolment, restored) -> dict | None:
+    """A registration typed when the session had ended, given back once (core.drafts) as {diary id: state}."""
+    prefix = url_for("programme.diary", enrolment_id=enrolment.id, diary_id="")
+    if restored is None or not restored.action.startswith(prefix) or not restored.action.endswith("/entries"):
+        return None
+    diary_id = restored.action.removeprefix(prefix).removesuffix("/entries")
+    return {diary_id: SimpleNamespace(typed={k: v[:50] for k, v in restored.fields.items()}, errors={})}
+
+
+def _restored_answer(enrolment, restored) -> dict | None:
     """An answer typed when the session had ended (without JavaScript), given back once (core.drafts)."""
-    restored = kept_drafts.take()
     prefix = url_for("programme.save_answer", enrolment_id=enrolment.id, block_id="")
     if restored is None or not restored.action.startswith(prefix):
         return None
@@ -289,7 +299,8 @@ def diary(enrolment_id: int, diary_id: str):
     enrolment = enrolments.load_enrolment_for_patient(enrolment_id, current_user)
     programme = _programme_or_404(enrolment)
     _schedule, scheduled, segment = _diary_or_404(enrolment, programme, diary_id)
-    return _render_diary(enrolment, programme, scheduled, segment)
+    kept = _restored_diary(enrolment, kept_drafts.take()) or {}
+    return _render_diary(enrolment, programme, scheduled, segment, state=kept.get(diary_id))
 
 
 def _render_diary(enrolment, programme, scheduled, segment, state=None, status=200):
