@@ -215,6 +215,8 @@ class DiaryView:
     weeks: list[Week] = field(default_factory=list)
     charts: list[Chart] = field(default_factory=list)
     latest: DiaryEntry | None = None
+    # The language of the diary's texts (its module version's), for lang="…" on its labels.
+    lang: str = ""
 
 
 WIDTH, HEIGHT = 320, 150
@@ -311,7 +313,7 @@ def format_value(item: DiaryField, value: float | None) -> str:
 
 
 def view_of(module: Module, segment: Segment, entries: list[DiaryEntry], recent_days: int | None = None,
-            today: date | None = None) -> DiaryView:
+            today: date | None = None, lang: str = "") -> DiaryView:
     """A diary with its weeks and charts; ``recent_days`` limits the chart and table to the latest days."""
     shown = entries
     if recent_days is not None:
@@ -319,7 +321,7 @@ def view_of(module: Module, segment: Segment, entries: list[DiaryEntry], recent_
         shown = [e for e in entries if e.day >= since]
     return DiaryView(module=module, segment=segment, entries=shown, weeks=weekly(segment.fields, entries),
                      charts=[chart(f, shown) for f in segment.fields],
-                     latest=max(entries, key=lambda e: e.updated_at) if entries else None)
+                     latest=max(entries, key=lambda e: e.updated_at) if entries else None, lang=lang)
 
 
 def views_for(enrolment: Enrolment, programme: Programme, lang: str, recent_days: int | None = None) -> list[DiaryView]:
@@ -328,4 +330,5 @@ def views_for(enrolment: Enrolment, programme: Programme, lang: str, recent_days
     if not blocks:
         return []
     entries = entries_for(enrolment, [segment.id for _m, _v, segment in blocks])
-    return [view_of(module, segment, entries.get(segment.id, []), recent_days) for module, _v, segment in blocks]
+    return [view_of(module, segment, entries.get(segment.id, []), recent_days, lang=version.lang)
+            for module, version, segment in blocks]

@@ -185,8 +185,8 @@ def _render_module_page(enrolment, programme, schedule, scheduled, version, is_f
     diary_views = {}
     if page_diaries:
         rows = diaries.entries_for(enrolment, [s.id for s in page_diaries])
-        diary_views = {s.id: diaries.view_of(scheduled.module, s, rows.get(s.id, []), diaries.RECENT_DAYS)
-                       for s in page_diaries}
+        diary_views = {s.id: diaries.view_of(scheduled.module, s, rows.get(s.id, []), diaries.RECENT_DAYS,
+                                             lang=version.lang) for s in page_diaries}
     shown = {
         block_id: SimpleNamespace(text=a.text, value=a.value, checked=a.checked, version=a.version)
         for block_id, a in answers.items()
@@ -308,7 +308,7 @@ def _render_diary(enrolment, programme, scheduled, segment, state=None, status=2
     entries = diaries.entries_for(enrolment, [segment.id]).get(segment.id, [])
     return render_template(
         "programme/diary.html", enrolment=enrolment, programme=programme, scheduled=scheduled, version=version,
-        segment=segment, view=diaries.view_of(scheduled.module, segment, entries), state=state,
+        segment=segment, view=diaries.view_of(scheduled.module, segment, entries, lang=version.lang), state=state,
         page_number=_diary_page_of(version, segment.id)), status
 
 
