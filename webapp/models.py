@@ -13,6 +13,8 @@ from webapp.notifications.models import NotificationConsent, OutboxItem, Schedul
 from webapp.programme.models import (  # noqa: F401
     Answer,
     AnswerVersion,
+    DiaryEntry,
+    DiaryEntryVersion,
     Enrolment,
     EnrolmentEvent,
     EnrolmentVisit,

@@ -136,3 +136,24 @@ def test_a_care_plan_and_a_contact_note_are_kept_too(app, db, make, patient_worl
     auth.login(clinician)
     assert "Kunna gå till affären" in staff.get(edit).get_data(as_text=True)
     assert "Samtalet gick bra" in staff.get(overview).get_data(as_text=True)
+
+
+def test_a_diary_registration_typed_as_the_session_ended_comes_back_in_the_diary(app, db, patient_world):
+    from webapp.content.services import get_catalogue
+    from webapp.programme.models import DiaryEntry, ScheduleEntry
+
+    client, patient, enrolment = patient_world["client"], patient_world["patient"], patient_world["enrolment"]
+    module = next(m for m in get_catalogue().programmes["pain-school"].published_modules if m.diary_ids())
+    diary = module.diary_ids()[0]
+    db.session.add(ScheduleEntry(enrolment_id=enrolment.id, module_id=module.id, opens_at=utcnow()))
+    db.session.commit()
+    page_path = f"/e/{enrolment.id}/diary/{diary}"
+    token = csrf_token_from(client.get(page_path).get_data(as_text=True))
+    _expire(db, patient)
+    response = client.post(f"{page_path}/entries", data={"csrf_token": token, "v-activity": "45", "v-sleep": "6,5"},
+                           headers={"Referer": f"http://localhost{page_path}"})
+    assert response.status_code == 302 and "/auth/login" in response.location
+    _log_in_again(client, patient, page_path)
+    html = client.get(page_path).get_data(as_text=True)
+    assert 'name="v-activity" value="45"' in html and 'name="v-sleep" value="6,5"' in html
+    assert db.session.scalar(select(DiaryEntry.id)) is None  # shown back, saved when the patient says so

@@ -36,6 +36,7 @@ LANGUAGES = ["sv", "ar", "fa"]
 RTL = {"ar", "fa"}
 
 PATIENT_PAGES = ["/e/{e}/plan", "/home", "/e/{e}/", "/e/{e}/pain-physiology/2", "/e/{e}/messages", "/e/{e}/summary",
+                 "/e/{e}/diary/{diary}",
                  "/auth/account", "/account/notifications", "/account/my-data", "/accessibility", "/e/{e}/questionnaires/{dispatch}",
                  "/account/contact", "/welcome/about", "/welcome/phone", "/welcome/notifications", "/welcome/language"]
 CLINICIAN_PAGES = ["/clinician/", "/clinician/open", "/clinician/enrolments/{e}", "/clinician/enrolments/{e}/messages",
@@ -150,10 +151,20 @@ def world(make, db, lang):
     acknowledged = SafetyAlert(enrolment_id=enrolment.id, escalate_at=utcnow(), created_at=utcnow() - timedelta(hours=3),
                                acknowledged_at=utcnow(), acknowledged_by_id=clinician.id, note="Ringde patienten.")
     db.session.add_all([alert, acknowledged])
+    # A diary with a few registrations: its page, and its chart on the summary and the answers section.
+    from webapp.programme import diaries
+    from webapp.programme.models import ScheduleEntry
+
+    diary_module = next(m for m in get_catalogue().programmes["pain-school"].published_modules if m.diary_ids())
+    db.session.add(ScheduleEntry(enrolment_id=enrolment.id, module_id=diary_module.id, opens_at=utcnow()))
+    for days_ago, pain in ((3, 6), (1, 5), (0, 4)):
+        diaries.save_entry(enrolment, diary_module, diary_module.diary_ids()[0],
+                           utcnow().date() - timedelta(days=days_ago), {"pain": pain, "activity": 30 + days_ago * 5})
     db.session.commit()
     dispatch_id = db.session.query(Dispatch.id).filter_by(round_id=round_.id).scalar()
     world = {"unit": unit, "clinician": (clinician.email, clinician.totp_secret), "patient": patient.email,
-             "e": enrolment.id, "dispatch": dispatch_id, "alert": alert.id, "acknowledged_alert": acknowledged.id, "round": round_.id, "group": group.id, "editor": None, "admin": None}
+             "e": enrolment.id, "dispatch": dispatch_id, "alert": alert.id, "acknowledged_alert": acknowledged.id, "round": round_.id, "group": group.id, "editor": None, "admin": None,
+             "diary": diary_module.diary_ids()[0]}
     editor, admin = make.user("editor", locale=lang), make.user("admin", locale=lang)
     world["editor"] = (editor.email, editor.totp_secret)
     world["admin"] = (admin.email, admin.totp_secret)

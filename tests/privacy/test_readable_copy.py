@@ -15,7 +15,8 @@ def test_every_field_the_export_can_hold_has_words(app):
     from webapp.privacy.services import SECRET_COLUMNS
 
     exported_tables = {"user", "notification_consent", "user_session", "contact_change", "onboarding", "enrolment",
-                       "enrolment_event", "schedule_entry", "module_progress", "answer", "answer_version", "message",
+                       "enrolment_event", "schedule_entry", "module_progress", "answer", "answer_version", "diary_entry",
+                       "diary_entry_version", "message",
                        "questionnaire_dispatch", "questionnaire_response", "care_plan_version", "follow_up_contact", "group_member",
                        "outbox_item"}
     missing = sorted(f"{table}.{column.name}" for table in exported_tables

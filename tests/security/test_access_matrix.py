@@ -93,6 +93,8 @@ EXPECTED = {
     "programme.mark_done": PATIENT_OWN,
     "programme.save_answer": PATIENT_OWN,
     "programme.summary": PATIENT_OWN,
+    "programme.diary": PATIENT_OWN,
+    "programme.save_diary": PATIENT_OWN,
     "messages.patient_thread": PATIENT_OWN,
     "careplan.patient_plan": PATIENT_OWN,
     "careplan.agree": PATIENT_OWN,
@@ -170,6 +172,7 @@ def world(app, make, db):
     from webapp.groups.models import GroupMember
     from webapp.groups.services import create_group
     from webapp.messages.models import MessageTemplate
+    from webapp.programme.models import ScheduleEntry
     from webapp.questionnaires.models import SafetyAlert
     from webapp.questionnaires.services import send_round
 
@@ -198,8 +201,11 @@ def world(app, make, db):
     db.session.add(alert)
     template = MessageTemplate(care_unit_id=unit.id, kind="feedback", locale="sv", name="Mall", body="Hej {förnamn}")
     db.session.add(template)
-    db.session.commit()
     programme = catalogue.programmes["pain-school"]
+    # A diary (in a later module, opened now for patient A) for the diary routes.
+    diary_module = next(m for m in programme.published_modules if m.diary_ids())
+    db.session.add(ScheduleEntry(enrolment_id=enrolment.id, module_id=diary_module.id, opens_at=utcnow()))
+    db.session.commit()
     module = programme.published_modules[0]
     block_id = next(iter(module.answer_ids()))[1]
     media_id, media = next((k, m) for k, m in sorted(catalogue.media.items()) if programme.id in m.programmes)
@@ -207,6 +213,7 @@ def world(app, make, db):
         "enrolment_id": enrolment.id, "dispatch_id": _dispatch_id(db, enrolment),
         "round_id": round_.id, "contact_id": contact.id, "group_id": group.id, "member_id": member.id,
         "session_id": group.sessions[0].id, "alert_id": alert.id, "template_id": template.id, "module_id": module.id, "page": 1, "block_id": block_id,
+        "diary_id": diary_module.diary_ids()[0],
         "token": "not-a-real-token", "provider": "not-configured", "user_id": users["patient_a"].id, "programme_id": programme.id, "lang": "sv", "media_id": media_id,
         "info_id": "pain-info", "topic_id": "what-is-long-term-pain",
         "filename": _media_filename(media), "filename_static": "lotsa.css", "step": "about",

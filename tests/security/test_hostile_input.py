@@ -21,6 +21,7 @@ def world(app, make, db):
     from webapp.careplan.services import schedule_contact
     from webapp.content.services import get_catalogue
     from webapp.core.db import utcnow
+    from webapp.programme.models import ScheduleEntry
     from webapp.questionnaires.services import send
 
     unit = make.unit()
@@ -30,7 +31,10 @@ def world(app, make, db):
     catalogue = get_catalogue()
     dispatch = send(enrolment, catalogue.forms["gad-7"], clinician)
     contact = schedule_contact(enrolment, clinician, "phone", utcnow() + timedelta(days=1), "")
+    diary_module = next(m for m in catalogue.programmes["pain-school"].published_modules if m.diary_ids())
+    db.session.add(ScheduleEntry(enrolment_id=enrolment.id, module_id=diary_module.id, opens_at=utcnow()))
     db.session.commit()
+    diary = diary_module.diary_ids()[0]
     module = catalogue.programmes["pain-school"].published_modules[0]
     block = next(b for kind, b, _items in module.answer_ids() if kind == "reflection")
     clients = {}
@@ -43,6 +47,9 @@ def world(app, make, db):
         # (role, url, fixed fields, fields to fuzz, a field whose value must survive a refused form)
         ("patient", f"/e/{e}/messages", {}, ["body"], None),
         ("patient", f"/e/{e}/answers/{block}", {"page": "2"}, ["text", "page", "base_version"], None),
+        # A diary: what was typed in the other fields comes back when one is refused.
+        ("patient", f"/e/{e}/diary/{diary}/entries", {"v-activity": "30", "v-sleep": "7,5"},
+         ["day", "v-pain", "v-activity", "page", "back"], "7,5"),
         ("patient", f"/e/{e}/questionnaires/{dispatch.id}", {"action": "save", "q1": "1"}, ["q2", "q3"], None),
         ("patient", "/account/phone/code", {}, ["phone"], None),
         ("clinician", f"/clinician/enrolments/{e}/welcome", {}, ["welcome_text"], None),
@@ -77,7 +84,7 @@ def world(app, make, db):
         ("anon", "/auth/login", {"password": "x"}, ["email"], None),
         ("anon", "/auth/reset", {}, ["email"], None),
     ]
-    return {"clients": clients, "targets": targets, "enrolment": e}
+    return {"clients": clients, "targets": targets, "enrolment": e, "diary": diary}
 
 
 def _assert_safe(response, payload, where):
@@ -113,6 +120,7 @@ def test_hostile_inputs_through_every_form(world, db):
     # Everything that was accepted is shown as text where it is read back.
     e = world["enrolment"]
     for role, url in (("patient", f"/e/{e}/messages"), ("patient", "/home"), ("patient", f"/e/{e}/summary"),
+                      ("patient", f"/e/{e}/diary/{world['diary']}"),
                       ("clinician", f"/clinician/enrolments/{e}"), ("clinician", f"/clinician/enrolments/{e}/messages"),
                       ("clinician", "/clinician/groups"), ("clinician", "/clinician/follow-ups")):
         body = world["clients"][role].get(url).get_data(as_text=True)

@@ -27,7 +27,7 @@ from webapp.library import services as library_services
 from webapp.library.forms import ShareInformationForm
 from webapp.messages import services as message_services
 from webapp.messages.services import conversations_for
-from webapp.programme import enrolments
+from webapp.programme import diaries, enrolments
 from webapp.programme import services as patient_services
 from webapp.questionnaires import alerts
 from webapp.questionnaires.services import history as questionnaire_history
@@ -247,7 +247,8 @@ def _render_answers(enrolment, programme, since, form, status: int = 200):
     return _render_section(
         "clinician/enrolment_answers.html", "answers", enrolment, programme, status=status,
         modules=overview.answers_by_module(programme, summary, overview.new_since(enrolment, since))
-        if programme else [], upcoming=upcoming, opening=opening, form=form)
+        if programme else [], upcoming=upcoming, opening=opening, form=form,
+        diaries=diaries.views_for(enrolment, programme, current_user.locale) if programme else [])
 
 
 def _template_choices(enrolment):

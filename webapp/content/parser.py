@@ -1,7 +1,7 @@
 """Parse one module file (front matter + Markdown + ``:::`` blocks) into pages.
 
 A page is a list of segments: pre-rendered HTML, or a block (reflection, task,
-rating, audio, video, image, tip, summary) whose text is pre-rendered and whose
+rating, diary, audio, video, image, tip, summary) whose text is pre-rendered and whose
 interactive part is drawn by our templates at request time. Nothing here needs
 an app, so the ``content check`` command and unit tests use it directly.
 """
@@ -30,7 +30,14 @@ BAD_LINK_RE = re.compile(r"\]\(\s*(javascript|vbscript|data|file):", re.IGNORECA
 ANSWER_BLOCKS = {"reflection", "task", "rating"}
 MEDIA_BLOCKS = {"audio", "video", "image"}
 # "goal": the module's goal and its key points, shown first on the module's first page.
-KNOWN_BLOCKS = ANSWER_BLOCKS | MEDIA_BLOCKS | {"tip", "summary", "goal"}
+KNOWN_BLOCKS = ANSWER_BLOCKS | MEDIA_BLOCKS | {"diary", "tip", "summary", "goal"}
+# What a diary field holds: a number in a range, a step on a 0–10 style scale, or yes/no.
+DIARY_KINDS = {"number", "scale", "yesno"}
+# How a week of one field is summed up: the mean of the days, their total, or (yes/no) the yes days.
+DIARY_SUMMARIES = {"mean", "total"}
+DIARY_SETTINGS = {"min", "max", "step", "unit", "summary", "low", "high"}
+# Values a patient types are stored as numbers; these bounds keep them readable and the column sane.
+DIARY_LIMIT = 100_000
 MODULE_KINDS = {"normal", "summary"}
 
 log = logging.getLogger("webapp.content")
@@ -52,6 +59,27 @@ class Problem:
 
 
 @dataclass(frozen=True)
+class DiaryField:
+    """One value a diary registers, as the editor defined it (``- id kind min=… max=… | Label``)."""
+
+    id: str
+    kind: str  # number, scale or yesno
+    label: str
+    min: float = 0
+    max: float = 1
+    step: float = 1
+    unit: str = ""
+    summary: str = "mean"  # mean or total (yesno: the days answered yes)
+    low: str = ""  # words for the low end of a scale
+    high: str = ""
+
+    @property
+    def signature(self) -> tuple:
+        """What must be the same in every language version: id, kind, range, step and summary."""
+        return (self.id, self.kind, self.min, self.max, self.step, self.summary)
+
+
+@dataclass(frozen=True)
 class Segment:
     """A piece of a page: ``html`` for plain text, otherwise a block kind."""
 
@@ -65,6 +93,8 @@ class Segment:
     # Plain text of the block (image alt text).
     text: str = ""
     line: int = 0
+    # The values a diary block registers.
+    fields: tuple[DiaryField, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,6 +113,8 @@ class ParsedFile:
     problems: list[Problem]
     # (kind, id, line, item count) for every answer block, in order.
     answer_blocks: list[tuple[str, str, int, int]] = field(default_factory=list)
+    # (id, line, fields) for every diary block, in order.
+    diary_blocks: list[tuple[str, int, tuple[DiaryField, ...]]] = field(default_factory=list)
     media_refs: list[tuple[str, str, int]] = field(default_factory=list)  # (kind, media id, line)
     module_links: list[tuple[str, int]] = field(default_factory=list)
     form_links: list[tuple[str, int]] = field(default_factory=list)
@@ -531,6 +563,15 @@ def _split_list(inner: list[Token], env: dict) -> tuple[list[Markup], list[Token
         rest.append(token)
         index += 1
     return items, rest
+def _has_valid_id(name: str, block_id: str | None, problem) -> bool:
+    """Whether a block that needs an id has a usable one; reports it if not."""
+    if not block_id:
+        problem(f"the '{name}' block has no id", f"write '::: {name} some-id' (lower-case letters, digits, hyphens)")
+        return False
+    if not ID_RE.match(block_id):
+        problem(f"'{block_id}' is not a valid id", "use 3–64 lower-case letters, digits and hyphens, e.g. pain-diary")
+        return False
+    return True
 
 
 def _block_segment(open_token: Token, inner: list[Token], parsed: ParsedFile, offset: int, env: dict) -> Segment | None:
@@ -544,12 +585,7 @@ def _block_segment(open_token: Token, inner: list[Token], parsed: ParsedFile, of
     if name not in KNOWN_BLOCKS:
         problem(f"unknown block '{name}'", "use one of: " + ", ".join(sorted(KNOWN_BLOCKS)))
         return None
-    needs_id = name in ANSWER_BLOCKS | MEDIA_BLOCKS
-    if needs_id and not block_id:
-        problem(f"the '{name}' block has no id", f"write '::: {name} some-id' (lower-case letters, digits, hyphens)")
-        return None
-    if needs_id and not ID_RE.match(block_id):
-        problem(f"'{block_id}' is not a valid id", "use 3–64 lower-case letters, digits and hyphens, e.g. pain-diary")
+    if name in ANSWER_BLOCKS | MEDIA_BLOCKS | {"diary"} and not _has_valid_id(name, block_id, problem):
         return None
 
     if name == "goal":
@@ -581,6 +617,9 @@ def _block_segment(open_token: Token, inner: list[Token], parsed: ParsedFile, of
         parsed.answer_blocks.append((name, block_id, line, 0))
         return Segment(kind=name, id=block_id, html=_render(inner, env), attrs=attrs, line=line)
 
+    if name == "diary":
+        return _diary_segment(block_id, inner, parsed, offset, line, env, problem)
+
     if name in MEDIA_BLOCKS:
         parsed.media_refs.append((name, block_id, line))
         text = _plain_text(inner)
@@ -592,3 +631,119 @@ def _block_segment(open_token: Token, inner: list[Token], parsed: ParsedFile, of
     if name == "summary" and parsed.meta.get("kind") != "summary":
         problem("a '::: summary' block is only allowed in a module of kind summary", "set 'kind: summary' or remove the block")
     return Segment(kind=name, html=_render(inner, env), line=line)
+
+
+def _diary_segment(block_id: str, inner: list[Token], parsed: ParsedFile, offset: int, line: int, env: dict,
+                   problem) -> Segment:
+    """A '::: diary' block: its text, and the values its list defines (checked one by one)."""
+    rest, fields = _diary_fields(inner, parsed, offset, line, env)
+    if not _plain_text(rest):
+        problem("the diary block has no text", "write a sentence inside the block that says what to register and how often")
+    if not fields:
+        problem("the diary has no values to register",
+                "add a list with one line per value, e.g. '- pain scale min=0 max=10 | Pain today'")
+    parsed.diary_blocks.append((block_id, line, fields))
+    return Segment(kind="diary", id=block_id, html=_render(rest, env), fields=fields, line=line)
+
+
+_DIARY_EXAMPLE = "e.g. '- activity number min=0 max=600 step=5 unit=min summary=total | Minutes of activity'"
+
+
+def _diary_fields(inner: list[Token], parsed: ParsedFile, offset: int, block_line: int,
+                  env: dict) -> tuple[list[Token], tuple[DiaryField, ...]]:
+    """The diary's first list as fields (one per item), and the other tokens (the text shown above the form)."""
+    rest: list[Token] = []
+    fields: list[DiaryField] = []
+    index = 0
+    seen_list = False
+    while index < len(inner):
+        token = inner[index]
+        if token.type == "bullet_list_open" and token.level == 1 and not seen_list:
+            seen_list = True
+            depth, end = 1, index + 1
+            while end < len(inner) and depth:
+                if inner[end].type == "bullet_list_open":
+                    depth += 1
+                elif inner[end].type == "bullet_list_close":
+                    depth -= 1
+                end += 1
+            for item in inner[index:end]:
+                if item.type == "inline" and item.level == 4:
+                    line = (item.map[0] + offset + 1) if item.map else block_line
+                    found = _diary_field(item.content, parsed.path, line, parsed.problems)
+                    if found is None:
+                        continue
+                    if any(f.id == found.id for f in fields):
+                        parsed.problems.append(Problem(parsed.path, line, f"the diary has two values called '{found.id}'",
+                                                       "give each value its own id"))
+                        continue
+                    fields.append(found)
+            index = end
+            continue
+        rest.append(token)
+        index += 1
+    return rest, tuple(fields)
+
+
+def _diary_number(word: str, value: str, path: str, line: int, problems: list[Problem]) -> float | None:
+    try:
+        number = float(value.replace(",", "."))
+    except ValueError:
+        number = None
+    if number is None or number != number or abs(number) > DIARY_LIMIT:  # NaN is not equal to itself
+        problems.append(Problem(path, line, f"{word}={value!r} is not a number",
+                                f"write {word}= and a number between -{DIARY_LIMIT} and {DIARY_LIMIT}, e.g. {word}=10"))
+        return None
+    return number
+
+
+def _diary_field(source: str, path: str, line: int, problems: list[Problem]) -> DiaryField | None:
+    """One list line of a diary, ``id kind setting=value … | Label``; None (and a problem) if it cannot be used."""
+    settings_text, bar, label = source.partition("|")
+    label = label.strip()
+    name, kind, attrs = _block_words(settings_text)
+    before = len(problems)
+
+    def problem(message: str, fix: str = _DIARY_EXAMPLE) -> None:
+        problems.append(Problem(path, line, message, fix))
+
+    if not bar or not label:
+        problem("a diary value needs a label after '|'")
+    if not ID_RE.match(name or ""):
+        problem(f"'{name}' is not a valid id for a diary value", "use 3–64 lower-case letters, digits and hyphens, e.g. pain")
+    if kind not in DIARY_KINDS:
+        problem(f"the diary value '{name}' has the kind {kind!r}", "write number, scale or yesno after the id")
+    for key in attrs.keys() - DIARY_SETTINGS:
+        problem(f"{key}= is not a setting of a diary value", "use " + ", ".join(sorted(DIARY_SETTINGS)))
+    numbers = {}
+    for key in ("min", "max", "step"):
+        if key in attrs:
+            numbers[key] = _diary_number(key, attrs[key], path, line, problems)
+    summary = attrs.get("summary", "mean")
+    if summary not in DIARY_SUMMARIES:
+        problem(f"summary={summary!r} is not known", "write summary=mean or summary=total")
+    if len(problems) > before:
+        return None
+    if kind == "yesno":
+        low, high, step = 0.0, 1.0, 1.0
+        if {"min", "max", "step"} & attrs.keys():
+            problem("a yesno value has no min, max or step", "remove them: the answer is yes or no")
+            return None
+    else:
+        if kind == "number" and not {"min", "max"} <= attrs.keys():
+            problem(f"the diary value '{name}' needs min= and max=", "write the range a value may have, e.g. min=0 max=24")
+            return None
+        low = numbers.get("min", 0.0)
+        high = numbers.get("max", 10.0)
+        step = numbers.get("step", 1.0)
+        if low >= high:
+            problem(f"min= must be below max= for '{name}'", "e.g. min=0 max=10")
+            return None
+        if step <= 0 or step > high - low:
+            problem(f"step= must be above 0 and at most max minus min for '{name}'", "e.g. step=0.5 for half hours")
+            return None
+        if kind == "scale" and ((high - low) / step > 20 or (high - low) / step != int((high - low) / step)):
+            problem(f"the scale '{name}' must have at most 21 steps from min to max", "e.g. min=0 max=10 (step=1)")
+            return None
+    return DiaryField(id=name, kind=kind, label=label, min=low, max=high, step=step, unit=attrs.get("unit", ""),
+                      summary=summary, low=attrs.get("low", ""), high=attrs.get("high", ""))

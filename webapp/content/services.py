@@ -104,6 +104,8 @@ class ModuleVersion:
     pages: list
     answer_blocks: list
     problems: list[Problem]
+    # (id, line, fields) of the module's diaries (parser.ParsedFile.diary_blocks).
+    diary_blocks: list = field(default_factory=list)
     # A translation's provenance (front matter): who translated it, who reviewed it and when.
     translated_by: str | None = None
     reviewed_by: str | None = None
@@ -155,6 +157,10 @@ class Module:
         """(kind, id, item count) of the module's answer blocks, in reading order."""
         version = self.versions[self.default_language]
         return [(kind, block_id, items) for kind, block_id, _line, items in version.answer_blocks]
+
+    def diary_ids(self) -> list[str]:
+        """The ids of the module's diary blocks, in reading order."""
+        return [block_id for block_id, _line, _fields in self.versions[self.default_language].diary_blocks]
 
     def coverage(self, lang: str) -> str:
         """complete / missing / stale / error for one language (the editor's table)."""
@@ -432,10 +438,11 @@ def _load_programme(path: Path, catalogue: Catalogue, form_ids: set[str]) -> Pro
             continue
         if module is None:
             continue
-        for _kind, block_id, _items in module.answer_ids():
+        version = module.versions[default]
+        block_lines = [(i, line) for _k, i, line, _n in version.answer_blocks]
+        block_lines += [(i, line) for i, line, _fields in version.diary_blocks]
+        for block_id, line in block_lines:
             if block_id in seen_answer_ids:
-                version = module.versions[default]
-                line = next(line for k, i, line, _n in version.answer_blocks if i == block_id)
                 problems.append(Problem(version.path, line, f"the id '{block_id}' is also used in module {seen_answer_ids[block_id]!r}",
                                         "give every question and task its own id within the programme"))
                 version.problems.append(problems[-1])
@@ -595,6 +602,7 @@ def _load_module(folder: Path, programme: Programme, position: int, catalogue: C
                 result.problems.append(Problem(
                     result.path, 1, f"{default}.md has a '::: goal' block (line {parsed[default].goal_line}) and this translation has none",
                     "translate the goal and key points into a '::: goal' block on the first page"))
+            _compare_diaries(parsed[default], result, default)
             if lang in catalogue.glossaries:
                 result.problems.extend(_glossary_problems(catalogue.glossaries[lang], folder, default, lang, result))
         # parse_module_file leaves only values of the right kind in meta.
@@ -604,6 +612,7 @@ def _load_module(folder: Path, programme: Programme, position: int, catalogue: C
             description=meta.get("description", ""), minutes=meta.get("minutes"),
             kind=meta.get("kind", "normal"), version=meta.get("version", 1),
             translates=meta.get("translates"), pages=result.pages, answer_blocks=result.answer_blocks,
+            diary_blocks=result.diary_blocks,
             problems=result.problems, translated_by=meta.get("translated_by"), reviewed_by=meta.get("reviewed_by"),
             reviewed_on=meta.get("reviewed_on"), listen=meta.get("listen"), has_goal=bool(result.goal_line),
         )
@@ -652,6 +661,32 @@ def _compare_answer_blocks(source: ParsedFile, translation: ParsedFile, default:
     for kind, block_id, line, _items in translation.answer_blocks:
         if block_id not in source_ids:
             translation.problems.append(Problem(translation.path, line, f"the {kind} '{block_id}' is not in {default}.md",
+                                                f"use the block ids of {default}.md"))
+
+
+def _compare_diaries(source: ParsedFile, translation: ParsedFile, default: str) -> None:
+    """A diary registers the same values in every language: same ids, kinds, ranges and steps.
+
+    Registrations are stored by value id, so a translation that named or bounded
+    a value differently would show (or refuse) other numbers than the default.
+    """
+    present = {block_id: (line, fields) for block_id, line, fields in translation.diary_blocks}
+    for block_id, source_line, fields in source.diary_blocks:
+        if block_id not in present:
+            translation.problems.append(Problem(
+                translation.path, translation.last_line,
+                f"the diary '{block_id}' of {default}.md (line {source_line}) is missing here",
+                f"add '::: diary {block_id}' with the translated text and the same values, as in {default}.md"))
+        elif [f.signature for f in present[block_id][1]] != [f.signature for f in fields]:
+            translation.problems.append(Problem(
+                translation.path, present[block_id][0],
+                f"the values of the diary '{block_id}' differ from {default}.md line {source_line}",
+                "translate only the labels and end words; keep each value's id, kind, min, max, step and summary, "
+                f"in the same order as in {default}.md"))
+    source_ids = {block_id for block_id, _line, _fields in source.diary_blocks}
+    for block_id, line, _fields in translation.diary_blocks:
+        if block_id not in source_ids:
+            translation.problems.append(Problem(translation.path, line, f"the diary '{block_id}' is not in {default}.md",
                                                 f"use the block ids of {default}.md"))
 
 

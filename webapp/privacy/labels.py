@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 GROUPS = [
     (_l("Your account"), ["account", "contact_changes", "notification_choices", "sessions", "onboarding"]),
     (_l("Your programmes"), ["enrolments", "enrolment_history", "schedule", "module_progress", "groups"]),
-    (_l("Your answers in the modules"), ["answers", "answer_versions"]),
+    (_l("Your answers in the modules"), ["answers", "answer_versions", "diary_entries", "diary_entry_versions"]),
     (_l("Messages"), ["messages"]),
     (_l("Questionnaires"), ["questionnaires_sent", "questionnaire_answers", "safety_alerts"]),
     (_l("Plans and follow-ups"), ["care_plans", "follow_up_contacts", "information_sent"]),
@@ -28,6 +28,7 @@ SECTIONS = {
     "onboarding": _l("Introduction"),
     "enrolments": _l("Programmes"), "enrolment_history": _l("Programme history"), "schedule": _l("Schedule"),
     "module_progress": _l("Progress"), "answers": _l("Answers"), "answer_versions": _l("Every saved answer"),
+    "diary_entries": _l("Diary registrations"), "diary_entry_versions": _l("Every saved diary registration"),
     "messages": _l("Messages"), "questionnaires_sent": _l("Questionnaires sent to you"),
     "questionnaire_answers": _l("Questionnaire answers"),
     "safety_alerts": _l("Answers your care team was alerted about, and what they did"), "care_plans": _l("Care plans"),
@@ -116,6 +117,10 @@ FIELDS = {
     "checked_items": _l("Ticked items"),
     "version": _l("Version"),
     "answer_id": _l("Answer number"),
+    # Diaries (issue 19): one registration per diary and day.
+    "day": _l("Day"),
+    "values": _l("Registered values"),
+    "entry_id": _l("Diary registration (number)"),
     "is_conflict": _l("Saved in two windows at once"),
     "saved_at": _l("Saved"),
     "author_id": _l("Written by (number)"),

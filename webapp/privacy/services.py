@@ -24,6 +24,8 @@ from webapp.notifications.models import NotificationConsent, OutboxItem
 from webapp.programme.models import (
     Answer,
     AnswerVersion,
+    DiaryEntry,
+    DiaryEntryVersion,
     Enrolment,
     EnrolmentEvent,
     ModuleProgress,
@@ -55,6 +57,7 @@ def collect(patient: User) -> dict:
     enrolment_ids = select(Enrolment.id).where(Enrolment.patient_id == patient.id)
     answer_ids = select(Answer.id).where(Answer.enrolment_id.in_(enrolment_ids))
     plan_ids = select(CarePlan.id).where(CarePlan.enrolment_id.in_(enrolment_ids))
+    entry_ids = select(DiaryEntry.id).where(DiaryEntry.enrolment_id.in_(enrolment_ids))
     return {
         "exported_at": utcnow().isoformat(),
         "account": _row(patient),
@@ -68,6 +71,10 @@ def collect(patient: User) -> dict:
         "module_progress": _all(select(ModuleProgress).where(ModuleProgress.enrolment_id.in_(enrolment_ids))),
         "answers": _all(select(Answer).where(Answer.enrolment_id.in_(enrolment_ids))),
         "answer_versions": _all(select(AnswerVersion).where(AnswerVersion.answer_id.in_(answer_ids))),
+        "diary_entries": _all(select(DiaryEntry).where(DiaryEntry.enrolment_id.in_(enrolment_ids))
+                              .order_by(DiaryEntry.block_id, DiaryEntry.day)),
+        "diary_entry_versions": _all(select(DiaryEntryVersion).where(DiaryEntryVersion.entry_id.in_(entry_ids))
+                                     .order_by(DiaryEntryVersion.id)),
         "messages": _all(select(Message).where(Message.enrolment_id.in_(enrolment_ids)).order_by(Message.created_at)),
         "questionnaires_sent": _all(select(Dispatch).where(Dispatch.enrolment_id.in_(enrolment_ids))),
         "questionnaire_answers": _all(select(Submission).where(Submission.enrolment_id.in_(enrolment_ids))),
@@ -145,7 +152,9 @@ def purge_expired_records(now: datetime | None = None) -> int:
         return 0
     answer_ids = select(Answer.id).where(Answer.enrolment_id.in_(expired))
     db.session.execute(delete(AnswerVersion).where(AnswerVersion.answer_id.in_(answer_ids)))
-    for model in (Answer, Message, Conversation, SafetyAlert, Submission, Dispatch, FollowUpContact, GroupMember, ScheduleEntry,
+    entry_ids = select(DiaryEntry.id).where(DiaryEntry.enrolment_id.in_(expired))
+    db.session.execute(delete(DiaryEntryVersion).where(DiaryEntryVersion.entry_id.in_(entry_ids)))
+    for model in (Answer, DiaryEntry, Message, Conversation, SafetyAlert, Submission, Dispatch, FollowUpContact, GroupMember, ScheduleEntry,
                   ModuleProgress, EnrolmentEvent):
         db.session.execute(delete(model).where(model.enrolment_id.in_(expired)))
     plan_ids = select(CarePlan.id).where(CarePlan.enrolment_id.in_(expired))

@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+import json
+from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -232,3 +244,49 @@ class EnrolmentEvent(db.Model):
     detail: Mapped[str] = mapped_column(String(500), default="")
 
     actor: Mapped[User | None] = relationship()
+
+
+class DiaryEntry(db.Model):
+    """What the patient registered in one diary for one day: one row per (diary, day).
+
+    A diary block (``::: diary``) defines the values; ``values`` holds them as
+    JSON {value id: number} (yes/no as 1/0). Registering the same day again
+    changes the row and keeps the earlier state as a DiaryEntryVersion, like answers.
+    """
+
+    __tablename__ = "diary_entry"
+    # The unique constraint's index also serves the diary page's query (enrolment, diary, days in order).
+    __table_args__ = (UniqueConstraint("enrolment_id", "block_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolment.id", ondelete="RESTRICT"))
+    module_id: Mapped[str] = mapped_column(String(64))
+    block_id: Mapped[str] = mapped_column(String(64))
+    day: Mapped[date] = mapped_column(Date)
+    values: Mapped[str] = mapped_column(Text, default="{}")
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def numbers(self) -> dict[str, float]:
+        """The registered values as {value id: number}; anything unreadable is left out."""
+        try:
+            data = json.loads(self.values or "{}")
+        except ValueError:
+            return {}
+        return {str(k): float(v) for k, v in data.items() if isinstance(v, (int, float)) and not isinstance(v, bool)} \
+            if isinstance(data, dict) else {}
+
+
+class DiaryEntryVersion(db.Model):
+    """Every state a day's registration has been saved in."""
+
+    __tablename__ = "diary_entry_version"
+    __table_args__ = (Index("ix_diary_entry_version_entry_saved", "entry_id", "saved_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("diary_entry.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    values: Mapped[str] = mapped_column(Text, default="{}")
+    saved_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

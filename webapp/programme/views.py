@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from types import SimpleNamespace
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, session, url_for
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -14,6 +16,7 @@ from webapp.careplan import services as plan_services
 from webapp.content.services import get_catalogue
 from webapp.core import drafts as kept_drafts
 from webapp.core.access import role_required
+from webapp.core.dates import format_day, local_today
 from webapp.core.db import utcnow
 from webapp.core.markdown import render_markdown
 from webapp.core.numbers import int_or_none
@@ -21,7 +24,7 @@ from webapp.extensions import db
 from webapp.groups import services as group_services
 from webapp.library import services as library_services
 from webapp.messages.services import conversations_for
-from webapp.programme import enrolments, services
+from webapp.programme import diaries, enrolments, services
 from webapp.questionnaires.services import waiting as waiting_questionnaires
 
 bp = Blueprint("programme", __name__, template_folder="templates")
@@ -34,6 +37,35 @@ def _enrolment_labels():
         "status_label": lambda status: str(enrolments.STATUS_LABELS.get(status, status)),
         "event_label": lambda kind: str(enrolments.EVENT_LABELS.get(kind, kind)),
     }
+
+@bp.app_context_processor
+def _diary_helpers():
+    """Every page that shows a diary (the patient's, the summary, the clinician's): numbers and days."""
+    return {
+        "diary_value": lambda item, value: diaries.format_value(item, value),
+        "diary_steps": lambda item: [item.min + n * item.step
+                                     for n in range(int(round((item.max - item.min) / item.step)) + 1)],
+        "diary_today": local_today,
+        "diary_oldest": lambda: local_today() - timedelta(days=diaries.OLDEST_DAYS),
+        "diary_short_day": lambda day: format_date(day, "d MMM"),
+        "diary_size": SimpleNamespace(width=diaries.WIDTH, height=diaries.HEIGHT, left=diaries.LEFT,
+                                      right=diaries.RIGHT),
+    }
+
+
+DIARY_MESSAGES = {
+    "bad_day": lambda item: _("Write the date as year-month-day, for example 2026-03-31."),
+    "future_day": lambda item: _("The date is in the future. Choose today or an earlier day."),
+    "old_day": lambda item: _("The date is more than a year ago. Choose a later day."),
+    "not_number": lambda item: _("Write a number, for example %(example)s.",
+                                 example=diaries.format_value(item, item.min + item.step)),
+    "out_of_range": lambda item: _("%(label)s must be from %(min)s to %(max)s.", label=item.label,
+                                   min=diaries.format_value(item, item.min), max=diaries.format_value(item, item.max)),
+    "bad_step": lambda item: _("%(label)s goes in steps of %(step)s.", label=item.label,
+                               step=diaries.format_value(item, item.step)),
+    "bad_choice": lambda item: _("Choose yes or no."),
+    "empty": lambda item: _("Fill in at least one value before you save."),
+}
 
 ANSWER_MESSAGES = {
     "too_long": lambda: _("Your answer is too long. Shorten it to at most %(n)s characters and save again.",
@@ -117,15 +149,25 @@ def module_page(enrolment_id: int, module_id: str, page: int):
     services.record_page_view(enrolment, scheduled, page, session.get("reading"))
     session["reading"] = {"key": f"{enrolment.id}:{module_id}", "at": int(time.time())}
     services.record_activity([enrolment])
+    restored = kept_drafts.take()
     response = _render_module_page(enrolment, programme, schedule, scheduled, version, is_fallback, page,
-                                   drafts=_restored_answer(enrolment))
+                                   drafts=_restored_answer(enrolment, restored),
+                                   diary_state=_restored_diary(enrolment, restored))
     db.session.commit()  # after rendering, so the page reads nothing twice
     return response
 
 
-def _restored_answer(enrolment) -> dict | None:
+def _restored_diary(enrolment, restored) -> dict | None:
+    """A registration typed when the session had ended, given back once (core.drafts) as {diary id: state}."""
+    prefix = url_for("programme.diary", enrolment_id=enrolment.id, diary_id="")
+    if restored is None or not restored.action.startswith(prefix) or not restored.action.endswith("/entries"):
+        return None
+    diary_id = restored.action.removeprefix(prefix).removesuffix("/entries")
+    return {diary_id: SimpleNamespace(typed={k: v[:50] for k, v in restored.fields.items()}, errors={})}
+
+
+def _restored_answer(enrolment, restored) -> dict | None:
     """An answer typed when the session had ended (without JavaScript), given back once (core.drafts)."""
-    restored = kept_drafts.take()
     prefix = url_for("programme.save_answer", enrolment_id=enrolment.id, block_id="")
     if restored is None or not restored.action.startswith(prefix):
         return None
@@ -136,8 +178,15 @@ def _restored_answer(enrolment) -> dict | None:
 
 
 def _render_module_page(enrolment, programme, schedule, scheduled, version, is_fallback, page,
-                        drafts=None, errors=None, conflicts=None, status=200):
+                        drafts=None, errors=None, conflicts=None, status=200, diary_state=None):
     answers = services.answers_for(enrolment, scheduled.module.id)
+    # Diaries on this page only: other pages cost no query for them.
+    page_diaries = [s for s in version.pages[page - 1].segments if s.kind == "diary"]
+    diary_views = {}
+    if page_diaries:
+        rows = diaries.entries_for(enrolment, [s.id for s in page_diaries])
+        diary_views = {s.id: diaries.view_of(scheduled.module, s, rows.get(s.id, []), diaries.RECENT_DAYS,
+                                             lang=version.lang) for s in page_diaries}
     shown = {
         block_id: SimpleNamespace(text=a.text, value=a.value, checked=a.checked, version=a.version)
         for block_id, a in answers.items()
@@ -159,7 +208,8 @@ def _render_module_page(enrolment, programme, schedule, scheduled, version, is_f
         "programme/module_page.html", enrolment=enrolment, programme=programme, scheduled=scheduled,
         version=version, is_fallback=is_fallback, page_number=page, page=version.pages[page - 1],
         answers=shown, errors=errors or {}, conflicts=conflicts,
-        media=get_catalogue().media, summary=summary,
+        media=get_catalogue().media, summary=summary, diaries=diary_views, diary_state=diary_state or {},
+        summary_diaries=diaries.views_for(enrolment, programme, current_user.locale) if summary is not None else [],
     ), status
 
 
@@ -226,6 +276,76 @@ def save_answer(enrolment_id: int, block_id: str):
                     + f"#q-{block_id}")
 
 
+def _diary_or_404(enrolment, programme, block_id):
+    """The diary's module and segment, if the diary is in a module open to the patient; else 404."""
+    found = diaries.diary_block(programme, block_id, current_user.locale)
+    if found is None:
+        abort(404)
+    module, segment = found
+    schedule = services.schedule_for(enrolment, programme)
+    scheduled = services.find_scheduled(schedule, module.id)
+    return schedule, scheduled, segment
+
+
+def _diary_page_of(version, block_id) -> int:
+    """The page of the module the diary is on (1-based)."""
+    return next((n for n, p in enumerate(version.pages, start=1) if any(s.id == block_id for s in p.segments)), 1)
+
+
+@bp.route("/e/<int:enrolment_id>/diary/<diary_id>")
+@role_required("patient")
+def diary(enrolment_id: int, diary_id: str):
+    """One diary: the form, a chart of every registration with the same numbers as a table, and each week."""
+    enrolment = enrolments.load_enrolment_for_patient(enrolment_id, current_user)
+    programme = _programme_or_404(enrolment)
+    _schedule, scheduled, segment = _diary_or_404(enrolment, programme, diary_id)
+    kept = _restored_diary(enrolment, kept_drafts.take()) or {}
+    return _render_diary(enrolment, programme, scheduled, segment, state=kept.get(diary_id))
+
+
+def _render_diary(enrolment, programme, scheduled, segment, state=None, status=200):
+    version, _fallback = scheduled.module.version(current_user.locale)
+    entries = diaries.entries_for(enrolment, [segment.id]).get(segment.id, [])
+    return render_template(
+        "programme/diary.html", enrolment=enrolment, programme=programme, scheduled=scheduled, version=version,
+        segment=segment, view=diaries.view_of(scheduled.module, segment, entries, lang=version.lang), state=state,
+        page_number=_diary_page_of(version, segment.id)), status
+
+
+@bp.route("/e/<int:enrolment_id>/diary/<diary_id>/entries", methods=["POST"])
+@role_required("patient")
+def save_diary(enrolment_id: int, diary_id: str):
+    """Save a day's registration; refused values come back in the form with a message at each field."""
+    enrolment = enrolments.load_enrolment_for_patient(enrolment_id, current_user)
+    programme = _programme_or_404(enrolment)
+    schedule, scheduled, segment = _diary_or_404(enrolment, programme, diary_id)
+    back_to_page = request.form.get("back") == "page"
+    typed = {key: request.form.get(key, "")[:50] for key in ["day", *(f"v-{f.id}" for f in segment.fields)]}
+    try:
+        day = diaries.clean_day(request.form.get("day"))
+        values = diaries.clean_values(segment.fields, request.form)
+        entry = diaries.save_entry(enrolment, scheduled.module, diary_id, day, values)
+    except diaries.DiaryError as exc:
+        db.session.rollback()
+        fields = {f.id: f for f in segment.fields}
+        state = SimpleNamespace(typed=typed, errors={
+            name: DIARY_MESSAGES[code](fields.get(name)) for name, code in exc.errors.items()})
+        if back_to_page:
+            version, is_fallback = scheduled.module.version(current_user.locale)
+            page = _diary_page_of(version, diary_id)
+            return _render_module_page(enrolment, programme, schedule, scheduled, version, is_fallback, page,
+                                       diary_state={diary_id: state}, status=400)
+        return _render_diary(enrolment, programme, scheduled, segment, state=state, status=400)
+    services.record_activity([enrolment])
+    db.session.commit()
+    flash(_("Your registration for %(date)s is saved.", date=format_day(entry.day)), "success")
+    if back_to_page:
+        version, _fallback = scheduled.module.version(current_user.locale)
+        return redirect(url_for("programme.module_page", enrolment_id=enrolment.id, module_id=scheduled.module.id,
+                                page=_diary_page_of(version, diary_id)) + f"#diary-{diary_id}")
+    return redirect(url_for("programme.diary", enrolment_id=enrolment.id, diary_id=diary_id))
+
+
 @bp.route("/e/<int:enrolment_id>/summary")
 @role_required("patient")
 def summary(enrolment_id: int):
@@ -235,5 +355,6 @@ def summary(enrolment_id: int):
     plan = plan_services.get_plan(enrolment)
     return render_template("programme/summary.html", enrolment=enrolment, programme=programme,
                            summary=services.summary_for(enrolment, programme, current_user.locale), now=utcnow(),
+                           diaries=diaries.views_for(enrolment, programme, current_user.locale),
                            plan=plan.current if plan else None,
                            plan_content=plan_services.content_of(plan.current) if plan and plan.current else None)
