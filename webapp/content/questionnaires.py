@@ -316,18 +316,7 @@ def _build(data, path: Path, rel: str, problems: list[Problem]) -> Questionnaire
     if max_missing < 0:
         problem(scoring_line, "max_missing must be a whole number, 0 or more", "e.g. 'missing: {max_missing: 1}'")
         max_missing = 0
-    better = typed(scoring.get("better"), str, "better", line=scoring_line, default=None,
-                   fix="write e.g. 'better: lower'")
-    if better is None:
-        # Not said, a rising score would be read as a worsening on one scale and an
-        # improvement on the next (EQ VAS counts up, PHQ-9 down): every scored form says it.
-        if total is not None or subscales:
-            problem(scoring_line, "a scored questionnaire must say which way is better",
-                    "write 'better: lower' (a falling score is an improvement) or 'better: higher' under scoring")
-        better = "lower"
-    elif better not in ("lower", "higher"):
-        problem(scoring_line, f"better must be 'lower' or 'higher', not {better!r}", "write e.g. 'better: lower'")
-        better = "lower"
+    better = _better(scoring, scoring_line, total is not None or bool(subscales), problem)
     meaningful_change = typed(scoring.get("meaningful_change"), float, "meaningful_change", line=scoring_line,
                               fix="write the smallest change that counts, e.g. 'meaningful_change: 5'")
     reliable = typed(scoring.get("reliable_change"), dict, "reliable_change", line=scoring_line, default=None,
@@ -367,6 +356,22 @@ def _build(data, path: Path, rel: str, problems: list[Problem]) -> Questionnaire
         reliable_change=reliable_change,
         versions=versions, default_language=default_language, source=source,
     )
+
+
+def _better(scoring: dict, line: int, scored: bool, problem) -> str:
+    """Which way is improvement. A scored form must say it: left to a default, a rising
+    score would read as a worsening on one scale and an improvement on the next
+    (EQ VAS counts up, PHQ-9 down)."""
+    better = typed(scoring.get("better"), str, "better", line=line, default=None, fix="write e.g. 'better: lower'")
+    if better is None:
+        if scored:
+            problem(line, "a scored questionnaire must say which way is better",
+                    "write 'better: lower' (a falling score is an improvement) or 'better: higher' under scoring")
+        return "lower"
+    if better not in ("lower", "higher"):
+        problem(line, f"better must be 'lower' or 'higher', not {better!r}", "write e.g. 'better: lower'")
+        return "lower"
+    return better
 
 
 def _versions(data: dict, items: list[Item], licence, problem) -> dict[str, Version]:
