@@ -29,7 +29,9 @@ BAD_LINK_RE = re.compile(r"\]\(\s*(javascript|vbscript|data|file):", re.IGNORECA
 
 ANSWER_BLOCKS = {"reflection", "task", "rating"}
 MEDIA_BLOCKS = {"audio", "video", "image"}
-KNOWN_BLOCKS = ANSWER_BLOCKS | MEDIA_BLOCKS | {"tip", "summary"}
+# '::: crisis' shows the shared advice on where to get help (templates/_crisis.html):
+# one text, kept in one place, wherever a module touches on feeling very low.
+KNOWN_BLOCKS = ANSWER_BLOCKS | MEDIA_BLOCKS | {"tip", "summary", "crisis"}
 MODULE_KINDS = {"normal", "summary"}
 
 log = logging.getLogger("webapp.content")
@@ -503,6 +505,32 @@ def _check_placement(name: str, attrs: dict, problem) -> None:
         attrs.pop("placement", None)
 
 
+def _task_items(inner: list[Token], env: dict) -> tuple[list[Markup], list[Token]]:
+    """A task block's first list as rendered items to tick off, and the rest of its tokens."""
+    items: list[Markup] = []
+    rest: list[Token] = []
+    index = 0
+    while index < len(inner):
+        token = inner[index]
+        if token.type == "bullet_list_open" and token.level == 1 and not items:
+            depth, end = 1, index + 1
+            while end < len(inner) and depth:
+                if inner[end].type == "bullet_list_open":
+                    depth += 1
+                elif inner[end].type == "bullet_list_close":
+                    depth -= 1
+                end += 1
+            for item_token in inner[index:end]:
+                if item_token.type == "inline" and item_token.level == 4:
+                    # Bandit B704: markdown-it output with raw HTML off.
+                    items.append(Markup(content_parser.renderer.renderInline(item_token.children or [], content_parser.options, env)))  # nosec B704
+            index = end
+            continue
+        rest.append(token)
+        index += 1
+    return items, rest
+
+
 def _block_segment(open_token: Token, inner: list[Token], parsed: ParsedFile, offset: int, env: dict) -> Segment | None:
     name, block_id, attrs = _block_words(open_token.info)
     line = (open_token.map[0] if open_token.map else 0) + offset + 1
@@ -523,27 +551,7 @@ def _block_segment(open_token: Token, inner: list[Token], parsed: ParsedFile, of
         return None
 
     if name == "task":
-        items: list[Markup] = []
-        rest: list[Token] = []
-        index = 0
-        while index < len(inner):
-            token = inner[index]
-            if token.type == "bullet_list_open" and token.level == 1 and not items:
-                depth, end = 1, index + 1
-                while end < len(inner) and depth:
-                    if inner[end].type == "bullet_list_open":
-                        depth += 1
-                    elif inner[end].type == "bullet_list_close":
-                        depth -= 1
-                    end += 1
-                for item_token in inner[index:end]:
-                    if item_token.type == "inline" and item_token.level == 4:
-                        # Bandit B704: markdown-it output with raw HTML off.
-                        items.append(Markup(content_parser.renderer.renderInline(item_token.children or [], content_parser.options, env)))  # nosec B704
-                index = end
-                continue
-            rest.append(token)
-            index += 1
+        items, rest = _task_items(inner, env)
         if not items:
             problem("the task has no list of things to tick off", "add a list: lines starting with '- '")
         parsed.answer_blocks.append(("task", block_id, line, len(items)))
@@ -565,6 +573,12 @@ def _block_segment(open_token: Token, inner: list[Token], parsed: ParsedFile, of
             problem("the image has no alt text", "write a sentence inside the block that describes the picture")
         _check_placement(name, attrs, problem)
         return Segment(kind=name, id=block_id, html=_render(inner, env), text=text, attrs=attrs, line=line)
+
+    if name == "crisis":
+        if _plain_text(inner):
+            problem("the crisis block takes no text: it shows the shared advice on where to get help",
+                    "write only the lines '::: crisis' and ':::', and put your own words outside the block")
+        return Segment(kind="crisis", line=line)
 
     if name == "summary" and parsed.meta.get("kind") != "summary":
         problem("a '::: summary' block is only allowed in a module of kind summary", "set 'kind: summary' or remove the block")
