@@ -80,7 +80,8 @@ FORM = """\
     items:
       - {id: q1, type: single_choice, options: yes_no, text: {sv: "Fråga ett?", fa: "پرسش یک؟"}}
       - {id: q2, type: single_choice, options: yes_no, text: {sv: "Fråga två?"%s}}
-    scoring: {method: sum, items: [q1, q2]}
+    scoring: {method: sum, items: [q1, q2], better: lower}
+    source: "A test form"
 """
 
 

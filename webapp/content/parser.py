@@ -29,8 +29,10 @@ BAD_LINK_RE = re.compile(r"\]\(\s*(javascript|vbscript|data|file):", re.IGNORECA
 
 ANSWER_BLOCKS = {"reflection", "task", "rating"}
 MEDIA_BLOCKS = {"audio", "video", "image"}
+# '::: crisis' shows the shared advice on where to get help (templates/_crisis.html):
+# one text, kept in one place, wherever a module touches on feeling very low.
 # "goal": the module's goal and its key points, shown first on the module's first page.
-KNOWN_BLOCKS = ANSWER_BLOCKS | MEDIA_BLOCKS | {"diary", "tip", "summary", "goal"}
+KNOWN_BLOCKS = ANSWER_BLOCKS | MEDIA_BLOCKS | {"diary", "tip", "summary", "goal", "crisis"}
 # What a diary field holds: a number in a range, a step on a 0–10 style scale, or yes/no.
 DIARY_KINDS = {"number", "scale", "yesno"}
 # How a week of one field is summed up: the mean of the days, their total, or (yes/no) the yes days.
@@ -627,6 +629,12 @@ def _block_segment(open_token: Token, inner: list[Token], parsed: ParsedFile, of
             problem("the image has no alt text", "write a sentence inside the block that describes the picture")
         _check_placement(name, attrs, problem)
         return Segment(kind=name, id=block_id, html=_render(inner, env), text=text, attrs=attrs, line=line)
+
+    if name == "crisis":
+        if _plain_text(inner):
+            problem("the crisis block takes no text: it shows the shared advice on where to get help",
+                    "write only the lines '::: crisis' and ':::', and put your own words outside the block")
+        return Segment(kind="crisis", line=line)
 
     if name == "summary" and parsed.meta.get("kind") != "summary":
         problem("a '::: summary' block is only allowed in a module of kind summary", "set 'kind: summary' or remove the block")

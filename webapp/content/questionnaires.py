@@ -180,6 +180,8 @@ class Questionnaire:
     versions: dict[str, Version] = field(default_factory=dict)
     # The version shown when the reader's language has none (the care's own language).
     default_language: str = "sv"
+    # Where the instrument comes from (the publication, or "Lotsa's own question").
+    source: str = ""
 
     def item(self, item_id: str) -> Item | None:
         return next((i for i in self.items if i.id == item_id), None)
@@ -314,11 +316,7 @@ def _build(data, path: Path, rel: str, problems: list[Problem]) -> Questionnaire
     if max_missing < 0:
         problem(scoring_line, "max_missing must be a whole number, 0 or more", "e.g. 'missing: {max_missing: 1}'")
         max_missing = 0
-    better = typed(scoring.get("better"), str, "better", line=scoring_line, default="lower",
-                   fix="write e.g. 'better: lower'")
-    if better not in ("lower", "higher"):
-        problem(scoring_line, f"better must be 'lower' or 'higher', not {better!r}", "write e.g. 'better: lower'")
-        better = "lower"
+    better = _better(scoring, scoring_line, total is not None or bool(subscales), problem)
     meaningful_change = typed(scoring.get("meaningful_change"), float, "meaningful_change", line=scoring_line,
                               fix="write the smallest change that counts, e.g. 'meaningful_change: 5'")
     reliable = typed(scoring.get("reliable_change"), dict, "reliable_change", line=scoring_line, default=None,
@@ -334,6 +332,11 @@ def _build(data, path: Path, rel: str, problems: list[Problem]) -> Questionnaire
                     "write e.g. 'reliable_change: {points: 6, source: \"…\"}'")
         else:
             reliable_change = ReliableChange(points, source.strip())
+    source = typed(data.get("source"), str, "source", line=line, default="",
+                   fix="name where the questionnaire comes from, e.g. 'source: \"Kroenke K et al. 2001\"'").strip()
+    if not source:
+        problem(line, "the questionnaire has no source",
+                "write a 'source:' line naming the publication, or 'Lotsa's own question' for a form of our own")
     safety = _safety_rules(data, by_id, problem)
     default_language = typed(data.get("default_language"), str, "default_language", line=line, default="sv",
                              fix="write the language shown when the reader's has no version, e.g. 'default_language: sv'")
@@ -351,8 +354,24 @@ def _build(data, path: Path, rel: str, problems: list[Problem]) -> Questionnaire
         meaningful_change=meaningful_change, safety=safety, path=rel, better=better,
         show_results=typed(data.get("show_results"), bool, "show_results", line=line, default=False),
         reliable_change=reliable_change,
-        versions=versions, default_language=default_language,
+        versions=versions, default_language=default_language, source=source,
     )
+
+
+def _better(scoring: dict, line: int, scored: bool, problem) -> str:
+    """Which way is improvement. A scored form must say it: left to a default, a rising
+    score would read as a worsening on one scale and an improvement on the next
+    (EQ VAS counts up, PHQ-9 down)."""
+    better = typed(scoring.get("better"), str, "better", line=line, default=None, fix="write e.g. 'better: lower'")
+    if better is None:
+        if scored:
+            problem(line, "a scored questionnaire must say which way is better",
+                    "write 'better: lower' (a falling score is an improvement) or 'better: higher' under scoring")
+        return "lower"
+    if better not in ("lower", "higher"):
+        problem(line, f"better must be 'lower' or 'higher', not {better!r}", "write e.g. 'better: lower'")
+        return "lower"
+    return better
 
 
 def _versions(data: dict, items: list[Item], licence, problem) -> dict[str, Version]:

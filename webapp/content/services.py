@@ -196,6 +196,8 @@ class Programme:
     measures: list[tuple[str, str | int]] = field(default_factory=list)
     # Patient information anyone may read without logging in (the information library).
     public: bool = False
+    # The clinician's guide (clinician_guide): per language, GUIDE_SECTIONS -> rendered Markdown.
+    guide: dict[str, dict[str, Markup]] = field(default_factory=dict)
 
     def title(self, locale: str) -> Text:
         """The title in ``locale``, else in the default language; the ``Text`` says which."""
@@ -203,6 +205,13 @@ class Programme:
 
     def description(self, locale: str) -> Text:
         return choose(self.descriptions, locale, (self.default_language,))
+
+    def clinician_guide(self, locale: str) -> tuple[str, dict[str, Markup]] | None:
+        """The guide in ``locale``, else in the default language, else any: (language, sections)."""
+        for lang in (base_language(locale), self.default_language, *self.guide):
+            if lang in self.guide:
+                return lang, self.guide[lang]
+        return None
 
     @property
     def published_modules(self) -> list[Module]:
@@ -556,7 +565,46 @@ def _programme_settings(path: Path, problems: list[Problem], form_ids: set[str])
                                     "write e.g. '- {form: phq-9, at: start}' or '- {form: phq-9, at: 90}'"))
             continue
         programme.measures.append((form_id, at))
+    programme.guide = _clinician_guide(data, text, rel, programme, problems)
     return programme, order, line_of
+
+
+# The clinician's guide to a programme, in this order: who it suits, who it does
+# not, how to follow up, and what to do when a patient gives a safety answer.
+GUIDE_SECTIONS = ("suits", "not_suited", "follow_up", "safety")
+
+
+def _clinician_guide(data: dict, text: str, rel: str, programme: Programme,
+                     problems: list[Problem]) -> dict[str, dict[str, Markup]]:
+    """``clinician_guide:`` per language, every section written; shown when access is opened.
+
+    A programme for patients without one gets a warning (the clinician opens
+    access without knowing whom it is for); public information needs none.
+    """
+    line = line_of_key(text, "clinician_guide")
+    fix = ("write one language per line below 'clinician_guide:', each with "
+           + ", ".join(f"'{name}: |'" for name in GUIDE_SECTIONS) + " and the text below")
+    raw = typed(data.get("clinician_guide"), dict, "clinician_guide", line=line, default={}, fix=fix)
+    if not raw:
+        if not programme.public:
+            problems.append(Problem(rel, 1, "the programme has no clinician_guide",
+                                    "add 'clinician_guide:' with " + ", ".join(GUIDE_SECTIONS), severity="warning"))
+        return {}
+    guide: dict[str, dict[str, Markup]] = {}
+    for lang, sections in raw.items():
+        sections = typed(sections, dict, f"the {lang} clinician_guide", line=line, fix=fix)
+        missing = [name for name in GUIDE_SECTIONS if not isinstance(sections.get(name), str) or not sections[name].strip()]
+        unknown = sorted(set(sections) - set(GUIDE_SECTIONS))
+        if missing or unknown:
+            problems.append(Problem(rel, line, f"the {lang} clinician_guide "
+                                    + (f"lacks {', '.join(missing)}" if missing else f"has unknown parts: {', '.join(unknown)}"),
+                                    fix))
+            continue
+        guide[str(lang)] = {name: render_markdown(sections[name]) for name in GUIDE_SECTIONS}
+    if guide and programme.default_language not in guide:
+        problems.append(Problem(rel, line, f"the clinician_guide has no {programme.default_language} text",
+                                f"add '  {programme.default_language}:' with its parts under clinician_guide"))
+    return guide
 
 
 def _load_module_file(file: Path, lang: str, catalogue: Catalogue, form_ids: set[str], order: list[str],
