@@ -73,8 +73,10 @@ def _init_extensions(app: Flask) -> None:
 
 def _load_content(app: Flask) -> None:
     from webapp.content.services import init_catalogue
+    from webapp.editor.services import init_release_watch
 
     init_catalogue(app)
+    init_release_watch(app)
 
 
 def _register_url_converters(app: Flask) -> None:
