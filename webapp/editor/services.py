@@ -15,17 +15,25 @@ is tried again a little later.
 
 from __future__ import annotations
 
+import difflib
+import hashlib
 import logging
+import os
+import re
+import shutil
 import subprocess  # nosec B404: a fixed git command, no shell, no user input
+import tempfile
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from webapp.content.services import Catalogue, app_roots, get_catalogue, load_catalogue, swap_catalogue
-from webapp.editor.models import ContentRelease
+from webapp.core.db import utcnow
+from webapp.editor.models import ContentDraft, ContentRelease, ContentRevision
 from webapp.extensions import db
 
 log = logging.getLogger("lotsa.content")
@@ -189,3 +197,226 @@ def init_release_watch(app) -> ReleaseWatch | None:
 def serving_release() -> str:
     """The release label of the catalogue this request uses ("" before any release)."""
     return get_catalogue().release
+
+
+# --- drafts, review and history --------------------------------------------------------------------
+
+PATH_RE = re.compile(r"^(?P<programme>[a-z0-9][a-z0-9-]{1,62}[a-z0-9])/(?P<module>[a-z0-9][a-z0-9-]{1,62}[a-z0-9])/"
+                     r"(?P<lang>[a-z]{2,3})\.md$")
+MAX_TEXT = 200_000
+MODULE_TEMPLATE = """---
+title: {title}
+description: {description}
+minutes: 15
+kind: normal
+version: 1
+---
+
+## {first_heading}
+
+{first_text}
+
+## {question_heading}
+
+::: reflection {block_id}
+{question}
+:::
+"""
+
+
+class EditorError(Exception):
+    """A draft that cannot be saved or approved; ``code`` says why (the view words it)."""
+
+    def __init__(self, code: str, problems: list | None = None):
+        super().__init__(code)
+        self.code, self.problems = code, problems or []
+
+
+def sha(text: str | None) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest() if text is not None else ""
+
+
+def file_of(app, path: str) -> Path:
+    """The file a draft path names, inside the content root; EditorError('path') for anything else."""
+    if not isinstance(path, str) or not PATH_RE.match(path) or ".." in path:
+        raise EditorError("path")
+    return Path(app.config["CONTENT_ROOT"]) / path
+
+
+def live_text(app, path: str) -> str | None:
+    target = file_of(app, path)
+    try:
+        return target.read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def _write(target: Path, text: str) -> None:
+    """Write a file whole or not at all (a worker loading meanwhile never sees half a file)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, target)
+
+
+def _listing_change(root: Path, path: str) -> tuple[str, str] | None:
+    """(old, new) text of programme.yaml when ``path`` is in a module not yet in its list, else None."""
+    match = PATH_RE.match(path)
+    programme_file = root / match["programme"] / "programme.yaml"
+    try:
+        text = programme_file.read_text(encoding="utf-8")
+    except OSError:
+        return None
+    lines = text.split("\n")
+    try:
+        start = next(n for n, line in enumerate(lines) if line.rstrip() == "modules:")
+    except StopIteration:
+        return None
+    end = start + 1
+    while end < len(lines) and lines[end].lstrip().startswith("- "):
+        if lines[end].strip() == f"- {match['module']}":
+            return None
+        end += 1
+    indent = lines[start + 1][: len(lines[start + 1]) - len(lines[start + 1].lstrip())] if end > start + 1 else "  "
+    lines.insert(end, f"{indent}- {match['module']}")
+    return text, "\n".join(lines)
+
+
+def check_draft(app, path: str, text: str) -> tuple[list, object]:
+    """The problems ``text`` would have as ``path``, and its module version for the preview.
+
+    The whole tree is checked with the same loader as ``flask content check``,
+    on a temporary copy with the draft written in, so problems that span files
+    (ids across languages, links, media) are found too.
+    """
+    file_of(app, path)
+    content_root, media_root, forms_root, glossary_root = app_roots(app)
+    with tempfile.TemporaryDirectory(prefix="lotsa-draft-") as folder:
+        copy = Path(folder) / "modules"
+        shutil.copytree(content_root, copy, ignore=shutil.ignore_patterns(".*"))
+        _write(copy / path, text)
+        listing = _listing_change(copy, path)
+        if listing:
+            _write(copy / PATH_RE.match(path)["programme"] / "programme.yaml", listing[1])
+        catalogue = load_catalogue(copy, media_root, forms_root, glossary_root)
+        target = str(copy / path)
+        problems = [replace(p, path=path) for p in catalogue.problems if p.path == target]
+        match = PATH_RE.match(path)
+        programme = catalogue.programmes.get(match["programme"])
+        module = programme.module(match["module"]) if programme else None
+        version = module.versions.get(match["lang"]) if module else None
+    return problems, version
+
+
+def open_drafts() -> list[ContentDraft]:
+    return list(db.session.scalars(select(ContentDraft).where(ContentDraft.status == "open")
+                                   .order_by(ContentDraft.created_at)))
+
+
+def drafts_for(path: str) -> list[ContentDraft]:
+    return list(db.session.scalars(select(ContentDraft).where(ContentDraft.path == path,
+                                                              ContentDraft.status == "open")))
+
+
+def save_draft(app, path: str, text: str, message: str, author) -> ContentDraft:
+    """Keep ``text`` as the author's draft of ``path`` (one open draft per author and file)."""
+    file_of(app, path)
+    text = text.replace("\r\n", "\n")
+    if len(text) > MAX_TEXT:
+        raise EditorError("too_long")
+    draft = db.session.scalar(select(ContentDraft).where(ContentDraft.path == path, ContentDraft.status == "open",
+                                                         ContentDraft.author_id == author.id))
+    if draft is None:
+        draft = ContentDraft(path=path, author=author, base_hash=sha(live_text(app, path)))
+        db.session.add(draft)
+    draft.text, draft.message = text, message.strip()[:500]
+    draft.created_at = utcnow()
+    db.session.flush()
+    return draft
+
+
+def diff_lines(old: str | None, new: str) -> list[tuple[str, str]]:
+    """A unified diff as (kind, line): kind is 'add', 'del', 'hunk' or 'same'."""
+    result = []
+    for line in difflib.unified_diff((old or "").split("\n"), new.split("\n"), lineterm="", n=3):
+        if line.startswith(("---", "+++")):
+            continue
+        kind = {"+": "add", "-": "del", "@": "hunk"}.get(line[:1], "same")
+        result.append((kind, line))
+    return result
+
+
+def approve(app, draft: ContentDraft, reviewer) -> tuple[ContentRelease, Catalogue]:
+    """Write an approved draft into the content tree and release it; the caller commits and swaps.
+
+    Refused (EditorError) if the reviewer wrote the draft, if the live file
+    changed since the draft was written, or if the content would have errors.
+    """
+    if draft.status != "open":
+        raise EditorError("not_open")
+    if draft.author_id == reviewer.id:
+        raise EditorError("own_draft")
+    old = live_text(app, draft.path)
+    if sha(old) != draft.base_hash:
+        raise EditorError("changed")
+    problems, _version = check_draft(app, draft.path, draft.text)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise EditorError("errors", errors)
+    root = Path(app.config["CONTENT_ROOT"])
+    listing = _listing_change(root, draft.path)
+    programme_path = f"{PATH_RE.match(draft.path)['programme']}/programme.yaml"
+    _write(root / draft.path, draft.text)
+    if listing:
+        _write(root / programme_path, listing[1])
+    release, catalogue = make_release(app, user=reviewer, note=draft.message or draft.path)
+    if catalogue is None:
+        # Another file has errors: put the tree back as it was, the live release stays.
+        if old is None:
+            (root / draft.path).unlink(missing_ok=True)
+        else:
+            _write(root / draft.path, old)
+        if listing:
+            _write(root / programme_path, listing[0])
+        raise EditorError("release_refused")
+    now = utcnow()
+    db.session.add(ContentRevision(path=draft.path, old_text=old, new_text=draft.text, message=draft.message,
+                                   author_id=draft.author_id, approved_by=reviewer, release=release, created_at=now))
+    if listing:
+        db.session.add(ContentRevision(path=programme_path, old_text=listing[0], new_text=listing[1],
+                                       message=draft.message, author_id=draft.author_id, approved_by=reviewer,
+                                       release=release, created_at=now))
+    draft.status, draft.reviewed_by, draft.reviewed_at = "approved", reviewer, now
+    return release, catalogue
+
+
+def withdraw(draft: ContentDraft, user) -> None:
+    if draft.status != "open":
+        raise EditorError("not_open")
+    draft.status, draft.reviewed_by, draft.reviewed_at = "withdrawn", user, utcnow()
+
+
+def history(path: str) -> list[ContentRevision]:
+    return list(db.session.scalars(select(ContentRevision).where(ContentRevision.path == path)
+                                   .order_by(ContentRevision.id.desc())))
+
+
+def revert(app, revision: ContentRevision, author) -> ContentDraft:
+    """A draft that puts back the text from before ``revision`` (reviewed like any other)."""
+    if revision.old_text is None or not PATH_RE.match(revision.path):
+        raise EditorError("cannot_revert")
+    return save_draft(app, revision.path, revision.old_text, f"Revert: {revision.message}"[:500], author)
+
+
+def new_module_text(block_id: str, title: str, description: str, words: dict) -> str:
+    """A module file from the template, in the editor's words for the placeholders."""
+    return MODULE_TEMPLATE.format(title=title, description=description, block_id=block_id, **words)
+
+
+def translation_text(source: str, source_version: int, lang: str) -> str:
+    """A new translation starts as the source text, marked as translating its version."""
+    front_end = source.find("\n---", 3)
+    if not source.startswith("---") or front_end < 0:
+        return source
+    front = [line for line in source[:front_end].split("\n") if not line.startswith(("version:", "translates:"))]
+    return "\n".join([*front, f"translates: {source_version}"]) + source[front_end:]
