@@ -160,6 +160,7 @@ EXPECTED = {
     "editor.history": EDITOR_ONLY,
     "editor.revert": EDITOR_ONLY,
     "editor.help_page": EDITOR,
+    "editor.upload_media": EDITOR_ONLY,
     # The patient information library: public information, readable by anyone.
     "library.start": PUBLIC,
     "library.index": PUBLIC,

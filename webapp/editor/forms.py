@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Regexp
 
@@ -42,3 +43,17 @@ class NewModuleForm(FlaskForm):
 
 class ReviewForm(FlaskForm):
     """Approve, withdraw or revert: nothing to fill in but the CSRF token."""
+
+
+class MediaForm(FlaskForm):
+    """One media file: which media item it belongs to and its name there."""
+
+    media_id = StringField(_l("Media id (the folder under media/)"), filters=[strip], validators=[
+        InputRequired(_l("Give the media item an id.")),
+        Regexp(r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$",
+               message=_l("Use 3–64 lower-case letters a–z, digits and hyphens, e.g. breathing-exercise."))])
+    name = StringField(_l("File name in the media folder"), filters=[strip], validators=[
+        InputRequired(_l("Give the file a name, e.g. sv.mp3.")),
+        Regexp(r"^(?:[a-z]{2,3}|all|poster)\.(?:mp3|ogg|m4a|mp4|webm|vtt|png|jpe?g|webp)$",
+               message=_l("Name it after its language and kind, e.g. sv.mp3, sv.vtt, en.mp4 or poster.png."))])
+    file = FileField(_l("File"), validators=[FileRequired(_l("Choose a file to upload."))])

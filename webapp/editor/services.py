@@ -31,7 +31,14 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from webapp.content.services import Catalogue, app_roots, get_catalogue, load_catalogue, swap_catalogue
+from webapp.content.services import (
+    Catalogue,
+    app_roots,
+    content_signature,
+    get_catalogue,
+    load_catalogue,
+    swap_catalogue,
+)
 from webapp.core.db import utcnow
 from webapp.editor.models import ContentDraft, ContentRelease, ContentRevision
 from webapp.extensions import db
@@ -103,6 +110,9 @@ class ReleaseWatch:
         self.lock = threading.Lock()
         self.loading = False
         self.retry_at: dict[int, float] = {}
+        # Release id -> the files' signature when they did not match it: tried again only when
+        # files change, so a server whose tree differs does not reload every few seconds.
+        self.mismatch: dict[int, tuple] = {}
 
     def install(self) -> None:
         self.app.before_request(self.before_request)
@@ -145,6 +155,8 @@ class ReleaseWatch:
             return
         if self.retry_at.get(release_id, 0.0) > now:
             return
+        if release_id in self.mismatch and self.mismatch[release_id] == content_signature(*app_roots(self.app)):
+            return
         with self.lock:
             if self.loading:
                 return
@@ -160,9 +172,9 @@ class ReleaseWatch:
         try:
             catalogue = load_catalogue(*app_roots(self.app))
             if catalogue.content_hash != content_hash:
-                log.warning("content: release %s does not match the files on this server yet; "
-                            "the previous content keeps serving", label)
-                self.retry_at[release_id] = time.monotonic() + RETRY_SECONDS
+                log.warning("content: release %s does not match the files on this server; the previous "
+                            "content keeps serving until the files match (or a new release is made)", label)
+                self.mismatch[release_id] = catalogue.signature
                 return
             if catalogue.errors:
                 log.error("content: release %s has %d error(s) here; the previous content keeps serving. First: %s",
@@ -338,7 +350,8 @@ def save_draft(app, path: str, text: str, message: str, author) -> ContentDraft:
 def diff_lines(old: str | None, new: str) -> list[tuple[str, str]]:
     """A unified diff as (kind, line): kind is 'add', 'del', 'hunk' or 'same'."""
     result = []
-    for line in difflib.unified_diff((old or "").split("\n"), new.split("\n"), lineterm="", n=3):
+    before = old.split("\n") if old is not None else []
+    for line in difflib.unified_diff(before, new.split("\n"), lineterm="", n=3):
         if line.startswith(("---", "+++")):
             continue
         kind = {"+": "add", "-": "del", "@": "hunk"}.get(line[:1], "same")
@@ -420,3 +433,89 @@ def translation_text(source: str, source_version: int, lang: str) -> str:
         return source
     front = [line for line in source[:front_end].split("\n") if not line.startswith(("version:", "translates:"))]
     return "\n".join([*front, f"translates: {source_version}"]) + source[front_end:]
+
+
+# --- media uploads ---------------------------------------------------------------------------------
+
+# What each allowed file name ending must contain, judged by the bytes (never by the name),
+# and the largest file of each kind.
+MEDIA_LIMITS = {"audio": 50 * 1024 * 1024, "video": 200 * 1024 * 1024, "captions": 1024 * 1024,
+                "image": 5 * 1024 * 1024}
+SUFFIX_KIND = {".mp3": "audio", ".ogg": "audio", ".m4a": "audio", ".mp4": "video", ".webm": "video",
+               ".vtt": "captions", ".png": "image", ".jpg": "image", ".jpeg": "image", ".webp": "image"}
+MEDIA_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")
+NAME_RE = re.compile(r"^(?:[a-z]{2,3}|all|poster)\.(?:mp3|ogg|m4a|mp4|webm|vtt|png|jpe?g|webp)$")
+
+
+def sniff(head: bytes) -> str | None:
+    """The file's real format from its first bytes: a suffix from SUFFIX_KIND, or None."""
+    if head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+        return ".mp3"
+    if head.startswith(b"OggS"):
+        return ".ogg"
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        return ".m4a" if brand in (b"M4A ", b"M4B ") else ".mp4"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return ".webm"
+    if head.lstrip(b"\xef\xbb\xbf").startswith(b"WEBVTT"):
+        return ".vtt"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return ".png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return ".jpg"
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return ".webp"
+    return None
+
+
+SAME_FORMAT = {".jpeg": ".jpg", ".m4a": ".mp4"}
+
+
+def store_media(app, media_id: str, name: str, stream, size: int) -> Path:
+    """Keep an uploaded media file under media/<media_id>/<name> if its bytes are what its name says.
+
+    Never replaces a file that exists (live content changes through review);
+    the file is served once media.yaml names it and a release is made.
+    """
+    if not MEDIA_ID_RE.match(media_id or "") or not NAME_RE.match(name or ""):
+        raise EditorError("media_name")
+    suffix = Path(name).suffix.lower()
+    kind = SUFFIX_KIND[suffix]
+    if size <= 0:
+        raise EditorError("media_empty")
+    if size > MEDIA_LIMITS[kind]:
+        raise EditorError("media_too_big")
+    head = stream.read(64)
+    found = sniff(head)
+    if found is None or SAME_FORMAT.get(found, found) != SAME_FORMAT.get(suffix, suffix):
+        # An .mp4 container can hold sound only: accept it as .m4a and the reverse.
+        raise EditorError("media_type")
+    if kind == "captions":
+        rest = stream.read(MEDIA_LIMITS["captions"])
+        try:
+            (head + rest).decode("utf-8")
+        except UnicodeDecodeError:
+            raise EditorError("media_type") from None
+        data_iter = iter([head + rest])
+    else:
+        data_iter = iter(lambda: stream.read(1024 * 1024), b"")
+    target = Path(app.config["MEDIA_ROOT"]) / media_id / name
+    if target.exists():
+        raise EditorError("media_exists")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{name}.{os.getpid()}.upload")
+    written = 0
+    with open(temporary, "wb") as handle:
+        if kind != "captions":
+            handle.write(head)
+            written = len(head)
+        for chunk in data_iter:
+            written += len(chunk)
+            if written > MEDIA_LIMITS[kind]:
+                handle.close()
+                temporary.unlink(missing_ok=True)
+                raise EditorError("media_too_big")
+            handle.write(chunk)
+    os.replace(temporary, target)
+    return target

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
@@ -14,7 +14,7 @@ from webapp.content.services import get_catalogue, swap_catalogue
 from webapp.core.access import role_required
 from webapp.core.markdown import render_markdown
 from webapp.editor import services
-from webapp.editor.forms import EditForm, NewModuleForm, ReviewForm
+from webapp.editor.forms import EditForm, MediaForm, NewModuleForm, ReviewForm
 from webapp.editor.models import ContentDraft, ContentRevision
 from webapp.extensions import db
 
@@ -31,6 +31,14 @@ REFUSALS = {
     "cannot_revert": lambda: _("This change created the file; there is no earlier text to go back to."),
     "too_long": lambda: _("The text is too long."),
     "path": lambda: _("That is not a module file."),
+    "media_name": lambda: _("Name it after its language and kind, e.g. sv.mp3, sv.vtt, en.mp4 or poster.png."),
+    "media_empty": lambda: _("The file is empty."),
+    "media_too_big": lambda: _("The file is too large. Sound can be up to 50 MB, films 200 MB, captions 1 MB "
+                               "and pictures 5 MB."),
+    "media_type": lambda: _("The file is not what its name says. Check that it is really the kind of file its "
+                            "name ends with (for example an MP3 recording for sv.mp3)."),
+    "media_exists": lambda: _("That file already exists. Choose another name: files that patients may already "
+                              "see are not replaced."),
 }
 
 
@@ -160,6 +168,7 @@ def draft(draft_id: int):
     problems, _version = services.check_draft(current_app, draft.path, draft.text)
     return render_template("editor/draft.html", draft=draft, diff=services.diff_lines(live, draft.text),
                            problems=problems, changed=services.sha(live) != draft.base_hash, form=ReviewForm(),
+                           is_new_file=live is None,
                            match=services.PATH_RE.match(draft.path))
 
 
@@ -247,3 +256,27 @@ def help_page():
     guide = Path(PROJECT_ROOT / "docs" / "authoring.md")
     html = render_markdown(guide.read_text(encoding="utf-8")) if guide.is_file() else Markup("")
     return render_template("editor/help.html", guide=html)
+
+
+@bp.route("/content/media/upload", methods=["GET", "POST"])
+@role_required("editor")
+def upload_media():
+    """Upload a sound, film, captions file or picture; its bytes must be what its name says."""
+    # Larger than the site's form limit: films. Each kind has its own limit in the service.
+    request.max_content_length = max(services.MEDIA_LIMITS.values()) + 64 * 1024
+    form = MediaForm()
+    if form.validate_on_submit():
+        upload = form.file.data
+        upload.stream.seek(0, 2)
+        size = upload.stream.tell()
+        upload.stream.seek(0)
+        try:
+            services.store_media(current_app, form.media_id.data, form.name.data, upload.stream, size)
+        except services.EditorError as exc:
+            form.file.errors.append(REFUSALS[exc.code]())
+        else:
+            flash(_("The file is saved as media/%(path)s. Name it in media.yaml and refer to the media id in a "
+                    "module; it is shown to patients with the next release.",
+                    path=f"{form.media_id.data}/{form.name.data}"), "success")
+            return redirect(url_for("editor.upload_media"))
+    return render_template("editor/upload.html", form=form)
