@@ -130,12 +130,14 @@ class ReleaseWatch:
     def _newest(self) -> tuple[int, str] | None:
         # Its own connection: the request's session and transaction are left alone.
         try:
-            with db.engine.connect() as connection:
+            # Autocommit: one read, no transaction (on SQLite no BEGIN IMMEDIATE: it takes no write lock).
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
                 row = connection.execute(
                     select(ContentRelease.id, ContentRelease.content_hash)
                     .where(ContentRelease.status == "released").order_by(ContentRelease.id.desc()).limit(1)).first()
         except SQLAlchemyError as exc:  # database away or not migrated yet: keep serving what we have
-            log.warning("content: could not look for a new release (%s)", type(exc).__name__)
+            log.warning("content: could not look for a new release (%s: %s)", type(exc).__name__,
+                        str(exc).split("\n")[0][:200])
             return None
         return (row[0], row[1]) if row else None
 
