@@ -73,8 +73,10 @@ def _init_extensions(app: Flask) -> None:
 
 def _load_content(app: Flask) -> None:
     from webapp.content.services import init_catalogue
+    from webapp.editor.services import init_release_watch
 
     init_catalogue(app)
+    init_release_watch(app)
 
 
 def _register_url_converters(app: Flask) -> None:
@@ -92,6 +94,7 @@ def _register_blueprints(app: Flask) -> None:
     from webapp.clinician.views import bp as clinician_bp
     from webapp.content.views import bp as content_bp
     from webapp.core.views import bp as core_bp
+    from webapp.editor.views import bp as editor_bp
     from webapp.groups.views import bp as groups_bp
     from webapp.library.views import bp as library_bp
     from webapp.messages.views import bp as messages_bp
@@ -101,7 +104,7 @@ def _register_blueprints(app: Flask) -> None:
     from webapp.questionnaires.views import bp as questionnaires_bp
 
     for blueprint in (core_bp, auth_bp, programme_bp, clinician_bp, content_bp, admin_bp, notifications_bp,
-                      messages_bp, questionnaires_bp, careplan_bp, groups_bp, privacy_bp, account_bp, library_bp):
+                      messages_bp, questionnaires_bp, careplan_bp, groups_bp, privacy_bp, account_bp, library_bp, editor_bp):
         app.register_blueprint(blueprint)
 
 

@@ -188,6 +188,9 @@ DEFAULTS: dict[str, Any] = {
     "FORMS_ROOT": str(PROJECT_ROOT / "content" / "forms"),
     # Re-read content when files change (at most once a second). Empty: on in development.
     "CONTENT_AUTO_RELOAD": "",
+    # How often (seconds) a worker asks the database for a new content release; 0 turns
+    # the watch off. Empty: every 2 s, off in tests (they start it themselves).
+    "CONTENT_RELEASE_CHECK_SECONDS": "",
     # Behind nginx: hand media files to nginx with X-Accel-Redirect under this
     # internal location (e.g. /protected-media/); empty serves them from Python.
     "MEDIA_X_ACCEL_PREFIX": "",

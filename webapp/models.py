@@ -6,6 +6,7 @@ from webapp.auth.models import AuthToken, CareUnit, Membership, User, UserSessio
 from webapp.careplan.models import CarePlan, CarePlanVersion, FollowUpContact  # noqa: F401
 from webapp.core.audit import AccessLogEntry  # noqa: F401
 from webapp.core.drafts import Draft  # noqa: F401
+from webapp.editor.models import ContentDraft, ContentRelease, ContentRevision  # noqa: F401
 from webapp.groups.models import Group, GroupMember, GroupSession  # noqa: F401
 from webapp.library.models import SharedInformation  # noqa: F401
 from webapp.messages.models import Conversation, Message, MessageTemplate  # noqa: F401

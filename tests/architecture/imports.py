@@ -34,6 +34,8 @@ RANKS: dict[str, int] = {
     "webapp.account": 4,
     # The patient information library: public pages, handouts, pages sent to a patient.
     "webapp.library": 4,
+    # Content releases, editors' drafts and file history (database rows over the content files).
+    "webapp.editor": 4,
     # Pages that compose features.
     "webapp.programme.views": 5,
     "webapp.clinician": 5,

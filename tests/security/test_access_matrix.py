@@ -33,6 +33,8 @@ CLINICIAN_OBJECT = _profile(allow=["clinician"], hide=["outsider"])
 CLINICIANS = _profile(allow=["clinician", "outsider"])
 ADMIN = _profile(allow=["admin"])
 EDITOR = _profile(allow=["editor", "admin"])
+# Writing content in the browser: editors only (administrators and clinicians see no drafts).
+EDITOR_ONLY = _profile(allow=["editor"])
 FOLLOW_UP = _profile(allow=["clinician", "outsider", "admin"])
 # Token links and the two-factor steps: a made-up token does not exist for anyone,
 # and the two-factor pages belong to a login in progress (others start again).
@@ -150,6 +152,17 @@ EXPECTED = {
     "content.preview": EDITOR,
     # Media of a programme the patient follows (both patients follow the pain school).
     "content.media_file": LOGGED_IN,
+    "editor.edit": EDITOR_ONLY,
+    "editor.new_module": EDITOR_ONLY,
+    "editor.edit_draft": EDITOR_ONLY,
+    "editor.drafts": EDITOR_ONLY,
+    "editor.draft": EDITOR_ONLY,
+    "editor.approve": EDITOR_ONLY,
+    "editor.withdraw": EDITOR_ONLY,
+    "editor.history": EDITOR_ONLY,
+    "editor.revert": EDITOR_ONLY,
+    "editor.help_page": EDITOR,
+    "editor.upload_media": EDITOR_ONLY,
     # The patient information library: public information, readable by anyone.
     "library.start": PUBLIC,
     "library.index": PUBLIC,
@@ -169,6 +182,7 @@ def world(app, make, db):
     from webapp.careplan.services import schedule_contact, share
     from webapp.content.services import get_catalogue
     from webapp.core.db import utcnow
+    from webapp.editor.models import ContentDraft, ContentRevision
     from webapp.groups.models import GroupMember
     from webapp.groups.services import create_group
     from webapp.messages.models import MessageTemplate
@@ -207,6 +221,13 @@ def world(app, make, db):
     db.session.add(ScheduleEntry(enrolment_id=enrolment.id, module_id=diary_module.id, opens_at=utcnow()))
     db.session.commit()
     module = programme.published_modules[0]
+    # A withdrawn draft and a revision that created its file: approving or reverting them
+    # is refused, so these suites never write into the repository's content/.
+    path = f"{programme.id}/{module.id}/sv.md"
+    draft = ContentDraft(path=path, text="", status="withdrawn", author=make.user("editor"))
+    revision = ContentRevision(path=path, old_text=None, new_text="", author_id=None)
+    db.session.add_all([draft, revision])
+    db.session.commit()
     block_id = next(iter(module.answer_ids()))[1]
     media_id, media = next((k, m) for k, m in sorted(catalogue.media.items()) if programme.id in m.programmes)
     values = {
@@ -216,6 +237,7 @@ def world(app, make, db):
         "diary_id": diary_module.diary_ids()[0],
         "token": "not-a-real-token", "provider": "not-configured", "user_id": users["patient_a"].id, "programme_id": programme.id, "lang": "sv", "media_id": media_id,
         "info_id": "pain-info", "topic_id": "what-is-long-term-pain",
+        "draft_id": draft.id, "revision_id": revision.id,
         "filename": _media_filename(media), "filename_static": "lotsa.css", "step": "about",
     }
     return {"users": users, "values": values}

@@ -12,6 +12,8 @@ from flask.cli import with_appcontext
 
 from webapp.content.services import load_catalogue
 from webapp.content.stats import programme_stats
+from webapp.editor.services import make_release
+from webapp.extensions import db
 
 
 @click.group()
@@ -69,3 +71,21 @@ def stats() -> None:
         for module in figures.modules:
             score = f"{module.lix:.0f}" if module.lix is not None else "no text"
             click.echo(f"  {module.module_id}: goal {'yes' if module.has_goal else 'no'}, LIX {score}")
+
+
+@content.command("release")
+@click.option("--note", default="", help="Why this release (shown to editors).")
+@with_appcontext
+def release(note: str) -> None:
+    """Check the content and make it live on every app server; exit 1 if it has errors."""
+    row, catalogue = make_release(current_app._get_current_object(), note=note)
+    db.session.commit()
+    if catalogue is None:
+        click.echo(f"Release {row.id} refused: {row.error_count} error(s). The live content stays.", err=True)
+        for line in row.errors.splitlines():
+            click.echo(f"  {line}", err=True)
+        sys.exit(1)
+    commit = f", git commit {row.git_commit[:12]}" if row.git_commit else ""
+    seconds = current_app.config.get("CONTENT_RELEASE_CHECK_SECONDS") or 2
+    click.echo(f"Release {row.label} is live (content {row.content_hash[:12]}{commit}). "
+               f"Every app server serves it within about {seconds} seconds.")

@@ -17,6 +17,7 @@ a questionnaire) becomes a Problem on that file, and everything else loads.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import os
 import re
 import time
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import mutagen
-from flask import current_app
+from flask import current_app, g, has_request_context
 from markupsafe import Markup
 
 from webapp.config import PROJECT_ROOT
@@ -232,10 +233,19 @@ class Catalogue:
     glossaries: dict[str, Glossary] = field(default_factory=dict)
     signature: tuple = ()
     load_seconds: float = 0.0
+    # sha256 over every file read (content_hash): what a release names.
+    content_hash: str = ""
+    # The release this catalogue serves ("" until one is recorded; see webapp.editor.releases).
+    release: str = ""
 
     @property
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def version_label(self) -> str:
+        """The release, or (none recorded yet) the start of the content hash."""
+        return self.release or self.content_hash[:10]
 
     @property
     def warnings(self) -> list[Problem]:
@@ -279,6 +289,24 @@ def content_signature(*roots: Path) -> tuple:
     return (newest, count)
 
 
+def content_hash(*roots: Path) -> str:
+    """sha256 over every file's path and bytes under ``roots``: equal hashes, equal content."""
+    digest = hashlib.sha256()
+    for number, root in enumerate(roots):
+        for dirpath, dirs, files in os.walk(root):
+            dirs.sort()
+            for name in sorted(files):
+                path = os.path.join(dirpath, name)
+                try:
+                    with open(path, "rb") as handle:
+                        data = handle.read()
+                except OSError:
+                    continue
+                digest.update(f"{number}:{os.path.relpath(path, root)}:{len(data)}:".encode())
+                digest.update(data)
+    return digest.hexdigest()
+
+
 def load_catalogue(root: Path = CONTENT_ROOT, media_root: Path = MEDIA_ROOT,
                    forms_root: Path = FORMS_ROOT, glossary_root: Path | None = None) -> Catalogue:
     """Read, parse and check all content; problems are collected, never raised.
@@ -288,7 +316,8 @@ def load_catalogue(root: Path = CONTENT_ROOT, media_root: Path = MEDIA_ROOT,
     """
     started = time.perf_counter()
     glossary_root = glossary_root if glossary_root is not None else root.parent / "glossary"
-    catalogue = Catalogue(signature=content_signature(root, media_root, forms_root, glossary_root))
+    catalogue = Catalogue(signature=content_signature(root, media_root, forms_root, glossary_root),
+                          content_hash=content_hash(root, media_root, forms_root, glossary_root))
     catalogue.glossaries = load_glossaries(glossary_root, _rel, catalogue.problems)
     catalogue.media = _load_media(media_root, catalogue.problems)
     catalogue.forms, form_problems = load_questionnaires(forms_root)
@@ -837,6 +866,26 @@ def _load_into(app, *, keep_old: bool) -> bool:
     return True
 
 
+def app_roots(app) -> tuple[Path, Path, Path, Path]:
+    """The folders ``load_catalogue`` reads for this app (content, media, forms, glossary)."""
+    return _roots(app)
+
+
+def swap_catalogue(app, catalogue: Catalogue) -> None:
+    """Serve ``catalogue`` from the next request on; requests under way keep the one they began with."""
+    app.extensions["lotsa_catalogue"] = catalogue  # one assignment: atomic for every thread of the worker
+    app.extensions["lotsa_content_checked"] = [time.monotonic(), None]
+
+
 def get_catalogue() -> Catalogue:
-    """The running app's catalogue (load_catalogue() needs no app; this does)."""
+    """The running app's catalogue (load_catalogue() needs no app; this does).
+
+    A request keeps the catalogue it first asked for, so a release swapped in
+    meanwhile never mixes two versions of the content in one page.
+    """
+    if has_request_context():
+        pinned = g.get("lotsa_catalogue")
+        if pinned is None:
+            pinned = g.lotsa_catalogue = current_app.extensions["lotsa_catalogue"]
+        return pinned
     return current_app.extensions["lotsa_catalogue"]

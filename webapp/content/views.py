@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 
 from webapp.content.services import MEDIA_TYPES, Media, get_catalogue
 from webapp.core.access import role_required
+from webapp.editor.services import live_release, open_drafts
 from webapp.programme.enrolments import patient_may_see_programmes
 
 bp = Blueprint("content", __name__, template_folder="templates")
@@ -15,8 +16,9 @@ bp = Blueprint("content", __name__, template_folder="templates")
 @bp.route("/content/")
 @role_required("editor", "admin")
 def index():
-    """Every programme with its module × language coverage and all content problems."""
-    return render_template("content/index.html", catalogue=get_catalogue())
+    """Every programme with its module × language coverage, all content problems and the live release."""
+    return render_template("content/index.html", catalogue=get_catalogue(), release=live_release(),
+                           open_drafts=len(open_drafts()))
 
 
 @bp.route("/content/preview/<programme_id>/<lang>/<module_id>/<int:page>")

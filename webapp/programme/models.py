@@ -200,6 +200,8 @@ class Answer(db.Model):
     # Ticked task items, as comma-separated item numbers ("0,2").
     checked_items: Mapped[str] = mapped_column(String(200), default="")
     version: Mapped[int] = mapped_column(Integer, default=0)
+    # The content release the answer was last saved in (Catalogue.version_label).
+    content_release: Mapped[str] = mapped_column(String(40), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -222,6 +224,8 @@ class AnswerVersion(db.Model):
     value: Mapped[int | None] = mapped_column(Integer)
     checked_items: Mapped[str] = mapped_column(String(200), default="")
     is_conflict: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The content release the patient was given the question in.
+    content_release: Mapped[str] = mapped_column(String(40), default="")
     saved_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

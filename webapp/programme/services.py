@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from flask import abort
 from sqlalchemy import select
 
-from webapp.content.services import OPENINGS, Module, Programme
+from webapp.content.services import OPENINGS, Module, Programme, get_catalogue
 from webapp.core.db import utcnow
 from webapp.core.numbers import int_or_none
 from webapp.extensions import db
@@ -298,6 +298,7 @@ def save_answer(enrolment: Enrolment, module: Module, block_id: str, kind: str, 
         select(Answer).where(Answer.enrolment_id == enrolment.id, Answer.block_id == block_id).with_for_update()
     )
     now = utcnow()
+    release = get_catalogue().version_label
     if answer is None:
         answer = Answer(enrolment_id=enrolment.id, module_id=module.id, block_id=block_id, kind=kind,
                         version=0, text="", checked_items="", created_at=now, updated_at=now)
@@ -306,14 +307,17 @@ def save_answer(enrolment: Enrolment, module: Module, block_id: str, kind: str, 
     same = (answer.text == cleaned["text"] and answer.value == cleaned["value"]
             and answer.checked_items == cleaned["checked_items"])
     if base_version is not None and base_version != answer.version and not same:
-        db.session.add(AnswerVersion(answer_id=answer.id, version=None, is_conflict=True, saved_at=now, **cleaned))
+        db.session.add(AnswerVersion(answer_id=answer.id, version=None, is_conflict=True, saved_at=now,
+                                     content_release=release, **cleaned))
         raise AnswerConflict(answer)
     if same and answer.version > 0:
         return answer  # nothing changed (autosave after a save by form)
     answer.text, answer.value, answer.checked_items = cleaned["text"], cleaned["value"], cleaned["checked_items"]
     answer.version += 1
     answer.updated_at = now
-    db.session.add(AnswerVersion(answer_id=answer.id, version=answer.version, is_conflict=False, saved_at=now, **cleaned))
+    answer.content_release = release
+    db.session.add(AnswerVersion(answer_id=answer.id, version=answer.version, is_conflict=False, saved_at=now,
+                                 content_release=release, **cleaned))
     return answer
 
 

@@ -353,8 +353,13 @@ def summary(enrolment_id: int):
     enrolment = enrolments.load_enrolment_for_patient(enrolment_id, current_user, allow_closed=True)
     programme = _programme_or_404(enrolment)
     plan = plan_services.get_plan(enrolment)
+    summary = services.summary_for(enrolment, programme, current_user.locale)
+    # Which content release each answer was given in: the printout says what the patient was shown.
+    releases = sorted({item.answer.content_release for _module, _version, items in summary for item in items
+                       if item.answer.content_release})
     return render_template("programme/summary.html", enrolment=enrolment, programme=programme,
-                           summary=services.summary_for(enrolment, programme, current_user.locale), now=utcnow(),
+                           summary=summary, now=utcnow(), releases=releases,
+                           content_release=get_catalogue().version_label,
                            diaries=diaries.views_for(enrolment, programme, current_user.locale),
                            plan=plan.current if plan else None,
                            plan_content=plan_services.content_of(plan.current) if plan and plan.current else None)
