@@ -11,11 +11,25 @@ import glob
 import os
 import shutil
 import threading
+from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
 
 pytestmark = pytest.mark.e2e
+
+# Browser tests check what a person sees and does; the database under the app
+# changes none of that, except where a journey races its own saves (autosave,
+# conflicts, a questionnaire submitted twice). Those journeys run on both
+# databases; the rest run once per CI matrix, on the SQLite pass, which keeps
+# the PostgreSQL pass for what PostgreSQL can change.
+BOTH_DATABASES = {"test_patient_journey.py", "test_questionnaire_journey.py", "test_clinician_journey.py"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.parent == Path(__file__).parent and item.path.name not in BOTH_DATABASES:
+            item.add_marker(pytest.mark.once_per_matrix)
 
 
 def chromium_path() -> str | None:
