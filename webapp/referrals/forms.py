@@ -1,0 +1,55 @@
+"""Forms for self-referral: the unit's setting, the resident's start, the clinician's answer."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, RadioField, SelectField, TextAreaField
+from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
+
+from webapp.core.forms import MultiCheckboxField, coerce_id
+from webapp.referrals.services import MESSAGE_MAX
+
+
+class OfferForm(FlaskForm):
+    """Open (or close) one programme of a unit for self-referral, with its screening questionnaires."""
+
+    unit_id = SelectField(_l("Care unit"), coerce=coerce_id, validate_choice=True,
+                          validators=[DataRequired(_l("Choose a care unit."))])
+    programme_id = SelectField(_l("Programme"), validators=[DataRequired(_l("Choose a programme."))])
+    forms = MultiCheckboxField(_l("Screening questionnaires"), validators=[DataRequired(_l("Choose at least one questionnaire."))])
+    is_open = BooleanField(_l("Residents may ask to start this programme"))
+
+
+class StartForm(FlaskForm):
+    """The resident's start: an e-mail address for the answer, when Lotsa has none yet."""
+
+    email = EmailField(_l("Your e-mail address"), validators=[
+        DataRequired(_l("Write your e-mail address.")), Length(max=254, message=_l("The e-mail address is too long.")),
+        Email(_l("Write an e-mail address like namn@example.se."))], render_kw={"autocomplete": "email"})
+
+
+class EmptyForm(FlaskForm):
+    """A button that changes something: the CSRF token is all it carries."""
+
+
+class AnswerForm(FlaskForm):
+    """The clinician's answer to a request: accept with a welcome text, ask for a visit, or decline."""
+
+    action = RadioField(_l("Your answer"), choices=[
+        ("accept", _l("Accept: open the programme")),
+        ("visit", _l("Ask for a visit first")),
+        ("decline", _l("Decline")),
+    ], validators=[DataRequired(_l("Choose an answer."))])
+    welcome_text = TextAreaField(_l("Welcome text (when you accept)"), validators=[
+        Optional(), Length(max=5000, message=_l("The text is too long."))])
+    message = TextAreaField(_l("Message to the resident (a visit, or why not)"), validators=[
+        Optional(), Length(max=MESSAGE_MAX, message=_l("The text is too long."))])
+
+    def validate_welcome_text(self, field):
+        if self.action.data == "accept" and not (field.data or "").strip():
+            raise ValidationError(_l("Write the welcome text the resident sees first."))
+
+    def validate_message(self, field):
+        if self.action.data in ("visit", "decline") and not (field.data or "").strip():
+            raise ValidationError(_l("Write what the resident should know."))
