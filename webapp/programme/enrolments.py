@@ -94,11 +94,14 @@ def load_enrolment_for_clinician(enrolment_id: int, clinician) -> Enrolment:
 
 
 def enrolments_for_patient(patient) -> list[Enrolment]:
-    """All the patient's enrolments (open first, then newest), clinician and unit loaded."""
+    """All the patient's programmes (open first, then newest), clinician and unit loaded.
+
+    A self-referral still waiting for the unit is a request, not a programme: its page is the request's.
+    """
     rows = db.session.scalars(
         select(Enrolment)
         .options(joinedload(Enrolment.responsible_clinician), joinedload(Enrolment.care_unit))
-        .where(Enrolment.patient_id == patient.id)
+        .where(Enrolment.patient_id == patient.id, Enrolment.status != EnrolmentStatus.REFERRED.value)
         .order_by(Enrolment.created_at.desc(), Enrolment.id.desc())
     )
     return sorted(rows, key=lambda e: not e.is_open)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, RadioField, SelectField, TextAreaField
+from wtforms import BooleanField, EmailField, RadioField, SelectChoice, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 from webapp.core.forms import MultiCheckboxField, coerce_id
@@ -37,9 +37,9 @@ class AnswerForm(FlaskForm):
     """The clinician's answer to a request: accept with a welcome text, ask for a visit, or decline."""
 
     action = RadioField(_l("Your answer"), choices=[
-        ("accept", _l("Accept: open the programme")),
-        ("visit", _l("Ask for a visit first")),
-        ("decline", _l("Decline")),
+        SelectChoice("accept", _l("Accept: open the programme")),
+        SelectChoice("visit", _l("Ask for a visit first")),
+        SelectChoice("decline", _l("Decline")),
     ], validators=[DataRequired(_l("Choose an answer."))])
     welcome_text = TextAreaField(_l("Welcome text (when you accept)"), validators=[
         Optional(), Length(max=5000, message=_l("The text is too long."))])
