@@ -143,12 +143,12 @@ def send(referral_id: int):
     return redirect(url_for("referrals.request_page", referral_id=referral.id))
 
 
-@bp.route("/referral/r/<int:referral_id>/form/<int:dispatch_id>", methods=["GET", "POST"])
+@bp.route("/referral/r/<int:referral_id>/form/<int:screening_id>", methods=["GET", "POST"])
 @role_required("patient")
-def answer(referral_id: int, dispatch_id: int):
+def answer(referral_id: int, screening_id: int):
     """Answer one screening questionnaire, scored and checked for safety answers like any other."""
     referral = services.load_referral_for_resident(referral_id, current_user)
-    dispatch = next((d for d in services.screening_dispatches(referral) if d.id == dispatch_id), None)
+    dispatch = next((d for d in services.screening_dispatches(referral) if d.id == screening_id), None)
     definition = get_catalogue().forms.get(dispatch.form_id) if dispatch is not None else None
     if dispatch is None or definition is None:
         abort(404)
