@@ -30,6 +30,18 @@ def world(app, make, db):
     catalogue = get_catalogue()
     dispatch = send(enrolment, catalogue.forms["gad-7"], clinician)
     contact = schedule_contact(enrolment, clinician, "phone", utcnow() + timedelta(days=1), "")
+    # Self-referral: the patient is answering a screening; another resident's request waits for an answer.
+    from webapp.referrals import services as referrals
+    from webapp.referrals.models import ReferralOffer
+
+    offer = ReferralOffer(care_unit_id=unit.id, programme_id="act-long-term-pain", screening_forms="phq-9", is_open=True)
+    db.session.add(offer)
+    db.session.flush()
+    screening = referrals.start(offer, patient)
+    screening_id = referrals.screening_dispatches(screening)[0].id
+    waiting = referrals.start(offer, make.user("patient"))
+    referrals.screening_dispatches(waiting)[0].answered_at = utcnow()
+    referrals.send(waiting)
     db.session.commit()
     module = catalogue.programmes["pain-school"].published_modules[0]
     block = next(b for kind, b, _items in module.answer_ids() if kind == "reflection")
@@ -74,6 +86,10 @@ def world(app, make, db):
                                             "first_day": "2030-01-01", "time": "13:00", "per_week": "1", "weeks": "2"},
          ["weeks", "time", "first_day"], "Grupp som ska finnas kvar"),
         ("clinician", "/clinician/open", {"step": "1", "programme": "pain-school"}, ["personal_number"], None),
+        ("patient", f"/referral/r/{screening.id}/form/{screening_id}", {"action": "save", "q1": "1"}, ["q2", "q9"], None),
+        ("clinician", f"/clinician/triage/{waiting.id}", {"action": "visit"}, ["message", "welcome_text", "action"], None),
+        ("clinician", "/clinician/self-referral", {"programme_id": "pain-school", "forms": "phq-9"},
+         ["unit_id", "programme_id", "forms"], None),
         ("anon", "/auth/login", {"password": "x"}, ["email"], None),
         ("anon", "/auth/reset", {}, ["email"], None),
     ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, RadioField, SelectChoice, SelectField, TextAreaField
-from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Email, Length, ValidationError
 
 from webapp.core.forms import MultiCheckboxField, coerce_id
 from webapp.referrals.services import MESSAGE_MAX
@@ -42,9 +42,9 @@ class AnswerForm(FlaskForm):
         SelectChoice("decline", _l("Decline")),
     ], validators=[DataRequired(_l("Choose an answer."))])
     welcome_text = TextAreaField(_l("Welcome text (when you accept)"), validators=[
-        Optional(), Length(max=5000, message=_l("The text is too long."))])
+        Length(max=5000, message=_l("The text is too long."))])
     message = TextAreaField(_l("Message to the resident (a visit, or why not)"), validators=[
-        Optional(), Length(max=MESSAGE_MAX, message=_l("The text is too long."))])
+        Length(max=MESSAGE_MAX, message=_l("The text is too long."))])
 
     def validate_welcome_text(self, field):
         if self.action.data == "accept" and not (field.data or "").strip():
