@@ -1,4 +1,4 @@
-"""self-referral: programmes a unit opens to residents, their requests, the enrolment status "referred"
+"""self-referral: programmes a unit opens to residents, their requests, registration codes, the status "referred"
 
 Revision ID: 0020
 Revises: 0016
@@ -50,6 +50,24 @@ def upgrade():
     )
     with op.batch_alter_table('referral', schema=None) as batch_op:
         batch_op.create_index('ix_referral_status', ['status', 'submitted_at'], unique=False)
+    op.create_table('registration_code',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('offer_id', sa.Integer(), nullable=False),
+    sa.Column('code_hash', sa.String(length=64), nullable=False),
+    sa.Column('label', sa.String(length=100), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', webapp.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', webapp.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('used_at', webapp.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('used_by_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['created_by_id'], ['user.id'], name=op.f('fk_registration_code_created_by_id_user'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['offer_id'], ['referral_offer.id'], name=op.f('fk_registration_code_offer_id_referral_offer'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['used_by_id'], ['user.id'], name=op.f('fk_registration_code_used_by_id_user'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_registration_code')),
+    sa.UniqueConstraint('code_hash', name=op.f('uq_registration_code_code_hash'))
+    )
+    with op.batch_alter_table('registration_code', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_registration_code_offer_id'), ['offer_id'], unique=False)
     # A request waits as an enrolment with the new status "referred".
     with op.batch_alter_table('enrolment', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('ck_enrolment_status'), type_='check')
@@ -62,6 +80,9 @@ def downgrade():
     with op.batch_alter_table('enrolment', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('ck_enrolment_status'), type_='check')
         batch_op.create_check_constraint(batch_op.f('ck_enrolment_status'), "status IN ('invited', 'active', 'maintenance', 'closed')")
+    with op.batch_alter_table('registration_code', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_registration_code_offer_id'))
+    op.drop_table('registration_code')
     with op.batch_alter_table('referral', schema=None) as batch_op:
         batch_op.drop_index('ix_referral_status')
     op.drop_table('referral')

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tests.fixtures.plugin import Auth
 from webapp.auth import oidc
@@ -156,3 +156,105 @@ def test_a_closed_offer_is_not_offered_and_cannot_be_started(app, db, make, unit
     auth = Auth(client, db)
     auth.login(resident)
     assert auth.post(f"/referral/{offer.id}/start").status_code == 404
+
+
+# --- registration codes ----------------------------------------------------------------
+
+
+def _codes(app, db, unit_offer, n=1):
+    with app.test_request_context():
+        made = services.create_codes(unit_offer["offer"], n, "Grupp 12 januari", unit_offer["clinician"])
+    db.session.commit()
+    return made
+
+
+def _register(client, code, pnr="198112189876", email="ny@example.se"):
+    from tests.fixtures.plugin import csrf_token_from
+
+    token = csrf_token_from(client.get("/register").get_data(as_text=True))
+    return client.post("/register", data={"csrf_token": token, "code": code, "full_name": "Nora Ny",
+                                          "personal_number": pnr, "email": email})
+
+
+def test_a_code_is_used_once_and_each_use_is_audited(app, db, unit_offer):
+    from webapp.auth.models import AuthToken
+
+    code = _codes(app, db, unit_offer)[0]
+    client = app.test_client()
+    # Typed in lower case and without the dash, it still works.
+    assert _register(client, code.lower().replace("-", "")).status_code == 200
+    patient = db.session.scalar(select(User).where(User.personal_number == "198112189876"))
+    enrolment = db.session.scalar(select(Enrolment).where(Enrolment.patient_id == patient.id))
+    assert (enrolment.programme_id, enrolment.care_unit_id, enrolment.status) == (
+        "pain-school", unit_offer["unit"].id, "invited")
+    # The invitation link sets the password and second factor as any local login requires.
+    assert db.session.scalar(select(AuthToken.id).where(AuthToken.user_id == patient.id)) is not None
+    again = _register(app.test_client(), code, pnr="199001012385", email="annan@example.se")
+    assert again.status_code == 400 and "Koden har redan använts." in again.get_data(as_text=True)
+    assert db.session.scalar(select(User).where(User.personal_number == "199001012385")) is None
+    events = [e.action for e in db.session.scalars(select(AccessLogEntry).order_by(AccessLogEntry.id))]
+    assert events.count("security.registration_code_used") == 1
+    assert events.count("security.registration_code_refused") == 1
+    assert "security.registration_codes_created" in events
+
+
+def test_unknown_and_expired_codes_are_refused_with_a_clear_message(app, db, unit_offer):
+    from datetime import timedelta
+
+    from webapp.referrals.models import RegistrationCode
+
+    code = _codes(app, db, unit_offer)[0]
+    unknown = _register(app.test_client(), "AAAAA-AAAAA")
+    assert unknown.status_code == 400 and "Lotsa känner inte till koden." in unknown.get_data(as_text=True)
+    row = db.session.scalar(select(RegistrationCode))
+    row.expires_at = row.created_at - timedelta(seconds=1)
+    db.session.commit()
+    expired = _register(app.test_client(), code)
+    assert expired.status_code == 400 and "Koden är för gammal." in expired.get_data(as_text=True)
+    # What was typed is kept.
+    assert "Nora Ny" in expired.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": True}])
+def test_guessing_codes_is_rate_limited(app, db, unit_offer):
+    client = app.test_client()
+    statuses = [_register(client, f"GUESS-{n:05d}").status_code for n in range(12)]
+    assert 429 in statuses and statuses[0] == 400
+
+
+def test_two_uses_of_one_code_at_once_one_wins(app, db, unit_offer):
+    """Two residents send the same code at the same moment: exactly one gets the programme."""
+    import threading
+
+    from webapp.referrals.models import RegistrationCode
+
+    code = _codes(app, db, unit_offer)[0]
+    db.session.remove()
+    barrier = threading.Barrier(2)
+    results = {}
+
+    def use(pnr, email):
+        with app.test_request_context():
+            barrier.wait()
+            try:
+                services.redeem(code, personal_number=pnr, full_name="Nora Ny", email=email, locale="sv")
+                db.session.commit()
+                results[pnr] = "ok"
+            except services.ReferralError as exc:
+                db.session.rollback()
+                results[pnr] = exc.code
+            except Exception as exc:  # a serialisation failure is a lost race too
+                db.session.rollback()
+                results[pnr] = type(exc).__name__
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=use, args=args) for args in
+               (("198112189876", "a@example.se"), ("199001012385", "b@example.se"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(results.values())[-1] == "ok" and list(results.values()).count("ok") == 1, results
+    assert db.session.scalar(select(func.count()).select_from(Enrolment)) == 1
+    assert db.session.scalar(select(RegistrationCode.used_at)) is not None

@@ -169,6 +169,9 @@ EXPECTED = {
     "referrals.triage": CLINICIANS,
     "referrals.offers": CLINICIANS,
     "referrals.decide": CLINICIAN_OBJECT,
+    "referrals.codes": CLINICIANS,
+    # Registering with a code from the care unit: the way in for anyone who has one.
+    "referrals.register": PUBLIC,
 }
 
 # State-changing actions that would get in the way of later requests go last.

@@ -90,6 +90,10 @@ def world(app, make, db):
         ("clinician", f"/clinician/triage/{waiting.id}", {"action": "visit"}, ["message", "welcome_text", "action"], None),
         ("clinician", "/clinician/self-referral", {"programme_id": "pain-school", "forms": "phq-9"},
          ["unit_id", "programme_id", "forms"], None),
+        ("clinician", "/clinician/self-referral/codes", {"offer_id": str(offer.id), "label": "Grupp som ska finnas kvar"},
+         ["count", "offer_id"], "Grupp som ska finnas kvar"),
+        ("anon", "/register", {"full_name": "Namn som ska finnas kvar", "email": "ny@example.se",
+                               "personal_number": "198112189876"}, ["code", "personal_number"], "Namn som ska finnas kvar"),
         ("anon", "/auth/login", {"password": "x"}, ["email"], None),
         ("anon", "/auth/reset", {}, ["email"], None),
     ]

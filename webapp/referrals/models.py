@@ -67,3 +67,28 @@ class Referral(db.Model):
 
     enrolment: Mapped[Enrolment] = relationship()
     answered_by: Mapped[User | None] = relationship(foreign_keys=[answered_by_id])
+
+
+class RegistrationCode(db.Model):
+    """A single-use code a clinician hands to one member of a group: the way in where e-ID is not used.
+
+    Only the code's SHA-256 is stored (the clinician sees the codes once, when
+    they are made). Using it is one conditional UPDATE, so two people typing
+    the same code at once cannot both get in.
+    """
+
+    __tablename__ = "registration_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    offer_id: Mapped[int] = mapped_column(ForeignKey("referral_offer.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The group or batch the codes were made for, as the clinician named it.
+    label: Mapped[str] = mapped_column(String(100), default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    used_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+
+    offer: Mapped[ReferralOffer] = relationship()
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])

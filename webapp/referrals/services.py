@@ -10,24 +10,38 @@ for a visit, or declines. Views own the commit.
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 from flask import abort
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 
 from webapp.auth.models import CareUnit, User
 from webapp.auth.services import unit_ids_subquery
 from webapp.content.services import get_catalogue
+from webapp.core.audit import security_event
 from webapp.core.db import utcnow
 from webapp.core.urls import external_url
 from webapp.extensions import db
 from webapp.notifications.services import Kind, notify
-from webapp.programme.enrolments import add_event, open_referred, patient_channels, sender_of
+from webapp.programme.enrolments import (
+    EnrolmentError,
+    add_event,
+    default_welcome,
+    find_patient,
+    open_enrolment,
+    open_referred,
+    patient_channels,
+    register_patient,
+    sender_of,
+)
 from webapp.programme.models import Enrolment, EnrolmentStatus
 from webapp.questionnaires.models import Dispatch, SafetyAlert, Submission
-from webapp.referrals.models import Referral, ReferralOffer
+from webapp.referrals.models import Referral, ReferralOffer, RegistrationCode
 
 STATUS_LABELS = {
     "screening": _l("Not sent yet"),
@@ -268,3 +282,98 @@ def has_pending_request(user: User) -> bool:
     return db.session.scalar(
         select(Referral.id).join(Enrolment, Enrolment.id == Referral.enrolment_id)
         .where(Enrolment.patient_id == user.id, Referral.status.in_(("screening", *TRIAGE_STATUSES))).limit(1)) is not None
+
+
+# --- registration codes (units without e-ID) ---------------------------------------------
+
+# Letters and digits that cannot be mistaken for each other when read aloud or copied by hand.
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 10
+CODE_DAYS = 60
+MAX_CODES = 50
+
+
+def normalise_code(text: str) -> str:
+    """A code as typed: case, spaces and dashes do not matter."""
+    return "".join(ch for ch in (text or "").upper() if ch.isascii() and ch.isalnum())[:40]
+
+
+def _hash(code: str) -> str:
+    return hashlib.sha256(normalise_code(code).encode("ascii")).hexdigest()
+
+
+def create_codes(offer: ReferralOffer, count: int, label: str, actor: User, days: int = CODE_DAYS) -> list[str]:
+    """``count`` single-use codes for one group (shown once, stored as hashes; audited)."""
+    now = utcnow()
+    codes = []
+    for _ in range(max(1, min(count, MAX_CODES))):
+        raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        db.session.add(RegistrationCode(offer_id=offer.id, code_hash=_hash(raw), label=label.strip()[:100],
+                                        created_by_id=actor.id, created_at=now, expires_at=now + timedelta(days=days)))
+        codes.append(f"{raw[:5]}-{raw[5:]}")
+    security_event("registration_codes_created", actor, f"{len(codes)} codes for offer {offer.id}")
+    return codes
+
+
+def codes_of_units(unit_ids_query) -> list[RegistrationCode]:
+    """The units' codes, newest first (hashes only: what is shown is the group, dates and use)."""
+    return list(db.session.scalars(
+        select(RegistrationCode).join(ReferralOffer, ReferralOffer.id == RegistrationCode.offer_id)
+        .options(joinedload(RegistrationCode.offer).joinedload(ReferralOffer.care_unit))
+        .where(ReferralOffer.care_unit_id.in_(unit_ids_query))
+        .order_by(RegistrationCode.created_at.desc(), RegistrationCode.id.desc()).limit(200)))
+
+
+def check_code(text: str) -> RegistrationCode:
+    """The code if it can be used now, else ReferralError ("code_unknown", "code_used", "code_expired")."""
+    code = db.session.scalar(select(RegistrationCode).options(joinedload(RegistrationCode.offer))
+                             .where(RegistrationCode.code_hash == _hash(text)))
+    if code is None:
+        raise ReferralError("code_unknown")
+    if code.used_at is not None:
+        raise ReferralError("code_used")
+    if code.expires_at <= utcnow():
+        raise ReferralError("code_expired")
+    return code
+
+
+def redeem(text: str, *, personal_number: str, full_name: str, email: str, locale: str) -> Enrolment:
+    """Use a code: the account (invited: password and second factor are chosen from the e-mailed link)
+    and the enrolment of the code's programme and unit, opened in the name of the code's maker.
+
+    The code is spent by one conditional UPDATE: of two uses at once, one wins
+    and the other gets "code_used". Each use is a security event.
+    """
+    code = check_code(text)
+    now = utcnow()
+    spent = db.session.execute(update(RegistrationCode).where(
+        RegistrationCode.id == code.id, RegistrationCode.used_at.is_(None), RegistrationCode.expires_at > now)
+        .values(used_at=now).execution_options(synchronize_session=False))
+    if spent.rowcount != 1:
+        raise ReferralError("code_used")
+    offer = code.offer
+    programme = get_catalogue().programmes.get(offer.programme_id)
+    maker = db.session.get(User, code.created_by_id) if code.created_by_id else None
+    if programme is None or maker is None:
+        raise ReferralError("code_unknown")
+    patient = find_patient(personal_number)
+    if patient is not None and (patient.role != "patient" or patient.has_password):
+        # Someone who already logs in asks their unit instead (and no account is taken over by a code).
+        raise ReferralError("has_account")
+    if patient is None:
+        try:
+            patient = register_patient(personal_number=personal_number, full_name=full_name, email=email,
+                                       phone=None, locale=locale)
+        except EnrolmentError as exc:
+            raise ReferralError(exc.code) from None
+        db.session.flush()
+    try:
+        enrolment = open_enrolment(patient=patient, programme=programme, unit=offer.care_unit, clinician=maker,
+                                   responsible=maker, recommended_days=programme.recommended_days,
+                                   welcome_text=default_welcome(programme, locale), skipped=[])
+    except EnrolmentError as exc:
+        raise ReferralError(exc.code) from None
+    db.session.execute(update(RegistrationCode).where(RegistrationCode.id == code.id)
+                       .values(used_by_id=patient.id).execution_options(synchronize_session=False))
+    security_event("registration_code_used", patient, f"code {code.id} of offer {offer.id}")
+    return enrolment

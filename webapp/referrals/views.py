@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -15,9 +16,9 @@ from webapp.auth.services import units_of
 from webapp.auth.views import provider_name
 from webapp.content.services import get_catalogue
 from webapp.core.access import role_required
-from webapp.core.audit import log_access
+from webapp.core.audit import log_access, security_event
 from webapp.core.forms import flash_problems
-from webapp.extensions import db
+from webapp.extensions import db, limiter
 from webapp.programme.enrolments import EnrolmentError, default_welcome
 from webapp.questionnaires import forms as answer_forms
 from webapp.questionnaires import services as questionnaire_services
@@ -32,6 +33,11 @@ ERRORS = {
     "already_answered": _l("Someone has already answered this request."),
     "message_missing": _l("Write what the resident should know."),
     "not_referred": _l("Someone has already answered this request."),
+    "code_unknown": _l("Lotsa does not know this code. Check that you typed it as written."),
+    "code_used": _l("This code has already been used. Each code works once: ask your care unit for a new one."),
+    "code_expired": _l("This code is too old. Ask your care unit for a new one."),
+    "has_account": _l("You already have an account in Lotsa. Log in, and ask your care unit to open the programme."),
+    "email_taken": _l("Another account uses this e-mail address. Write another one."),
 }
 
 
@@ -249,3 +255,47 @@ def offers():
     return render_template("referrals/offers.html", form=form, offers=services.offers_of_units([u.id for u in units]),
                            programme=_programme, programmes_known=get_catalogue().programmes,
                            forms_by_id=get_catalogue().forms), 400 if form.errors else 200
+
+
+# --- registration codes ------------------------------------------------------------------
+
+
+@bp.route("/clinician/self-referral/codes", methods=["GET", "POST"])
+@role_required("clinician")
+def codes():
+    """Single-use codes for a group, shown once; the units' codes with their use (no code is shown again)."""
+    unit_ids = [u.id for u in units_of(current_user)]
+    offers_here = services.offers_of_units(unit_ids)
+    form = forms.CodesForm()
+    catalogue = get_catalogue()
+    form.offer_id.choices = [
+        SelectChoice(o.id, f"{catalogue.programmes[o.programme_id].title(str(current_user.locale))} – {o.care_unit.name}")
+        for o in offers_here if o.programme_id in catalogue.programmes]
+    made = []
+    if form.validate_on_submit():
+        offer_ = next(o for o in offers_here if o.id == form.offer_id.data)
+        made = services.create_codes(offer_, form.count.data, form.label.data, current_user)
+        db.session.commit()
+    return render_template("referrals/codes.html", form=form, made=made, codes=services.codes_of_units(unit_ids),
+                           programmes=catalogue.programmes), 400 if form.errors else 200
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"], methods=["POST"])
+def register():
+    """A resident registers with a code from the care unit; the e-mailed link sets password and second factor."""
+    form = forms.RegisterForm()
+    if form.validate_on_submit():
+        try:
+            services.redeem(form.code.data, personal_number=form.personal_number.data,
+                            full_name=form.full_name.data, email=form.email.data, locale=str(get_locale() or "sv"))
+        except services.ReferralError as exc:
+            db.session.rollback()
+            security_event("registration_code_refused", None, exc.code)
+            db.session.commit()
+            field = form.email if exc.code == "email_taken" else form.code
+            field.errors = [*field.errors, ERRORS[exc.code]]
+            return render_template("referrals/register.html", form=form), 400
+        db.session.commit()
+        return render_template("referrals/registered.html")
+    return render_template("referrals/register.html", form=form), 400 if form.errors else 200
