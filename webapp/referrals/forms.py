@@ -43,9 +43,9 @@ class AnswerForm(FlaskForm):
         SelectChoice("decline", _l("Decline")),
     ], validators=[DataRequired(_l("Choose an answer."))])
     welcome_text = TextAreaField(_l("Welcome text (when you accept)"), validators=[
-        Length(max=5000, message=_l("The text is too long."))])
+        Length(max=5000, message=_l("The text is too long."))], render_kw={"dir": "auto", "rows": 6})
     message = TextAreaField(_l("Message to the resident (a visit, or why not)"), validators=[
-        Length(max=MESSAGE_MAX, message=_l("The text is too long."))])
+        Length(max=MESSAGE_MAX, message=_l("The text is too long."))], render_kw={"dir": "auto", "rows": 4})
 
     def validate_welcome_text(self, field):
         if self.action.data == "accept" and not (field.data or "").strip():
