@@ -102,9 +102,11 @@ def _register_blueprints(app: Flask) -> None:
     from webapp.privacy.views import bp as privacy_bp
     from webapp.programme.views import bp as programme_bp
     from webapp.questionnaires.views import bp as questionnaires_bp
+    from webapp.referrals.views import bp as referrals_bp
 
     for blueprint in (core_bp, auth_bp, programme_bp, clinician_bp, content_bp, admin_bp, notifications_bp,
-                      messages_bp, questionnaires_bp, careplan_bp, groups_bp, privacy_bp, account_bp, library_bp, editor_bp):
+                      messages_bp, questionnaires_bp, careplan_bp, groups_bp, privacy_bp, account_bp, library_bp,
+                      editor_bp, referrals_bp):
         app.register_blueprint(blueprint)
 
 
@@ -114,8 +116,10 @@ def _connect_receivers() -> None:
     from webapp.admin import receivers as admin_receivers
     from webapp.programme import receivers as programme_receivers
     from webapp.questionnaires import receivers as questionnaire_receivers
+    from webapp.referrals import receivers as referral_receivers
 
-    for receivers in (admin_receivers, programme_receivers, questionnaire_receivers, account_receivers):
+    for receivers in (admin_receivers, programme_receivers, questionnaire_receivers, account_receivers,
+                      referral_receivers):
         receivers.connect()
 
 

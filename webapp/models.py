@@ -23,3 +23,4 @@ from webapp.programme.models import (  # noqa: F401
     ScheduleEntry,
 )
 from webapp.questionnaires.models import Dispatch, Round, Submission  # noqa: F401
+from webapp.referrals.models import Referral, ReferralOffer, RegistrationCode  # noqa: F401

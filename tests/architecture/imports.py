@@ -43,6 +43,8 @@ RANKS: dict[str, int] = {
     "webapp.privacy": 5,
     "webapp.content.views": 5,
     "webapp.content.cli": 5,
+    # Self-referral: a resident's request is a waiting enrolment with screening questionnaires.
+    "webapp.referrals": 5,
     # The model registry and the scheduler process, then the factory over all.
     "webapp.models": 6,
     "webapp.scheduler": 6,

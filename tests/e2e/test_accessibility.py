@@ -49,11 +49,13 @@ CLINICIAN_PAGES = ["/clinician/", "/clinician/open", "/clinician/enrolments/{e}"
                    # The enrolment page's sections (issue 17) and the message templates.
                    "/clinician/enrolments/{e}/answers", "/clinician/enrolments/{e}/schedule",
                    "/clinician/enrolments/{e}/outcomes", "/clinician/enrolments/{e}/care",
-                   "/clinician/enrolments/{e}/settings", "/clinician/message-templates"]
+                   "/clinician/enrolments/{e}/settings", "/clinician/message-templates",
+                   # Self-referral (issue 24): the triage list, the unit's setting and the registration codes.
+                   "/clinician/triage", "/clinician/self-referral", "/clinician/self-referral/codes"]
 EDITOR_PAGES = ["/content/", "/content/preview/pain-info/ar/what-is-long-term-pain/1",
                 "/content/preview/act-long-term-pain/sv/present-moment/3"]
 ADMIN_PAGES = ["/admin/", "/admin/access-log", "/admin/privacy?personal_number=19121212-1212"]
-PUBLIC_PAGES = ["/auth/login", "/auth/reset"]
+PUBLIC_PAGES = ["/auth/login", "/auth/reset", "/referral/", "/register"]
 
 
 def _check(page, server, axe, paths, lang, world=None):

@@ -171,6 +171,22 @@ EXPECTED = {
     # The world's media belongs to the pain school, which is not public: it stays behind the login.
     "library.media_file": NOT_PUBLIC,
     "library.share": CLINICIAN_OBJECT,
+    # Self-referral: the list of open programmes and one of them are public; e-ID needs a configured provider.
+    "referrals.index": PUBLIC,
+    "referrals.offer": PUBLIC,
+    "referrals.eid": NO_SUCH_TOKEN,
+    "referrals.start": PATIENTS,
+    "referrals.mine": PATIENTS,
+    "referrals.request_page": PATIENT_OWN,
+    "referrals.send": PATIENT_OWN,
+    "referrals.answer": PATIENT_OWN,
+    # The triage list and the unit setting: any clinician (their own units); a request: its unit's only.
+    "referrals.triage": CLINICIANS,
+    "referrals.offers": CLINICIANS,
+    "referrals.decide": CLINICIAN_OBJECT,
+    "referrals.codes": CLINICIANS,
+    # Registering with a code from the care unit: the way in for anyone who has one.
+    "referrals.register": PUBLIC,
 }
 
 # State-changing actions that would get in the way of later requests go last.
@@ -215,6 +231,8 @@ def world(app, make, db):
     db.session.add(alert)
     template = MessageTemplate(care_unit_id=unit.id, kind="feedback", locale="sv", name="Mall", body="Hej {förnamn}")
     db.session.add(template)
+    referral, screening_id, offer = _self_referral(db, unit, users["patient_a"])
+    db.session.commit()
     programme = catalogue.programmes["pain-school"]
     # A diary (in a later module, opened now for patient A) for the diary routes.
     diary_module = next(m for m in programme.published_modules if m.diary_ids())
@@ -239,8 +257,26 @@ def world(app, make, db):
         "info_id": "pain-info", "topic_id": "what-is-long-term-pain",
         "draft_id": draft.id, "revision_id": revision.id,
         "filename": _media_filename(media), "filename_static": "lotsa.css", "step": "about",
+        "offer_id": offer.id, "referral_id": referral.id, "screening_id": screening_id,
     }
     return {"users": users, "values": values}
+
+
+def _self_referral(db, unit, patient):
+    """An open programme of the unit and patient_a's request for it, sent to the triage list."""
+    from webapp.referrals import services
+    from webapp.referrals.models import ReferralOffer
+
+    offer = ReferralOffer(care_unit_id=unit.id, programme_id="act-long-term-pain", screening_forms="phq-9",
+                          is_open=True)
+    db.session.add(offer)
+    db.session.flush()
+    referral = services.start(offer, patient)
+    dispatch = services.screening_dispatches(referral)[0]
+    dispatch.answered_at = dispatch.created_at
+    referral.status = "waiting"
+    referral.submitted_at = dispatch.created_at
+    return referral, dispatch.id, offer
 
 
 def _dispatch_id(db, enrolment):

@@ -33,6 +33,18 @@ def world(app, make, db):
     contact = schedule_contact(enrolment, clinician, "phone", utcnow() + timedelta(days=1), "")
     diary_module = next(m for m in catalogue.programmes["pain-school"].published_modules if m.diary_ids())
     db.session.add(ScheduleEntry(enrolment_id=enrolment.id, module_id=diary_module.id, opens_at=utcnow()))
+    # Self-referral: the patient is answering a screening; another resident's request waits for an answer.
+    from webapp.referrals import services as referrals
+    from webapp.referrals.models import ReferralOffer
+
+    offer = ReferralOffer(care_unit_id=unit.id, programme_id="act-long-term-pain", screening_forms="phq-9", is_open=True)
+    db.session.add(offer)
+    db.session.flush()
+    screening = referrals.start(offer, patient)
+    screening_id = referrals.screening_dispatches(screening)[0].id
+    waiting = referrals.start(offer, make.user("patient"))
+    referrals.screening_dispatches(waiting)[0].answered_at = utcnow()
+    referrals.send(waiting)
     db.session.commit()
     diary = diary_module.diary_ids()[0]
     module = catalogue.programmes["pain-school"].published_modules[0]
@@ -81,6 +93,14 @@ def world(app, make, db):
                                             "first_day": "2030-01-01", "time": "13:00", "per_week": "1", "weeks": "2"},
          ["weeks", "time", "first_day"], "Grupp som ska finnas kvar"),
         ("clinician", "/clinician/open", {"step": "1", "programme": "pain-school"}, ["personal_number"], None),
+        ("patient", f"/referral/r/{screening.id}/form/{screening_id}", {"action": "save", "q1": "1"}, ["q2", "q9"], None),
+        ("clinician", f"/clinician/triage/{waiting.id}", {"action": "visit"}, ["message", "welcome_text", "action"], None),
+        ("clinician", "/clinician/self-referral", {"programme_id": "pain-school", "forms": "phq-9"},
+         ["unit_id", "programme_id", "forms"], None),
+        ("clinician", "/clinician/self-referral/codes", {"offer_id": str(offer.id), "label": "Grupp som ska finnas kvar"},
+         ["count", "offer_id"], "Grupp som ska finnas kvar"),
+        ("anon", "/register", {"full_name": "Namn som ska finnas kvar", "email": "ny@example.se",
+                               "personal_number": "198112189876"}, ["code", "personal_number"], "Namn som ska finnas kvar"),
         ("anon", "/auth/login", {"password": "x"}, ["email"], None),
         ("anon", "/auth/reset", {}, ["email"], None),
     ]

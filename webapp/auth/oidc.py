@@ -9,13 +9,16 @@ token must be there, the assurance level it asked for, and whom a verified
 identity may become.
 
 Patients are found by their personal identity number (or co-ordination number),
-staff by their HSA-id; nobody gets an account from an e-ID alone.
+staff by their HSA-id; nobody gets an account from an e-ID alone, except a
+resident who came to ask a care unit to start a programme (self-referral):
+they get a bare patient account that reaches nothing until the unit says yes.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import secrets
 from dataclasses import dataclass
 
 import requests
@@ -208,8 +211,34 @@ def has_care_relation(user: User) -> bool:
     return any(result for _receiver, result in care_relation_requested.send(user))
 
 
-def match_patient(claims: dict) -> User:
+def _claimed_name(claims: dict) -> str:
+    name = str(claims.get("name") or "").strip()
+    if not name:
+        name = " ".join(str(claims.get(k) or "").strip() for k in ("given_name", "family_name")).strip()
+    return name[:200]
+
+
+def register_resident(number: str, claims: dict) -> User:
+    """A bare patient account for a resident who refers themselves: no password, no enrolment, no access.
+
+    The e-mail address is a placeholder until the resident gives theirs with
+    the request (it is the login name of local logins, which they do not use).
+    """
+    user = User(role=Role.PATIENT.value, email=f"self-referral-{secrets.token_hex(8)}@invalid",
+                full_name=_claimed_name(claims), personal_number=number, locale="sv", totp_last_step=0,
+                failed_login_count=0, is_active_account=True)
+    db.session.add(user)
+    db.session.flush()
+    security_event("eid_self_registered", user, "patient account made at a self-referral e-ID login")
+    return user
+
+
+def match_patient(claims: dict, may_register: bool = False) -> User:
     """The patient account of the personal identity (or co-ordination) number, or EidRefused.
+
+    ``may_register``: the login began on a self-referral page, so a resident
+    without a care relation (or without an account: one is made) may log in;
+    what they then reach is their own request and nothing else.
 
     When the person's co-ordination number has been replaced by a personal
     identity number, the provider names the old one in ``previousCoordinationNumber``:
@@ -226,7 +255,11 @@ def match_patient(claims: dict) -> User:
             if user is not None and user.role == Role.PATIENT.value:
                 user.personal_number = number
                 security_event("identity_number_replaced", user, "co-ordination number replaced at e-ID login")
-    if user is None or user.role != Role.PATIENT.value or not has_care_relation(user):
+    if user is None and may_register:
+        user = register_resident(number, claims)
+    elif user is not None and user.role == Role.PATIENT.value and may_register:
+        pass
+    elif user is None or user.role != Role.PATIENT.value or not has_care_relation(user):
         raise EidRefused("no_access", "no enrolment or invitation for this identity number")
     if not user.is_active_account:
         raise EidRefused("inactive", f"account {user.id} is closed")
@@ -246,12 +279,15 @@ def match_staff(claims: dict) -> User:
     return user
 
 
-def complete_login(name: str) -> EidLogin:
-    """Verify the callback and find the account; raises EidRefused (its security event already written)."""
+def complete_login(name: str, may_register: bool = False) -> EidLogin:
+    """Verify the callback and find the account; raises EidRefused (its security event already written).
+
+    ``may_register``: see :func:`match_patient` (patients' providers only).
+    """
     try:
         claims = verified_claims(name)
         audience = _settings(name)["audience"]
-        user = match_patient(claims) if audience == "patient" else match_staff(claims)
+        user = match_patient(claims, may_register) if audience == "patient" else match_staff(claims)
     except EidRefused as exc:
         security_event("eid_refused", None, f"provider {name}: {exc.detail}")
         raise

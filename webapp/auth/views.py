@@ -281,8 +281,10 @@ def eid_callback(provider: str):
         abort(404)
     target = safe_next(session.pop("eid_next", None))
     reauth = session.pop("eid_reauth", False) and current_user.is_authenticated
+    # Set by the self-referral page that sent the resident here (referrals.views.eid).
+    may_register = bool(session.pop("eid_may_register", False)) and not reauth
     try:
-        login = oidc.complete_login(provider)
+        login = oidc.complete_login(provider, may_register=may_register)
         if reauth and login.user.id != current_user.id:
             security_event("eid_refused", current_user._get_current_object(),
                            f"provider {provider}: re-authentication by another person")
@@ -297,7 +299,8 @@ def eid_callback(provider: str):
         services.mark_reauthenticated(user, f"eid {provider}", login.acr)
         db.session.commit()
         return redirect(target or url_for("auth.account"))
-    first = oidc.first_login_spends_invitation(user)
+    # A resident's bare self-referral account has no invitation to accept.
+    first = oidc.first_login_spends_invitation(user) and oidc.has_care_relation(user)
     services.start_session(user, method="eid", provider=login.provider, acr=login.acr)
     if first:
         log_access(user, "auth.invitation_accepted", detail="by e-ID")

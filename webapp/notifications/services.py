@@ -82,6 +82,8 @@ class Kind(str, enum.Enum):
     SAFETY_ESCALATION = "safety_escalation"
     # To the patient: the care team sent a page of patient information (it says no more than that).
     INFORMATION_SHARED = "information_shared"
+    # To a resident who asked to start a programme: the care unit has answered (never what it said).
+    REFERRAL_ANSWERED = "referral_answered"
 
 
 # Kinds a patient chooses to get, per channel; the others are part of a service

@@ -32,6 +32,7 @@ STATUS_LABELS = {
     "active": _l("Active"),
     "maintenance": _l("Maintenance phase"),
     "closed": _l("Closed"),
+    "referred": _l("Self-referral"),
 }
 
 EVENT_LABELS = {
@@ -46,6 +47,8 @@ EVENT_LABELS = {
     "end_date": _l("End date set"),
     "safety_acknowledged": _l("Safety answer handled"),
     "feedback": _l("Feedback given"),
+    "referred": _l("Self-referral received"),
+    "visit_requested": _l("Visit requested"),
 }
 
 # An active patient away this long "needs attention" and may get one nudge.
@@ -91,11 +94,14 @@ def load_enrolment_for_clinician(enrolment_id: int, clinician) -> Enrolment:
 
 
 def enrolments_for_patient(patient) -> list[Enrolment]:
-    """All the patient's enrolments (open first, then newest), clinician and unit loaded."""
+    """All the patient's programmes (open first, then newest), clinician and unit loaded.
+
+    A self-referral still waiting for the unit is a request, not a programme: its page is the request's.
+    """
     rows = db.session.scalars(
         select(Enrolment)
         .options(joinedload(Enrolment.responsible_clinician), joinedload(Enrolment.care_unit))
-        .where(Enrolment.patient_id == patient.id)
+        .where(Enrolment.patient_id == patient.id, Enrolment.status != EnrolmentStatus.REFERRED.value)
         .order_by(Enrolment.created_at.desc(), Enrolment.id.desc())
     )
     return sorted(rows, key=lambda e: not e.is_open)
@@ -161,6 +167,31 @@ def open_enrolment(*, patient: User, programme: Programme, unit: CareUnit, clini
     return enrolment
 
 
+def open_referred(enrolment: Enrolment, *, clinician: User, welcome_text: str) -> None:
+    """Accept a self-referral: the waiting enrolment opens as if the clinician had opened it.
+
+    The resident already has an account (they logged in to refer themselves),
+    so access starts at once: the same event, notice and start signal as
+    :func:`open_enrolment` for a patient with an account.
+    """
+    if enrolment.status != EnrolmentStatus.REFERRED.value:
+        raise EnrolmentError("not_referred")
+    if db.session.scalar(select(Enrolment.id).where(
+            Enrolment.patient_id == enrolment.patient_id, Enrolment.programme_id == enrolment.programme_id,
+            Enrolment.is_open, Enrolment.id != enrolment.id)):
+        raise EnrolmentError("already_open")
+    now = utcnow()
+    enrolment.status = EnrolmentStatus.ACTIVE.value
+    enrolment.started_at = now
+    enrolment.welcome_text = welcome_text
+    if enrolment.responsible_clinician is None:
+        enrolment.responsible_clinician = clinician
+    add_event(enrolment, clinician, "opened", enrolment.programme_id)
+    notify(enrolment.patient, Kind.PROGRAMME_OPENED, {"url": external_url("auth.login"), **sender_of(enrolment)},
+           channels=patient_channels(enrolment.patient))
+    enrolment_started.send(enrolment)
+
+
 def start_invited_enrolments(patient) -> None:
     """When the patient accepts the invitation, their programmes start counting."""
     now = utcnow()
@@ -208,7 +239,7 @@ def history(enrolment: Enrolment) -> list[EnrolmentEvent]:
 
 def close(enrolment: Enrolment, actor: User | None, reason: str) -> None:
     """Close the patient's access (``actor`` None: the end date's automatic close)."""
-    if not enrolment.is_open:
+    if enrolment.status == EnrolmentStatus.CLOSED.value:
         raise EnrolmentError("already_closed")
     enrolment.status = EnrolmentStatus.CLOSED.value
     enrolment.closed_at = utcnow()

@@ -33,7 +33,13 @@ class EnrolmentStatus(str, enum.Enum):
     # The programme is done; the patient keeps reading but gets no new modules.
     MAINTENANCE = "maintenance"
     CLOSED = "closed"
+    # A resident asked to start (self-referral) and waits for the care unit's
+    # answer: no access yet, and not on the caseload's "open" list either.
+    REFERRED = "referred"
 
+
+# Not "open" for the clinician: closed, or a self-referral nobody has accepted yet.
+NOT_OPEN_STATUSES = (EnrolmentStatus.CLOSED.value, EnrolmentStatus.REFERRED.value)
 
 # The statuses in which the patient has access and the programme runs: what
 # "open" means for the patient's pages, reminders and questionnaires.
@@ -46,7 +52,7 @@ class Enrolment(db.Model):
     __tablename__ = "enrolment"
     __table_args__ = (
         CheckConstraint(
-            "status IN ('invited', 'active', 'maintenance', 'closed')", name="status"
+            "status IN ('invited', 'active', 'maintenance', 'closed', 'referred')", name="status"
         ),
         CheckConstraint("recommended_days > 0", name="recommended_days_positive"),
         Index("ix_enrolment_unit_status", "care_unit_id", "status"),
@@ -97,8 +103,13 @@ class Enrolment(db.Model):
     # The two status rules, in Python and SQL alike: use these, never a spelled-out status list.
     @hybrid_property
     def is_open(self) -> bool:
-        """Not closed: invited, active or in the maintenance phase (the clinician's "open")."""
-        return self.status != EnrolmentStatus.CLOSED.value
+        """Invited, active or in the maintenance phase (the clinician's "open"): not closed, not a waiting self-referral."""
+        return self.status not in NOT_OPEN_STATUSES
+
+    @is_open.inplace.expression
+    @classmethod
+    def _is_open_expression(cls):
+        return cls.status.not_in(NOT_OPEN_STATUSES)
 
     @hybrid_property
     def has_access(self) -> bool:
