@@ -139,6 +139,17 @@ EXPECTED = {
     "admin.index": ADMIN,
     "admin.access_log": ADMIN,
     "admin.follow_up": FOLLOW_UP,
+    "admin.new_unit": ADMIN,
+    "admin.unit": ADMIN,
+    "admin.deactivate_unit": ADMIN,
+    "admin.invite_staff": ADMIN,
+    "admin.staff_member": ADMIN,
+    "admin.set_role": ADMIN,
+    "admin.add_unit": ADMIN,
+    "admin.remove_unit": ADMIN,
+    "admin.set_hsa_id": ADMIN,
+    "admin.reset_two_factor": ADMIN,
+    "admin.deactivate_staff": ADMIN,
     "privacy.my_data": PATIENTS,
     "privacy.my_data_json": PATIENTS,
     "privacy.admin_index": ADMIN,
@@ -179,6 +190,8 @@ def world(app, make, db):
         "outsider": make.user("clinician", units=[other_unit]),
         "editor": make.user("editor"),
         "admin": make.user("admin"),
+        # The staff member the administrator's pages change (nobody logs in as them).
+        "colleague": make.user("clinician", units=[unit]),
         "patient_a": make.user("patient"),
         "patient_b": make.user("patient"),
     }
@@ -208,7 +221,7 @@ def world(app, make, db):
         "round_id": round_.id, "contact_id": contact.id, "group_id": group.id, "member_id": member.id,
         "session_id": group.sessions[0].id, "alert_id": alert.id, "template_id": template.id, "module_id": module.id, "page": 1, "block_id": block_id,
         "token": "not-a-real-token", "provider": "not-configured", "user_id": users["patient_a"].id, "programme_id": programme.id, "lang": "sv", "media_id": media_id,
-        "info_id": "pain-info", "topic_id": "what-is-long-term-pain",
+        "info_id": "pain-info", "staff_id": users["colleague"].id, "unit_id": unit.id, "topic_id": "what-is-long-term-pain",
         "filename": _media_filename(media), "filename_static": "lotsa.css", "step": "about",
     }
     return {"users": users, "values": values}

@@ -8,11 +8,16 @@ import statistics
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from flask_babel import get_locale, ngettext
+from flask_babel import gettext as _
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import aliased
 
+from webapp.admin.labels import action_label
 from webapp.auth.models import CareUnit, Membership, User
+from webapp.auth.views import ROLE_LABELS
 from webapp.careplan.models import CarePlan, CarePlanVersion, FollowUpContact
+from webapp.content.services import get_catalogue
 from webapp.core.audit import AccessLogEntry, concerns_patient
 from webapp.core.dates import day_end, day_start
 from webapp.core.db import utcnow
@@ -40,6 +45,15 @@ def units_with_counts() -> list[tuple[CareUnit, int]]:
 
 def staff() -> list[User]:
     return list(db.session.scalars(select(User).where(User.role != "patient").order_by(User.full_name)))
+
+
+def still_responsible(user: User, unit_id: int | None = None) -> int:
+    """Open enrolments (at one unit, or anywhere) that still name this person as responsible clinician."""
+    query = select(func.count()).select_from(Enrolment).where(Enrolment.responsible_clinician_id == user.id,
+                                                             Enrolment.is_open)
+    if unit_id is not None:
+        query = query.where(Enrolment.care_unit_id == unit_id)
+    return db.session.scalar(query) or 0
 
 
 @dataclass
@@ -87,7 +101,10 @@ def access_log(filters: AccessLogFilters, limit: int | None = ACCESS_LOG_PAGE) -
         query = query.where(concerns_patient(patient_id))
     staff_id = _resolve_staff(filters.staff)
     if staff_id is not None:
-        query = query.where(AccessLogEntry.actor_id == staff_id)
+        # What they did, and what administrators did to their account (``staff=<id>`` comes first).
+        query = query.where(or_(AccessLogEntry.actor_id == staff_id,
+                                AccessLogEntry.detail == f"staff={staff_id}",
+                                AccessLogEntry.detail.like(f"staff={staff_id} %")))
     if filters.start:
         query = query.where(AccessLogEntry.at >= day_start(filters.start))
     if filters.end:
@@ -95,6 +112,90 @@ def access_log(filters: AccessLogFilters, limit: int | None = ACCESS_LOG_PAGE) -
     if limit:
         query = query.limit(limit)
     return [tuple(row) for row in db.session.execute(query)]
+
+
+@dataclass
+class ReadableEntry:
+    """An access-log row as an administrator reads it: the action and its details in words."""
+    entry: AccessLogEntry
+    actor: User | None
+    patient: User | None
+    action: str
+    details: list[str]
+    # The recorded detail when it is not one of the structured kinds put into words above.
+    recorded: str | None
+
+
+def _key_values(detail: str | None) -> dict[str, str] | None:
+    """``staff=12 unit=3 sessions=2`` as a dict; None for free text."""
+    if not detail:
+        return None
+    pairs = [part.partition("=") for part in detail.split(" ")]
+    if not all(sep and key.isidentifier() for key, sep, _value in pairs):
+        return None
+    return {key: value for key, _sep, value in pairs}
+
+
+def readable_access_log(rows) -> list[ReadableEntry]:
+    """Put each row into words, looking up the staff, units and programmes named (a few queries per page)."""
+    structured = [_key_values(entry.detail) for entry, _a, _p in rows]
+    staff_ids = {int(kv["staff"]) for kv in structured if kv and kv.get("staff", "").isdigit()}
+    unit_ids = {int(u) for kv in structured if kv for key in ("unit", "units")
+                for u in kv.get(key, "").split(",") if u.isdigit()}
+    enrolment_ids = {entry.enrolment_id for entry, _a, _p in rows if entry.enrolment_id}
+    people = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(staff_ids)))} if staff_ids else {}
+    units = {u.id: u for u in db.session.scalars(select(CareUnit).where(CareUnit.id.in_(unit_ids)))} if unit_ids else {}
+    programmes = dict(db.session.execute(select(Enrolment.id, Enrolment.programme_id)
+                                         .where(Enrolment.id.in_(enrolment_ids))).all()) if enrolment_ids else {}
+    catalogue = get_catalogue()
+    result = []
+    for (entry, actor, patient), kv in zip(rows, structured, strict=True):
+        details = []
+        if entry.enrolment_id:
+            programme_id = programmes.get(entry.enrolment_id)
+            title = catalogue.title(programme_id, _locale()) if programme_id else ""
+            details.append(_("Enrolment %(number)s", number=entry.enrolment_id) + (f": {title}" if title else ""))
+        if entry.patient_ids:
+            shown = entry.patient_ids.strip(",").count(",") + 1
+            details.append(ngettext("%(num)d patient shown", "%(num)d patients shown", shown))
+        recorded = entry.detail
+        if kv is not None:
+            recorded = None
+            for key, value in kv.items():
+                details.append(_describe(key, value, people, units))
+        result.append(ReadableEntry(entry, actor, patient, action_label(entry.action), [d for d in details if d],
+                                    recorded))
+    return result
+
+
+def _locale() -> str:
+    return str(get_locale() or "sv")
+
+
+def _role(value: str) -> str:
+    return str(ROLE_LABELS.get(value, value))
+
+
+def _describe(key: str, value: str, people: dict, units: dict) -> str:
+    """One ``key=value`` of a structured detail in words."""
+    if key == "staff" and value.isdigit():
+        person = people.get(int(value))
+        if person is None:
+            return _("Staff member number %(number)s", number=value)
+        return _("Staff member: %(name)s (%(email)s)", name=person.full_name, email=person.email)
+    if key in ("unit", "units"):
+        names = [units[int(u)].name if int(u) in units else _("care unit number %(number)s", number=u)
+                 for u in value.split(",") if u.isdigit()]
+        return _("Care unit: %(names)s", names=", ".join(names)) if names else ""
+    if key == "role":
+        return _("Role: %(role)s", role=_role(value))
+    if key == "before":
+        return _("Role before: %(role)s", role=_role(value))
+    if key == "after":
+        return _("Role now: %(role)s", role=_role(value))
+    if key == "sessions" and value.isdigit():
+        return ngettext("%(num)d session ended", "%(num)d sessions ended", int(value))
+    return f"{key}={value}"
 
 
 def access_log_csv(rows) -> str:
