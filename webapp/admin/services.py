@@ -8,7 +8,7 @@ import statistics
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from flask_babel import get_locale, ngettext
+from flask_babel import format_decimal, format_percent, get_locale, ngettext
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import aliased
@@ -235,6 +235,10 @@ class FollowUp:
     plan_agreed_share: float | None = None
     # Of open enrolments with a follow-up contact due, those whose contacts all took place on time.
     contacts_on_time_share: float | None = None
+    # The patients behind each share and the median (for suppressing small cells).
+    open_count: int = 0
+    contacts_due_count: int = 0
+    median_patients: int = 0
 
 
 @dataclass(frozen=True)
@@ -324,6 +328,9 @@ def follow_up(units: list[CareUnit], catalogue, now: datetime | None = None) -> 
                 contacts_on_time_share=_share(
                     sum(1 for e in open_group if contacts_due.get(e.id)),
                     [e for e in open_group if e.id in contacts_due]),
+                open_count=len(open_group),
+                contacts_due_count=sum(1 for e in open_group if e.id in contacts_due),
+                median_patients=sum(1 for e in group if by_enrolment.get(e.id)),
             ))
     return results
 
@@ -356,7 +363,97 @@ def _share(count: int, group: list) -> float | None:
     return round(100 * count / len(group), 1) if group else None
 
 
+# --- what the follow-up shows: small cells suppressed, numbers in the reader's locale ---
+
+# A figure about fewer patients than this is not shown: with so few, a colleague
+# could tell who is behind it ("the one patient in Norra who stopped").
+MIN_CELL = 5
+SUPPRESSED = "< 5"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One figure of the follow-up: ``text`` for the page (the reader's locale), ``csv`` for the file."""
+    text: str
+    csv: str
+    suppressed: bool = False
+
+
+EMPTY = Cell("–", "")
+HIDDEN = Cell(SUPPRESSED, SUPPRESSED, suppressed=True)
+
+
+def count_cell(n: int) -> Cell:
+    """A number of patients: 1 to 4 is suppressed (0 is not: it says nothing about anyone)."""
+    if 0 < n < MIN_CELL:
+        return HIDDEN
+    return Cell(format_decimal(n), str(n))
+
+
+def _percent_format() -> str:
+    """The locale's percent pattern with one decimal (sv "#,##0,0 %", en "#,##0.0%")."""
+    pattern = get_locale().percent_formats[None].pattern
+    return pattern.replace("#,##0", "#,##0.0", 1)
+
+
+def share_cell(share: float | None, patients: int) -> Cell:
+    """A percentage of ``patients``; suppressed when they are fewer than five."""
+    if share is None or patients == 0:
+        return EMPTY
+    if patients < MIN_CELL:
+        return HIDDEN
+    return Cell(format_percent(share / 100, format=_percent_format()), f"{share:.1f}")
+
+
+def decimal_cell(value: float | None, patients: int) -> Cell:
+    """A mean or median over ``patients``, one decimal; suppressed when they are fewer than five."""
+    if value is None or patients == 0:
+        return EMPTY
+    if patients < MIN_CELL:
+        return HIDDEN
+    return Cell(format_decimal(value, format="#,##0.0"), f"{value:.1f}")
+
+
+@dataclass(frozen=True)
+class FollowUpCells:
+    """A follow-up row as it may be shown: every figure as a (possibly suppressed) cell."""
+    row: FollowUp
+    total: Cell
+    active: Cell
+    with_clinician: Cell
+    schedule_set: Cell
+    inactive: Cell
+    plan_agreed: Cell
+    contacts_on_time: Cell
+    median_days: Cell
+    funnel: list[tuple[str, Cell]]
+    outcomes: list[tuple[Outcome, Cell, Cell, Cell, Cell]]  # pairs, mean before, mean after, improved
+
+    @property
+    def any_suppressed(self) -> bool:
+        cells = [self.total, self.active, self.with_clinician, self.schedule_set, self.inactive, self.plan_agreed,
+                 self.contacts_on_time, self.median_days, *(c for _t, c in self.funnel),
+                 *(c for o in self.outcomes for c in o[1:])]
+        return any(c.suppressed for c in cells)
+
+
+def follow_up_cells(row: FollowUp) -> FollowUpCells:
+    """Suppress every figure about fewer than five patients; format the rest for the reader."""
+    n = row.open_count
+    return FollowUpCells(
+        row=row, total=count_cell(row.total), active=count_cell(row.active),
+        with_clinician=share_cell(row.with_clinician_share, n), schedule_set=share_cell(row.schedule_set_share, n),
+        inactive=share_cell(row.inactive_share, n), plan_agreed=share_cell(row.plan_agreed_share, n),
+        contacts_on_time=share_cell(row.contacts_on_time_share, row.contacts_due_count),
+        median_days=decimal_cell(row.median_days_per_module, row.median_patients),
+        funnel=[(title, count_cell(done)) for title, done in row.funnel],
+        outcomes=[(o, count_cell(o.pairs), decimal_cell(o.mean_before, o.pairs), decimal_cell(o.mean_after, o.pairs),
+                   share_cell(o.improved_share, o.pairs)) for o in row.outcomes],
+    )
+
+
 def follow_up_csv(rows: list[FollowUp], catalogue) -> str:
+    """The follow-up as CSV: the same suppressed cells as the page, numbers with a decimal point."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["care_unit", "programme", "enrolments", "active", "share_with_responsible_clinician_pct",
@@ -365,12 +462,12 @@ def follow_up_csv(rows: list[FollowUp], catalogue) -> str:
                      "share_contacts_on_time_pct", "module", "patients_completed_module",
                      "questionnaire", "before_after_pairs", "mean_before", "mean_after", "meaningfully_improved_pct"])
     for row in rows:
-        common = [row.unit.name, catalogue.title(row.programme_id, "en"), row.total, row.active,
-                  row.with_clinician_share, row.schedule_set_share, row.inactive_share, row.median_days_per_module,
-                  row.plan_agreed_share, row.contacts_on_time_share]
-        for title, completed in row.funnel or [("", "")]:
-            writer.writerow([*common, title, completed, "", "", "", "", ""])
-        for outcome in row.outcomes:
-            writer.writerow([*common, "", "", outcome.form_id, outcome.pairs, outcome.mean_before,
-                             outcome.mean_after, "" if outcome.improved_share is None else outcome.improved_share])
+        c = follow_up_cells(row)
+        common = [_csv_safe(row.unit.name), catalogue.title(row.programme_id, "en"), c.total.csv, c.active.csv,
+                  c.with_clinician.csv, c.schedule_set.csv, c.inactive.csv, c.median_days.csv, c.plan_agreed.csv,
+                  c.contacts_on_time.csv]
+        for title, completed in c.funnel or [("", EMPTY)]:
+            writer.writerow([*common, title, completed.csv, "", "", "", "", ""])
+        for outcome, pairs, before, after, improved in c.outcomes:
+            writer.writerow([*common, "", "", outcome.form_id, pairs.csv, before.csv, after.csv, improved.csv])
     return out.getvalue()

@@ -1,6 +1,7 @@
 """Staff accounts: ``flask --app webapp staff set-hsa-id``, ``staff remove-from-unit``, ``staff deactivate``.
 
-Both end the person's sessions at once. The enrolments that still name them
+Removal takes effect on the person's next request (access follows membership);
+deactivation ends every session at once. The enrolments that still name them
 as responsible clinician are counted, so the unit can hand them over (the
 patients keep their access: it follows the care unit, not the person).
 """
@@ -60,12 +61,12 @@ def remove_from_unit(email: str, unit_code: str) -> None:
     if unit is None:
         raise click.ClickException(f"no care unit with the code {unit_code!r}")
     try:
-        ended = services.remove_from_unit(user, unit)
+        services.remove_from_unit(user, unit)
     except services.AuthError:
         raise click.ClickException(f"{email} is not a member of {unit_code}") from None
     left = still_responsible(user, unit.id)
     db.session.commit()
-    click.echo(f"Removed {email} from {unit_code}; {ended} sessions ended.")
+    click.echo(f"Removed {email} from {unit_code}; its patients are out of their reach from their next request.")
     if left:
         click.echo(f"{left} open enrolments at {unit_code} still name them as responsible clinician: "
                    "hand them over on the enrolment page.")

@@ -84,7 +84,8 @@ def follow_up():
     if request.args.get("format") == "csv":
         return Response(services.follow_up_csv(rows, catalogue), mimetype="text/csv",
                         headers={"Content-Disposition": "attachment; filename=lotsa-follow-up.csv"})
-    return render_template("admin/follow_up.html", rows=rows, catalogue=catalogue, forms=catalogue.forms)
+    return render_template("admin/follow_up.html", rows=[services.follow_up_cells(row) for row in rows],
+                           catalogue=catalogue, forms=catalogue.forms, min_cell=services.MIN_CELL, today=utcnow())
 
 
 # --- care units and staff accounts (fresh login: these change who may see patients) ---
@@ -291,13 +292,14 @@ def remove_unit(staff_id: int, unit_id: int):
     user, unit = _staff_or_404(staff_id), _unit_or_404(unit_id)
     if EmptyForm().validate_on_submit():
         try:
-            ended = accounts.remove_from_unit(user, unit, by=_me())
+            accounts.remove_from_unit(user, unit, by=_me())
         except accounts.AuthError as error:
             _refused(None, error)
         else:
             left = services.still_responsible(user, unit.id)
             db.session.commit()
-            flash(_("Removed from %(unit)s.", unit=unit.name) + " " + _ended(ended), "success")
+            flash(_("Removed from %(unit)s: its patients are out of their reach from their next click on.",
+                    unit=unit.name), "success")
             if left:
                 flash(ngettext("%(num)d open enrolment at this unit still names them as responsible clinician: "
                                "hand it over on the enrolment page.",

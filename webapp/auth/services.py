@@ -626,21 +626,20 @@ def units_of(user) -> list[CareUnit]:
         select(CareUnit).join(Membership).where(Membership.user_id == user.id).order_by(CareUnit.name)))
 
 
-def remove_from_unit(user: User, unit: CareUnit, by: User | None = None) -> int:
-    """Take a staff member out of a care unit and end their sessions; returns sessions ended.
+def remove_from_unit(user: User, unit: CareUnit, by: User | None = None) -> None:
+    """Take a staff member out of a care unit; AuthError "not_a_member" when there is nothing to remove.
 
-    Access follows membership on every request, so the person loses that
-    unit's patients at once; ending the sessions also drops pages they have
-    open. AuthError "not_a_member" when there is nothing to remove.
+    Access follows membership on every request, so the unit's patients are out
+    of their reach from their next request on, in sessions already open too (a
+    404, as for any enrolment that is not theirs). Their sessions stay: they may
+    still work in their other units.
     """
     membership = db.session.scalar(select(Membership).where(Membership.user_id == user.id,
                                                             Membership.care_unit_id == unit.id))
     if membership is None:
         raise AuthError("not_a_member")
     db.session.delete(membership)
-    ended = revoke_all_sessions(user)
-    _admin_event("unit_removed", by, user, unit, sessions=ended)
-    return ended
+    _admin_event("unit_removed", by, user, unit)
 
 
 def deactivate(user: User, by: User | None = None) -> int:
