@@ -157,6 +157,8 @@ EXPECTED = {
     "privacy.admin_erase": ADMIN,
     "content.index": EDITOR,
     "content.preview": EDITOR,
+    "content.questionnaires": EDITOR,
+    "content.questionnaire_preview": EDITOR,
     # Media of a programme the patient follows (both patients follow the pain school).
     "content.media_file": LOGGED_IN,
     # The patient information library: public information, readable by anyone.
@@ -221,7 +223,7 @@ def world(app, make, db):
         "round_id": round_.id, "contact_id": contact.id, "group_id": group.id, "member_id": member.id,
         "session_id": group.sessions[0].id, "alert_id": alert.id, "template_id": template.id, "module_id": module.id, "page": 1, "block_id": block_id,
         "token": "not-a-real-token", "provider": "not-configured", "user_id": users["patient_a"].id, "programme_id": programme.id, "lang": "sv", "media_id": media_id,
-        "info_id": "pain-info", "staff_id": users["colleague"].id, "unit_id": unit.id, "topic_id": "what-is-long-term-pain",
+        "info_id": "pain-info", "staff_id": users["colleague"].id, "form_id": "phq-9", "unit_id": unit.id, "topic_id": "what-is-long-term-pain",
         "filename": _media_filename(media), "filename_static": "lotsa.css", "step": "about",
     }
     return {"users": users, "values": values}
