@@ -115,4 +115,4 @@ def test_source_hash_in_the_front_matter_is_read_and_checked():
     good = parse_module_file("---\ntitle: T\ntranslates: 1\nsource_hash: 3F2A9C0B1D4E\n---\n\nText\n", "en.md")
     assert good.meta["source_hash"] == "3f2a9c0b1d4e" and not good.problems
     bad = parse_module_file("---\ntitle: T\nsource_hash: not-hex\n---\n\nText\n", "en.md")
-    assert [(p.line, "source_hash" in p.message) for p in bad.problems] == [(4, True)]
+    assert [(p.line, "source_hash" in p.message) for p in bad.problems] == [(3, True)]  # the file's line 3
