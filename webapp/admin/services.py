@@ -438,8 +438,18 @@ class FollowUpCells:
 
 
 def follow_up_cells(row: FollowUp) -> FollowUpCells:
-    """Suppress every figure about fewer than five patients; format the rest for the reader."""
+    """Suppress every figure about fewer than five patients; format the rest for the reader.
+
+    In a group of fewer than five even a 0 is hidden: "none of them finished"
+    says something about each one of them.
+    """
     n = row.open_count
+    if row.total < MIN_CELL:
+        return FollowUpCells(
+            row=row, total=HIDDEN, active=HIDDEN, with_clinician=HIDDEN, schedule_set=HIDDEN, inactive=HIDDEN,
+            plan_agreed=HIDDEN, contacts_on_time=HIDDEN, median_days=HIDDEN,
+            funnel=[(title, HIDDEN) for title, _done in row.funnel],
+            outcomes=[(o, HIDDEN, HIDDEN, HIDDEN, HIDDEN) for o in row.outcomes])
     return FollowUpCells(
         row=row, total=count_cell(row.total), active=count_cell(row.active),
         with_clinician=share_cell(row.with_clinician_share, n), schedule_set=share_cell(row.schedule_set_share, n),

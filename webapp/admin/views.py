@@ -149,7 +149,7 @@ def new_unit():
             db.session.commit()
             flash(_("The care unit %(name)s is created.", name=unit.name), "success")
             return redirect(url_for("admin.unit", unit_id=unit.id))
-    return render_template("admin/unit_new.html", form=form), 422 if form.errors else 200
+    return render_template("admin/unit_new.html", form=form), 400 if form.errors else 200
 
 
 @bp.route("/units/<int:unit_id>", methods=["GET", "POST"])
@@ -167,7 +167,7 @@ def unit(unit_id: int):
     members = list(db.session.scalars(select(User).join(Membership).where(Membership.care_unit_id == unit.id)
                                       .order_by(User.full_name)))
     return render_template("admin/unit.html", unit=unit, form=form, members=members,
-                           button=EmptyForm()), 422 if form.errors else 200
+                           button=EmptyForm()), 400 if form.errors else 200
 
 
 @bp.route("/units/<int:unit_id>/deactivate", methods=["POST"])
@@ -214,7 +214,7 @@ def invite_staff():
             db.session.commit()
             flash(_("The invitation is on its way to %(email)s.", email=user.email), "success")
             return redirect(url_for("admin.staff_member", staff_id=user.id))
-    return render_template("admin/staff_new.html", form=form), 422 if form.errors else 200
+    return render_template("admin/staff_new.html", form=form), 400 if form.errors else 200
 
 
 def _render_staff(user: User, status: int = 200, **form_overrides):
@@ -325,7 +325,7 @@ def set_hsa_id(staff_id: int):
             flash(_("The HSA-id is saved.") if user.hsa_id else _("The HSA-id is removed."), "success")
             return redirect(url_for("admin.staff_member", staff_id=user.id))
     # Shown again with what was typed and the message beside the field.
-    return _render_staff(user, 422, hsa=form)
+    return _render_staff(user, 400, hsa=form)
 
 
 @bp.route("/staff/<int:staff_id>/two-factor/reset", methods=["POST"])

@@ -109,7 +109,7 @@ def questionnaire_preview(form_id: str, lang: str):
         form.action.data = "submit"
         if form.validate_on_submit():
             result = score(definition, form.answers())
-    status = 422 if form.errors else 200
+    status = 400 if form.errors else 200
     return render_template("content/questionnaire.html", questionnaire=definition, reading=reading, lang=lang,
                            locale=reading.lang, form=form, result=result,
                            languages=current_app.config["LANGUAGES"], choose=choose), status
