@@ -53,8 +53,12 @@ CLINICIAN_PAGES = ["/clinician/", "/clinician/open", "/clinician/enrolments/{e}"
                    # Self-referral (issue 24): the triage list, the unit's setting and the registration codes.
                    "/clinician/triage", "/clinician/self-referral", "/clinician/self-referral/codes"]
 EDITOR_PAGES = ["/content/", "/content/preview/pain-info/ar/what-is-long-term-pain/1",
-                "/content/preview/act-long-term-pain/sv/present-moment/3"]
-ADMIN_PAGES = ["/admin/", "/admin/access-log", "/admin/privacy?personal_number=19121212-1212"]
+                "/content/preview/act-long-term-pain/sv/present-moment/3",
+                # Questionnaire preview (issue 20): the list, a version in the page's language and a fallback.
+                "/content/questionnaires/", "/content/questionnaires/phq-9/sv", "/content/questionnaires/gad-7/ar"]
+ADMIN_PAGES = ["/admin/", "/admin/access-log", "/admin/privacy?personal_number=19121212-1212",
+               # Administration in the browser (issue 20).
+               "/admin/units/new", "/admin/units/{unit_id}", "/admin/staff/new", "/admin/staff/{staff_id}"]
 PUBLIC_PAGES = ["/auth/login", "/auth/reset", "/referral/", "/register"]
 
 
@@ -166,7 +170,8 @@ def world(make, db, lang):
     dispatch_id = db.session.query(Dispatch.id).filter_by(round_id=round_.id).scalar()
     world = {"unit": unit, "clinician": (clinician.email, clinician.totp_secret), "patient": patient.email,
              "e": enrolment.id, "dispatch": dispatch_id, "alert": alert.id, "acknowledged_alert": acknowledged.id, "round": round_.id, "group": group.id, "editor": None, "admin": None,
-             "diary": diary_module.diary_ids()[0]}
+             "diary": diary_module.diary_ids()[0],
+             "unit_id": unit.id, "staff_id": clinician.id}
     editor, admin = make.user("editor", locale=lang), make.user("admin", locale=lang)
     world["editor"] = (editor.email, editor.totp_secret)
     world["admin"] = (admin.email, admin.totp_secret)

@@ -26,6 +26,7 @@ def world(app, make, db):
 
     unit = make.unit()
     clinician = make.user("clinician", units=[unit])
+    colleague = make.user("clinician", units=[unit])
     patient = make.user("patient")
     enrolment = make.enrolment(patient, unit, clinician)
     catalogue = get_catalogue()
@@ -50,7 +51,8 @@ def world(app, make, db):
     module = catalogue.programmes["pain-school"].published_modules[0]
     block = next(b for kind, b, _items in module.answer_ids() if kind == "reflection")
     clients = {}
-    for role, user in (("patient", patient), ("clinician", clinician)):
+    for role, user in (("patient", patient), ("clinician", clinician), ("admin", make.user("admin")),
+                       ("editor", make.user("editor"))):
         clients[role] = app.test_client()
         Auth(clients[role], db).login(user)
     clients["anon"] = app.test_client()
@@ -101,6 +103,15 @@ def world(app, make, db):
          ["count", "offer_id"], "Grupp som ska finnas kvar"),
         ("anon", "/register", {"full_name": "Namn som ska finnas kvar", "email": "ny@example.se",
                                "personal_number": "198112189876"}, ["code", "personal_number"], "Namn som ska finnas kvar"),
+        ("admin", "/admin/units/new", {"name": "Enhet som ska finnas kvar"}, ["code"], "Enhet som ska finnas kvar"),
+        ("admin", f"/admin/units/{unit.id}", {}, ["name"], None),
+        ("admin", "/admin/staff/new", {"full_name": "Person som ska finnas kvar", "role": "clinician", "locale": "sv"},
+         ["email", "role", "locale", "units"], "Person som ska finnas kvar"),
+        ("admin", f"/admin/staff/{colleague.id}/hsa-id", {}, ["hsa_id"], None),
+        ("admin", f"/admin/staff/{colleague.id}/units", {}, ["unit"], None),
+        ("admin", f"/admin/staff/{colleague.id}/role", {}, ["role"], None),
+        ("editor", "/content/questionnaires/phq-9/sv", {"q1": "1"}, ["q2", "q9", "q1"], None),
+        ("editor", "/content/questionnaires/eq-vas/sv", {}, ["vas"], None),
         ("anon", "/auth/login", {"password": "x"}, ["email"], None),
         ("anon", "/auth/reset", {}, ["email"], None),
     ]

@@ -8,11 +8,16 @@ import statistics
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from flask_babel import format_decimal, format_percent, get_locale, ngettext
+from flask_babel import gettext as _
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import aliased
 
+from webapp.admin.labels import action_label
 from webapp.auth.models import CareUnit, Membership, User
+from webapp.auth.views import ROLE_LABELS
 from webapp.careplan.models import CarePlan, CarePlanVersion, FollowUpContact
+from webapp.content.services import get_catalogue
 from webapp.core.audit import AccessLogEntry, concerns_patient
 from webapp.core.dates import day_end, day_start
 from webapp.core.db import utcnow
@@ -40,6 +45,15 @@ def units_with_counts() -> list[tuple[CareUnit, int]]:
 
 def staff() -> list[User]:
     return list(db.session.scalars(select(User).where(User.role != "patient").order_by(User.full_name)))
+
+
+def still_responsible(user: User, unit_id: int | None = None) -> int:
+    """Open enrolments (at one unit, or anywhere) that still name this person as responsible clinician."""
+    query = select(func.count()).select_from(Enrolment).where(Enrolment.responsible_clinician_id == user.id,
+                                                             Enrolment.is_open)
+    if unit_id is not None:
+        query = query.where(Enrolment.care_unit_id == unit_id)
+    return db.session.scalar(query) or 0
 
 
 @dataclass
@@ -87,7 +101,10 @@ def access_log(filters: AccessLogFilters, limit: int | None = ACCESS_LOG_PAGE) -
         query = query.where(concerns_patient(patient_id))
     staff_id = _resolve_staff(filters.staff)
     if staff_id is not None:
-        query = query.where(AccessLogEntry.actor_id == staff_id)
+        # What they did, and what administrators did to their account (``staff=<id>`` comes first).
+        query = query.where(or_(AccessLogEntry.actor_id == staff_id,
+                                AccessLogEntry.detail == f"staff={staff_id}",
+                                AccessLogEntry.detail.like(f"staff={staff_id} %")))
     if filters.start:
         query = query.where(AccessLogEntry.at >= day_start(filters.start))
     if filters.end:
@@ -95,6 +112,90 @@ def access_log(filters: AccessLogFilters, limit: int | None = ACCESS_LOG_PAGE) -
     if limit:
         query = query.limit(limit)
     return [tuple(row) for row in db.session.execute(query)]
+
+
+@dataclass
+class ReadableEntry:
+    """An access-log row as an administrator reads it: the action and its details in words."""
+    entry: AccessLogEntry
+    actor: User | None
+    patient: User | None
+    action: str
+    details: list[str]
+    # The recorded detail when it is not one of the structured kinds put into words above.
+    recorded: str | None
+
+
+def _key_values(detail: str | None) -> dict[str, str] | None:
+    """``staff=12 unit=3 sessions=2`` as a dict; None for free text."""
+    if not detail:
+        return None
+    pairs = [part.partition("=") for part in detail.split(" ")]
+    if not all(sep and key.isidentifier() for key, sep, _value in pairs):
+        return None
+    return {key: value for key, _sep, value in pairs}
+
+
+def readable_access_log(rows) -> list[ReadableEntry]:
+    """Put each row into words, looking up the staff, units and programmes named (a few queries per page)."""
+    structured = [_key_values(entry.detail) for entry, _a, _p in rows]
+    staff_ids = {int(kv["staff"]) for kv in structured if kv and kv.get("staff", "").isdigit()}
+    unit_ids = {int(u) for kv in structured if kv for key in ("unit", "units")
+                for u in kv.get(key, "").split(",") if u.isdigit()}
+    enrolment_ids = {entry.enrolment_id for entry, _a, _p in rows if entry.enrolment_id}
+    people = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(staff_ids)))} if staff_ids else {}
+    units = {u.id: u for u in db.session.scalars(select(CareUnit).where(CareUnit.id.in_(unit_ids)))} if unit_ids else {}
+    programmes = dict(db.session.execute(select(Enrolment.id, Enrolment.programme_id)
+                                         .where(Enrolment.id.in_(enrolment_ids))).all()) if enrolment_ids else {}
+    catalogue = get_catalogue()
+    result = []
+    for (entry, actor, patient), kv in zip(rows, structured, strict=True):
+        details = []
+        if entry.enrolment_id:
+            programme_id = programmes.get(entry.enrolment_id)
+            title = catalogue.title(programme_id, _locale()) if programme_id else ""
+            details.append(_("Enrolment %(number)s", number=entry.enrolment_id) + (f": {title}" if title else ""))
+        if entry.patient_ids:
+            shown = entry.patient_ids.strip(",").count(",") + 1
+            details.append(ngettext("%(num)d patient shown", "%(num)d patients shown", shown))
+        recorded = entry.detail
+        if kv is not None:
+            recorded = None
+            for key, value in kv.items():
+                details.append(_describe(key, value, people, units))
+        result.append(ReadableEntry(entry, actor, patient, action_label(entry.action), [d for d in details if d],
+                                    recorded))
+    return result
+
+
+def _locale() -> str:
+    return str(get_locale() or "sv")
+
+
+def _role(value: str) -> str:
+    return str(ROLE_LABELS.get(value, value))
+
+
+def _describe(key: str, value: str, people: dict, units: dict) -> str:
+    """One ``key=value`` of a structured detail in words."""
+    if key == "staff" and value.isdigit():
+        person = people.get(int(value))
+        if person is None:
+            return _("Staff member number %(number)s", number=value)
+        return _("Staff member: %(name)s (%(email)s)", name=person.full_name, email=person.email)
+    if key in ("unit", "units"):
+        names = [units[int(u)].name if int(u) in units else _("care unit number %(number)s", number=u)
+                 for u in value.split(",") if u.isdigit()]
+        return _("Care unit: %(names)s", names=", ".join(names)) if names else ""
+    if key == "role":
+        return _("Role: %(role)s", role=_role(value))
+    if key == "before":
+        return _("Role before: %(role)s", role=_role(value))
+    if key == "after":
+        return _("Role now: %(role)s", role=_role(value))
+    if key == "sessions" and value.isdigit():
+        return ngettext("%(num)d session ended", "%(num)d sessions ended", int(value))
+    return f"{key}={value}"
 
 
 def access_log_csv(rows) -> str:
@@ -134,6 +235,10 @@ class FollowUp:
     plan_agreed_share: float | None = None
     # Of open enrolments with a follow-up contact due, those whose contacts all took place on time.
     contacts_on_time_share: float | None = None
+    # The patients behind each share and the median (for suppressing small cells).
+    open_count: int = 0
+    contacts_due_count: int = 0
+    median_patients: int = 0
 
 
 @dataclass(frozen=True)
@@ -223,6 +328,9 @@ def follow_up(units: list[CareUnit], catalogue, now: datetime | None = None) -> 
                 contacts_on_time_share=_share(
                     sum(1 for e in open_group if contacts_due.get(e.id)),
                     [e for e in open_group if e.id in contacts_due]),
+                open_count=len(open_group),
+                contacts_due_count=sum(1 for e in open_group if e.id in contacts_due),
+                median_patients=sum(1 for e in group if by_enrolment.get(e.id)),
             ))
     return results
 
@@ -255,7 +363,107 @@ def _share(count: int, group: list) -> float | None:
     return round(100 * count / len(group), 1) if group else None
 
 
+# --- what the follow-up shows: small cells suppressed, numbers in the reader's locale ---
+
+# A figure about fewer patients than this is not shown: with so few, a colleague
+# could tell who is behind it ("the one patient in Norra who stopped").
+MIN_CELL = 5
+SUPPRESSED = "< 5"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One figure of the follow-up: ``text`` for the page (the reader's locale), ``csv`` for the file."""
+    text: str
+    csv: str
+    suppressed: bool = False
+
+
+EMPTY = Cell("–", "")
+HIDDEN = Cell(SUPPRESSED, SUPPRESSED, suppressed=True)
+
+
+def count_cell(n: int) -> Cell:
+    """A number of patients: 1 to 4 is suppressed (0 is not: it says nothing about anyone)."""
+    if 0 < n < MIN_CELL:
+        return HIDDEN
+    return Cell(format_decimal(n), str(n))
+
+
+def _percent_format() -> str:
+    """The locale's percent pattern with one decimal (sv "#,##0,0 %", en "#,##0.0%")."""
+    pattern = get_locale().percent_formats[None].pattern
+    return pattern.replace("#,##0", "#,##0.0", 1)
+
+
+def share_cell(share: float | None, patients: int) -> Cell:
+    """A percentage of ``patients``; suppressed when they are fewer than five."""
+    if share is None or patients == 0:
+        return EMPTY
+    if patients < MIN_CELL:
+        return HIDDEN
+    return Cell(format_percent(share / 100, format=_percent_format()), f"{share:.1f}")
+
+
+def decimal_cell(value: float | None, patients: int) -> Cell:
+    """A mean or median over ``patients``, one decimal; suppressed when they are fewer than five."""
+    if value is None or patients == 0:
+        return EMPTY
+    if patients < MIN_CELL:
+        return HIDDEN
+    return Cell(format_decimal(value, format="#,##0.0"), f"{value:.1f}")
+
+
+@dataclass(frozen=True)
+class FollowUpCells:
+    """A follow-up row as it may be shown: every figure as a (possibly suppressed) cell."""
+    row: FollowUp
+    total: Cell
+    active: Cell
+    with_clinician: Cell
+    schedule_set: Cell
+    inactive: Cell
+    plan_agreed: Cell
+    contacts_on_time: Cell
+    median_days: Cell
+    funnel: list[tuple[str, Cell]]
+    outcomes: list[tuple[Outcome, Cell, Cell, Cell, Cell]]  # pairs, mean before, mean after, improved
+
+    @property
+    def any_suppressed(self) -> bool:
+        cells = [self.total, self.active, self.with_clinician, self.schedule_set, self.inactive, self.plan_agreed,
+                 self.contacts_on_time, self.median_days, *(c for _t, c in self.funnel),
+                 *(c for o in self.outcomes for c in o[1:])]
+        return any(c.suppressed for c in cells)
+
+
+def follow_up_cells(row: FollowUp) -> FollowUpCells:
+    """Suppress every figure about fewer than five patients; format the rest for the reader.
+
+    In a group of fewer than five even a 0 is hidden: "none of them finished"
+    says something about each one of them.
+    """
+    n = row.open_count
+    if row.total < MIN_CELL:
+        return FollowUpCells(
+            row=row, total=HIDDEN, active=HIDDEN, with_clinician=HIDDEN, schedule_set=HIDDEN, inactive=HIDDEN,
+            plan_agreed=HIDDEN, contacts_on_time=HIDDEN, median_days=HIDDEN,
+            funnel=[(title, HIDDEN) for title, _done in row.funnel],
+            outcomes=[(o, HIDDEN, HIDDEN, HIDDEN, HIDDEN) for o in row.outcomes])
+    return FollowUpCells(
+        row=row, total=count_cell(row.total), active=count_cell(row.active),
+        with_clinician=share_cell(row.with_clinician_share, n), schedule_set=share_cell(row.schedule_set_share, n),
+        inactive=share_cell(row.inactive_share, n), plan_agreed=share_cell(row.plan_agreed_share, n),
+        contacts_on_time=share_cell(row.contacts_on_time_share, row.contacts_due_count),
+        median_days=decimal_cell(row.median_days_per_module, row.median_patients),
+        funnel=[(title, count_cell(done)) for title, done in row.funnel],
+        outcomes=[(o, count_cell(o.pairs), decimal_cell(o.mean_before, o.pairs), decimal_cell(o.mean_after, o.pairs),
+                   share_cell(o.improved_share, o.pairs)) for o in row.outcomes],
+    )
+
+
 def follow_up_csv(rows: list[FollowUp], catalogue) -> str:
+    """The follow-up as CSV: the same suppressed cells as the page, numbers with a decimal point."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["care_unit", "programme", "enrolments", "active", "share_with_responsible_clinician_pct",
@@ -264,12 +472,12 @@ def follow_up_csv(rows: list[FollowUp], catalogue) -> str:
                      "share_contacts_on_time_pct", "module", "patients_completed_module",
                      "questionnaire", "before_after_pairs", "mean_before", "mean_after", "meaningfully_improved_pct"])
     for row in rows:
-        common = [row.unit.name, catalogue.title(row.programme_id, "en"), row.total, row.active,
-                  row.with_clinician_share, row.schedule_set_share, row.inactive_share, row.median_days_per_module,
-                  row.plan_agreed_share, row.contacts_on_time_share]
-        for title, completed in row.funnel or [("", "")]:
-            writer.writerow([*common, title, completed, "", "", "", "", ""])
-        for outcome in row.outcomes:
-            writer.writerow([*common, "", "", outcome.form_id, outcome.pairs, outcome.mean_before,
-                             outcome.mean_after, "" if outcome.improved_share is None else outcome.improved_share])
+        c = follow_up_cells(row)
+        common = [_csv_safe(row.unit.name), catalogue.title(row.programme_id, "en"), c.total.csv, c.active.csv,
+                  c.with_clinician.csv, c.schedule_set.csv, c.inactive.csv, c.median_days.csv, c.plan_agreed.csv,
+                  c.contacts_on_time.csv]
+        for title, completed in c.funnel or [("", EMPTY)]:
+            writer.writerow([*common, title, completed.csv, "", "", "", "", ""])
+        for outcome, pairs, before, after, improved in c.outcomes:
+            writer.writerow([*common, "", "", outcome.form_id, pairs.csv, before.csv, after.csv, improved.csv])
     return out.getvalue()

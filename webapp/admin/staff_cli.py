@@ -1,6 +1,7 @@
 """Staff accounts: ``flask --app webapp staff set-hsa-id``, ``staff remove-from-unit``, ``staff deactivate``.
 
-Both end the person's sessions at once. The enrolments that still name them
+Removal takes effect on the person's next request (access follows membership);
+deactivation ends every session at once. The enrolments that still name them
 as responsible clinician are counted, so the unit can hand them over (the
 patients keep their access: it follows the care unit, not the person).
 """
@@ -9,12 +10,12 @@ from __future__ import annotations
 
 import click
 from flask.cli import with_appcontext
-from sqlalchemy import func, select
+from sqlalchemy import select
 
+from webapp.admin.services import still_responsible
 from webapp.auth import services
 from webapp.auth.models import CareUnit
 from webapp.extensions import db
-from webapp.programme.models import Enrolment
 
 
 @click.group()
@@ -27,14 +28,6 @@ def _person(email: str):
     if user is None or not user.is_staff:
         raise click.ClickException(f"no staff account with the e-mail address {email}")
     return user
-
-
-def _still_responsible(user, unit_id: int | None = None) -> int:
-    query = select(func.count()).select_from(Enrolment).where(Enrolment.responsible_clinician_id == user.id,
-                                                             Enrolment.is_open)
-    if unit_id is not None:
-        query = query.where(Enrolment.care_unit_id == unit_id)
-    return db.session.scalar(query) or 0
 
 
 @staff.command("set-hsa-id")
@@ -68,12 +61,12 @@ def remove_from_unit(email: str, unit_code: str) -> None:
     if unit is None:
         raise click.ClickException(f"no care unit with the code {unit_code!r}")
     try:
-        ended = services.remove_from_unit(user, unit)
+        services.remove_from_unit(user, unit)
     except services.AuthError:
         raise click.ClickException(f"{email} is not a member of {unit_code}") from None
-    left = _still_responsible(user, unit.id)
+    left = still_responsible(user, unit.id)
     db.session.commit()
-    click.echo(f"Removed {email} from {unit_code}; {ended} sessions ended.")
+    click.echo(f"Removed {email} from {unit_code}; its patients are out of their reach from their next request.")
     if left:
         click.echo(f"{left} open enrolments at {unit_code} still name them as responsible clinician: "
                    "hand them over on the enrolment page.")
@@ -89,7 +82,7 @@ def deactivate(email: str) -> None:
         ended = services.deactivate(user)
     except services.AuthError:
         raise click.ClickException(f"{email} is already deactivated") from None
-    left = _still_responsible(user)
+    left = still_responsible(user)
     db.session.commit()
     click.echo(f"Deactivated {email}; {ended} sessions ended.")
     if left:

@@ -54,8 +54,7 @@ def reset_two_factor(email: str) -> None:
     user = services.get_user_by_email(email)
     if user is None:
         raise click.ClickException(f"no user with the e-mail address {email}")
-    user.totp_secret = None
-    services.revoke_all_sessions(user)
+    services.reset_two_factor(user)
     db.session.commit()
     click.echo(f"Two-factor authentication reset for {user.email}")
 
@@ -71,9 +70,12 @@ def units() -> None:
 @with_appcontext
 def create_unit_command(code: str, name: str) -> None:
     """Create a care unit."""
-    if db.session.scalar(select(CareUnit).where(CareUnit.code == code)):
-        raise click.ClickException(f"a care unit with the code {code!r} already exists")
-    unit = services.create_care_unit(code, name)
+    try:
+        unit = services.create_care_unit(code, name)
+    except services.AuthError as exc:
+        messages = {"unit_code_taken": f"a care unit with the code {code!r} already exists",
+                    "unit_code_format": "a code is 2-63 lower-case letters, digits and hyphens, e.g. vc-norra"}
+        raise click.ClickException(messages[exc.reason]) from None
     db.session.commit()
     click.echo(f"Created care unit {unit.code} (id {unit.id})")
 

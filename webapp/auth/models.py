@@ -108,6 +108,12 @@ class CareUnit(db.Model):
     # The unit's patients log in with a Swedish e-ID only (no local password login).
     requires_eid: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A unit that has closed: no new patients or members; what it holds stays readable to its staff.
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def is_active(self) -> bool:
+        return self.deactivated_at is None
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="care_unit", cascade="all, delete-orphan"

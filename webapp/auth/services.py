@@ -483,7 +483,7 @@ def create_user(
 HSA_ID_RE = re.compile(r"^SE[0-9]{10}-[0-9A-Z]{1,31}$")
 
 
-def set_hsa_id(user: User, hsa_id: str | None) -> None:
+def set_hsa_id(user: User, hsa_id: str | None, by: User | None = None) -> None:
     """Give a staff account its HSA-id (matched at SITHS login), or take it away with None.
 
     AuthError "not_staff", "hsa_format" (SE, ten digits, a dash and letters or
@@ -497,14 +497,125 @@ def set_hsa_id(user: User, hsa_id: str | None) -> None:
             raise AuthError("hsa_format")
         if db.session.scalar(select(User.id).where(User.hsa_id == value, User.id != user.id)):
             raise AuthError("hsa_taken")
+    if value == user.hsa_id:
+        return
     user.hsa_id = value
-    security_event("hsa_id_set" if value else "hsa_id_removed", user)
+    _admin_event("hsa_id_set" if value else "hsa_id_removed", by, user)
 
 
-def create_care_unit(code: str, name: str) -> CareUnit:
-    unit = CareUnit(code=code.strip(), name=name.strip())
+def _admin_event(kind: str, by: User | None, user: User | None = None, unit: CareUnit | None = None,
+                 **more) -> None:
+    """An administrative change as a security event, with what it was about as ``key=value`` words.
+
+    The actor is whoever made the change (None: the command line). The access
+    log's reader turns the ids back into names (``admin.labels``).
+    """
+    parts = []
+    if user is not None:
+        parts.append(f"staff={user.id}")
+    if unit is not None:
+        parts.append(f"unit={unit.id}")
+    parts += [f"{key}={value}" for key, value in more.items()]
+    security_event(kind, by if by is not None else user, " ".join(parts) or None)
+
+
+UNIT_CODE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+
+
+def create_care_unit(code: str, name: str, by: User | None = None) -> CareUnit:
+    """A new care unit; AuthError "unit_code_format" or "unit_code_taken"."""
+    code = code.strip().lower()
+    if not UNIT_CODE_RE.match(code):
+        raise AuthError("unit_code_format")
+    if db.session.scalar(select(CareUnit.id).where(CareUnit.code == code)):
+        raise AuthError("unit_code_taken")
+    unit = CareUnit(code=code, name=strip_controls(name).strip())
     db.session.add(unit)
+    db.session.flush()
+    _admin_event("unit_created", by, unit=unit)
     return unit
+
+
+def rename_care_unit(unit: CareUnit, name: str, by: User | None = None) -> None:
+    name = strip_controls(name).strip()
+    if name == unit.name:
+        return
+    unit.name = name
+    _admin_event("unit_renamed", by, unit=unit)
+
+
+def deactivate_care_unit(unit: CareUnit, by: User | None = None) -> None:
+    """Close a unit: no new patients or members. Its staff keep reading what it holds
+    (its enrolments follow the unit); AuthError "unit_inactive" if already closed."""
+    if unit.deactivated_at is not None:
+        raise AuthError("unit_inactive")
+    unit.deactivated_at = utcnow()
+    _admin_event("unit_deactivated", by, unit=unit)
+
+
+def reactivate_care_unit(unit: CareUnit, by: User | None = None) -> None:
+    if unit.deactivated_at is None:
+        return
+    unit.deactivated_at = None
+    _admin_event("unit_reactivated", by, unit=unit)
+
+
+def invite_staff(*, role: Role | str, email: str, full_name: str, units: list[CareUnit] = (),
+                 locale: str = "sv", by: User | None = None) -> User:
+    """A new staff account with its units; the invitation link is e-mailed.
+
+    AuthError "email_taken" or "not_staff" (patients are invited by a clinician).
+    """
+    if not Role(role).is_staff:
+        raise AuthError("not_staff")
+    if get_user_by_email(email) is not None:
+        raise AuthError("email_taken")
+    user = create_user(role=role, email=email, full_name=full_name, locale=locale, units=list(units))
+    db.session.flush()
+    _admin_event("staff_invited", by, user, role=Role(role).value,
+                 units=",".join(str(u.id) for u in units) or "-")
+    send_invitation(user, created_by=by)
+    return user
+
+
+def set_role(user: User, role: Role | str, by: User | None = None) -> int:
+    """Change a staff member's role; their sessions end (what they may do changed). Returns sessions ended."""
+    role = Role(role)
+    if not user.is_staff or not role.is_staff:
+        raise AuthError("not_staff")
+    if role.value == user.role:
+        return 0
+    if by is not None and by.id == user.id:
+        raise AuthError("own_account")  # an administrator cannot lock themselves out of administration
+    before, user.role = user.role, role.value
+    ended = revoke_all_sessions(user)
+    _admin_event("role_changed", by, user, before=before, after=role.value, sessions=ended)
+    return ended
+
+
+def add_to_unit(user: User, unit: CareUnit, by: User | None = None) -> None:
+    """Make a staff member a member of a unit; AuthError "already_member", "unit_inactive", "not_staff"."""
+    if not user.is_staff:
+        raise AuthError("not_staff")
+    if unit.deactivated_at is not None:
+        raise AuthError("unit_inactive")
+    if db.session.scalar(select(Membership.id).where(Membership.user_id == user.id,
+                                                     Membership.care_unit_id == unit.id)):
+        raise AuthError("already_member")
+    db.session.add(Membership(user_id=user.id, care_unit_id=unit.id))
+    _admin_event("unit_added", by, user, unit)
+
+
+def reset_two_factor(user: User, by: User | None = None) -> int:
+    """Forget a staff member's authenticator (a lost phone) and end their sessions; returns sessions ended.
+
+    They set up a new one at their next login, after their password.
+    """
+    user.totp_secret = None
+    user.totp_last_step = 0
+    ended = revoke_all_sessions(user)
+    _admin_event("two_factor_reset", by, user, sessions=ended)
+    return ended
 
 
 # --- care units: who belongs where ---------------------------------------------------
@@ -521,33 +632,34 @@ def units_of(user) -> list[CareUnit]:
         select(CareUnit).join(Membership).where(Membership.user_id == user.id).order_by(CareUnit.name)))
 
 
-def remove_from_unit(user: User, unit: CareUnit) -> int:
-    """Take a staff member out of a care unit and end their sessions; returns sessions ended.
+def remove_from_unit(user: User, unit: CareUnit, by: User | None = None) -> None:
+    """Take a staff member out of a care unit; AuthError "not_a_member" when there is nothing to remove.
 
-    Access follows membership on every request, so the person loses that
-    unit's patients at once; ending the sessions also drops pages they have
-    open. AuthError "not_a_member" when there is nothing to remove.
+    Access follows membership on every request, so the unit's patients are out
+    of their reach from their next request on, in sessions already open too (a
+    404, as for any enrolment that is not theirs). Their sessions stay: they may
+    still work in their other units.
     """
     membership = db.session.scalar(select(Membership).where(Membership.user_id == user.id,
                                                             Membership.care_unit_id == unit.id))
     if membership is None:
         raise AuthError("not_a_member")
     db.session.delete(membership)
-    ended = revoke_all_sessions(user)
-    security_event("unit_removed", user, f"unit {unit.id}, {ended} sessions ended")
-    return ended
+    _admin_event("unit_removed", by, user, unit)
 
 
-def deactivate(user: User) -> int:
+def deactivate(user: User, by: User | None = None) -> int:
     """Close an account (off-boarding): no login, no links, every session ended; returns sessions ended."""
     if not user.is_active_account:
         raise AuthError("already_inactive")
+    if by is not None and by.id == user.id:
+        raise AuthError("own_account")
     user.is_active_account = False
     ended = revoke_all_sessions(user)
     # Unused invitation and reset links stop working too.
     db.session.execute(update(AuthToken).where(AuthToken.user_id == user.id, AuthToken.used_at.is_(None))
                        .values(used_at=utcnow()))
-    security_event("account_deactivated", user, f"{ended} sessions ended")
+    _admin_event("account_deactivated", by, user, sessions=ended)
     return ended
 
 

@@ -93,7 +93,8 @@ def open_access():
     catalogue = get_catalogue()
     programme_choices = [(p.id, p.title(str(current_user.locale))) for p in catalogue.programmes.values()
                          if p.published_modules]
-    units = units_of(current_user)
+    # A deactivated care unit takes no new patients.
+    units = [unit for unit in units_of(current_user) if unit.is_active]
     if not units:
         abort(403)
     start = forms.OpenAccessStartForm()

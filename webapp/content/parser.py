@@ -9,6 +9,7 @@ an app, so the ``content check`` command and unit tests use it directly.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import logging
 import re
 import shlex
@@ -126,6 +127,8 @@ class ParsedFile:
     last_line: int = 1
     # The line of the '::: goal' block (0: the file has none), for the check across languages.
     goal_line: int = 0
+    # A fingerprint of the text after the front matter (see body_hash): translations record their source's.
+    body_hash: str = ""
 
 
 # --- reading files and checking the kind of every value ------------------------------
@@ -334,6 +337,21 @@ def load_yaml(text: str):
         return yaml.safe_load(text)
 
 
+HASH_LENGTH = 12
+SOURCE_HASH_RE = re.compile(r"^[0-9a-f]{6,64}$")
+
+
+def body_hash(body: str) -> str:
+    """The first 12 hex digits of SHA-256 over a module file's text after its front matter.
+
+    Line ends and trailing spaces do not count (an editor or a checkout may change
+    them); every other change of the text does. A translation records its source's
+    as ``source_hash`` and shows as stale when the source's text has changed since.
+    """
+    lines = [line.rstrip() for line in body.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    return hashlib.sha256("\n".join(lines).strip("\n").encode("utf-8")).hexdigest()[:HASH_LENGTH]
+
+
 def parse_module_file(text: str, path: str) -> ParsedFile:
     """Parse a module file; never raises for bad content, reports problems instead."""
     problems: list[Problem] = []
@@ -359,7 +377,7 @@ def parse_module_file(text: str, path: str) -> ParsedFile:
     env: dict = {"module_links": [], "form_links": [], "problems": problems, "path": path, "offset": offset}
     tokens = content_parser.parse(body, env)
     parsed = ParsedFile(path=path, meta=meta, pages=[], problems=problems,
-                        last_line=len(text.rstrip("\n").split("\n")))
+                        last_line=len(text.rstrip("\n").split("\n")), body_hash=body_hash(body))
     if meta.get("listen"):
         # Checked like an '::: audio' block: the media must exist, be audio and have a transcript.
         parsed.media_refs.append(("audio", meta["listen"], line_of_key(front or "", "listen", first_line=2)))
@@ -431,6 +449,7 @@ def _clean_meta(meta: dict, front: str, path: str, problems: list[Problem]) -> d
     listen = value("listen", str, "write the id of an audio in media/, e.g. 'listen: pain-info-sv'")
     if listen:
         clean["listen"] = listen
+    _clean_source_hash(value("source_hash", (str, int), SOURCE_HASH_FIX), clean, path, line, problems)
     for key in ("version", "translates"):
         number = value(key, int, f"e.g. '{key}: 1'")
         if number is not None and number >= 1:
@@ -438,6 +457,21 @@ def _clean_meta(meta: dict, front: str, path: str, problems: list[Problem]) -> d
         elif number is not None:
             problems.append(Problem(path, line(key), f"{key} must be a whole number, 1 or more", f"e.g. '{key}: 1'"))
     return clean
+
+
+SOURCE_HASH_FIX = "copy the source's fingerprint from the coverage table, e.g. 'source_hash: 3f2a9c0b1d4e'"
+
+
+def _clean_source_hash(raw, clean: dict, path: str, line, problems: list[Problem]) -> None:
+    """A translation's record of its source's fingerprint (body_hash): hex digits, in quotes or not."""
+    if raw is None:
+        return
+    text = str(raw).strip().lower()
+    if SOURCE_HASH_RE.match(text):
+        clean["source_hash"] = text
+    else:
+        problems.append(Problem(path, line("source_hash"), "source_hash must be hex digits 0-9 and a-f (6 or more)",
+                                SOURCE_HASH_FIX))
 
 
 def _check_text(tokens: list[Token], parsed: ParsedFile, offset: int) -> None:

@@ -115,6 +115,9 @@ class ModuleVersion:
     listen: str | None = None
     # Whether the file opens with a '::: goal' block (the module's goal and key points).
     has_goal: bool = False
+    # This file's text fingerprint (parser.body_hash), and in a translation the source's it was made from.
+    body_hash: str = ""
+    source_hash: str | None = None
 
     def __post_init__(self) -> None:
         # The title travels without its version (breadcrumbs, lists): it keeps its language.
@@ -170,11 +173,26 @@ class Module:
             return "missing"
         if version.has_errors:
             return "error"
-        if lang != self.default_language:
-            source = self.versions.get(self.default_language)
-            if source and version.translates is not None and version.translates < source.version:
-                return "stale"
+        if lang != self.default_language and self.stale_reason(lang):
+            return "stale"
         return "complete"
+
+    def stale_reason(self, lang: str) -> str | None:
+        """Why a translation is behind its source: "version" (the source's version was raised past
+        ``translates``) or "text" (the source's text changed since the ``source_hash`` it records); else None.
+
+        The fingerprint needs no git and no file times (a deploy or checkout resets
+        those): it changes with the text itself, wherever the file went. Without a
+        recorded fingerprint only the version numbers say it.
+        """
+        version, source = self.versions.get(lang), self.versions.get(self.default_language)
+        if version is None or source is None or lang == self.default_language:
+            return None
+        if version.translates is not None and version.translates < source.version:
+            return "version"
+        if version.source_hash and source.body_hash and not source.body_hash.startswith(version.source_hash):
+            return "text"
+        return None
 
 
 @dataclass
@@ -692,12 +710,16 @@ def _load_module(folder: Path, programme: Programme, position: int, catalogue: C
             diary_blocks=result.diary_blocks,
             problems=result.problems, translated_by=meta.get("translated_by"), reviewed_by=meta.get("reviewed_by"),
             reviewed_on=meta.get("reviewed_on"), listen=meta.get("listen"), has_goal=bool(result.goal_line),
+            body_hash=result.body_hash, source_hash=meta.get("source_hash"),
         )
         problems.extend(result.problems)
     for lang in programme.languages:
         if lang not in module.versions:
             problems.append(Problem(_rel(folder), 1, f"no {lang} translation; patients who read {lang} get {default} with a note",
                                     f"add {_rel(folder / (lang + '.md'))}", severity="warning"))
+        elif module.coverage(lang) == "stale" and module.stale_reason(lang) == "text":
+            problems.append(Problem(module.versions[lang].path, 1, f"{default}.md has changed since this translation was made from it",
+                                    f"update the text and set 'source_hash: {module.versions[default].body_hash}'", severity="warning"))
         elif module.coverage(lang) == "stale":
             problems.append(Problem(module.versions[lang].path, 1, f"the translation is older than {default}.md (version {module.versions[default].version})",
                                     # Bandit B608: a message text, not SQL.

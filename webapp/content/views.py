@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, render_template, send_file
+from flask import Blueprint, Response, abort, current_app, render_template, request, send_file
 from flask_login import current_user, login_required
 
 from webapp.content.services import MEDIA_TYPES, Media, get_catalogue
 from webapp.core.access import role_required
+from webapp.core.languages import choose
 from webapp.editor.services import live_release, open_drafts
 from webapp.programme.enrolments import patient_may_see_programmes
+from webapp.questionnaires.forms import answer_form
+from webapp.questionnaires.scoring import score
 
 bp = Blueprint("content", __name__, template_folder="templates")
 
@@ -17,8 +20,10 @@ bp = Blueprint("content", __name__, template_folder="templates")
 @role_required("editor", "admin")
 def index():
     """Every programme with its module × language coverage, all content problems and the live release."""
+    # Coverage is against every interface language, not only those a programme lists:
+    # a programme without Arabic must show that Arabic is missing.
     return render_template("content/index.html", catalogue=get_catalogue(), release=live_release(),
-                           open_drafts=len(open_drafts()))
+                           open_drafts=len(open_drafts()), interface_languages=current_app.config["LANGUAGES"])
 
 
 @bp.route("/content/preview/<programme_id>/<lang>/<module_id>/<int:page>")
@@ -68,3 +73,44 @@ def media_file(media_id: str, filename: str):
     response.cache_control.private = True
     response.cache_control.max_age = 3600
     return response
+
+
+# --- questionnaires: preview in every language, and a "try it" that stores nothing -----
+
+
+def _questionnaire_or_404(form_id: str, lang: str):
+    definition = get_catalogue().forms.get(form_id)
+    if definition is None or lang not in current_app.config["LANGUAGES"]:
+        abort(404)
+    return definition
+
+
+@bp.route("/content/questionnaires/")
+@role_required("editor", "admin")
+def questionnaires():
+    """Every questionnaire, with which interface languages have a version of its wording."""
+    return render_template("content/questionnaires.html", forms=get_catalogue().forms,
+                           languages=current_app.config["LANGUAGES"])
+
+
+@bp.route("/content/questionnaires/<form_id>/<lang>", methods=["GET", "POST"])
+@role_required("editor", "admin")
+def questionnaire_preview(form_id: str, lang: str):
+    """A questionnaire as a reader of ``lang`` sees it, with its scoring rules, bands and safety rule.
+
+    Posting it ("try it") scores the answers as a patient's would be scored and
+    shows the result; nothing is stored, nobody is alerted.
+    """
+    definition = _questionnaire_or_404(form_id, lang)
+    reading = definition.reading(lang)
+    form_class = answer_form(definition, reading.lang)
+    form, result = form_class(), None
+    if request.method == "POST":
+        # Every answer counts as sent ("submit"): required items are checked as for a patient.
+        form.action.data = "submit"
+        if form.validate_on_submit():
+            result = score(definition, form.answers())
+    status = 400 if form.errors else 200
+    return render_template("content/questionnaire.html", questionnaire=definition, reading=reading, lang=lang,
+                           locale=reading.lang, form=form, result=result,
+                           languages=current_app.config["LANGUAGES"], choose=choose), status

@@ -1,7 +1,7 @@
 """self-referral: programmes a unit opens to residents, their requests, registration codes, the status "referred"
 
-Revision ID: 0019
-Revises: 0018
+Revision ID: 0020
+Revises: 0019
 Create Date: 2026-12-03 16:15:00
 
 """
@@ -11,8 +11,8 @@ import webapp.core.db
 
 
 # revision identifiers, used by Alembic.
-revision = '0019'
-down_revision = '0018'
+revision = '0020'
+down_revision = '0019'
 branch_labels = None
 depends_on = None
 
