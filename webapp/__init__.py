@@ -99,9 +99,11 @@ def _register_blueprints(app: Flask) -> None:
     from webapp.privacy.views import bp as privacy_bp
     from webapp.programme.views import bp as programme_bp
     from webapp.questionnaires.views import bp as questionnaires_bp
+    from webapp.replies.views import bp as replies_bp
 
     for blueprint in (core_bp, auth_bp, programme_bp, clinician_bp, content_bp, admin_bp, notifications_bp,
-                      messages_bp, questionnaires_bp, careplan_bp, groups_bp, privacy_bp, account_bp, library_bp):
+                      messages_bp, questionnaires_bp, careplan_bp, groups_bp, privacy_bp, account_bp, library_bp,
+                      replies_bp):
         app.register_blueprint(blueprint)
 
 

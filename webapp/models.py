@@ -20,3 +20,4 @@ from webapp.programme.models import (  # noqa: F401
     ScheduleEntry,
 )
 from webapp.questionnaires.models import Dispatch, Round, Submission  # noqa: F401
+from webapp.replies.models import ReferralReply  # noqa: F401

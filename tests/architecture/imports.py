@@ -34,6 +34,9 @@ RANKS: dict[str, int] = {
     "webapp.account": 4,
     # The patient information library: public pages, handouts, pages sent to a patient.
     "webapp.library": 4,
+    # The reply to the referring unit: its saved versions and the patient's copy (the
+    # clinician's pages, which see every feature, write its first draft).
+    "webapp.replies": 4,
     # Pages that compose features.
     "webapp.programme.views": 5,
     "webapp.clinician": 5,

@@ -156,6 +156,9 @@ EXPECTED = {
     # The world's media belongs to the pain school, which is not public: it stays behind the login.
     "library.media_file": NOT_PUBLIC,
     "library.share": CLINICIAN_OBJECT,
+    "clinician.reply_edit": CLINICIAN_OBJECT,
+    "clinician.reply_print": CLINICIAN_OBJECT,
+    "replies.patient_reply": PATIENT_OWN,
 }
 
 # State-changing actions that would get in the way of later requests go last.
@@ -172,6 +175,7 @@ def world(app, make, db):
     from webapp.messages.models import MessageTemplate
     from webapp.questionnaires.models import SafetyAlert
     from webapp.questionnaires.services import send_round
+    from webapp.replies.services import save as save_reply
 
     unit, other_unit = make.unit(), make.unit()
     users = {
@@ -188,6 +192,7 @@ def world(app, make, db):
     round_ = send_round(catalogue.forms["phq-9"], unit.id, users["clinician"], [enrolment])
     share(enrolment, {"goals": [{"matters": "a", "able_to": "b"}], "activities": [], "review_on": ""},
           users["clinician"])
+    save_reply(enrolment, users["clinician"], "sv", "", {"recommendations": "Fortsätt"})
     contact = schedule_contact(enrolment, users["clinician"], "phone", utcnow() + timedelta(days=1), "")
     group = create_group(unit, catalogue.programmes["pain-school"], "G", date(2027, 1, 12), time(13), 1, 2,
                          users["clinician"])
@@ -210,6 +215,7 @@ def world(app, make, db):
         "token": "not-a-real-token", "provider": "not-configured", "user_id": users["patient_a"].id, "programme_id": programme.id, "lang": "sv", "media_id": media_id,
         "info_id": "pain-info", "topic_id": "what-is-long-term-pain",
         "filename": _media_filename(media), "filename_static": "lotsa.css", "step": "about",
+        "number": 1,
     }
     return {"users": users, "values": values}
 

@@ -46,6 +46,7 @@ EVENT_LABELS = {
     "end_date": _l("End date set"),
     "safety_acknowledged": _l("Safety answer handled"),
     "feedback": _l("Feedback given"),
+    "reply_saved": _l("Reply to the referring unit saved"),
 }
 
 # An active patient away this long "needs attention" and may get one nudge.
