@@ -44,6 +44,8 @@ RANKS: dict[str, int] = {
     "webapp.privacy": 5,
     "webapp.content.views": 5,
     "webapp.content.cli": 5,
+    # What leaves Lotsa for other systems: FHIR bundles and the register's timepoints.
+    "webapp.interop": 5,
     # The model registry and the scheduler process, then the factory over all.
     "webapp.models": 6,
     "webapp.scheduler": 6,

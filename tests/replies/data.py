@@ -22,8 +22,8 @@ def answer(enrolment, form_id: str, answers: dict, purpose: str, days_ago: int):
 def two_patients(make, db):
     unit = make.unit(name="Smärtrehab Syd")
     clinician = make.user("clinician", units=[unit], name="Elsa Exempel")
-    kim = make.user("patient", name="Kim Exempelsson")
-    other = make.user("patient", name="Olle Annansson")
+    kim = make.user("patient", name="Kim Exempelsson", personal_number="198001011231")
+    other = make.user("patient", name="Olle Annansson", personal_number="197505059878")
     e = make.enrolment(kim, unit, clinician, started_at=utcnow() - timedelta(days=70))
     e_other = make.enrolment(other, unit, clinician, started_at=utcnow() - timedelta(days=40))
     before = answer(e, "peg", {"p": 8, "e": 7, "g": 9}, "before", 69)

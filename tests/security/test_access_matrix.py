@@ -159,6 +159,10 @@ EXPECTED = {
     "clinician.reply_edit": CLINICIAN_OBJECT,
     "clinician.reply_print": CLINICIAN_OBJECT,
     "replies.patient_reply": PATIENT_OWN,
+    "interop.index": CLINICIANS,
+    "interop.enrolment_fhir": CLINICIAN_OBJECT,
+    # Without ?unit= no unit is named, so there is nothing to export for anyone (tests/interop checks the unit).
+    "interop.unit_fhir": _profile(hide=["clinician", "outsider"]),
 }
 
 # State-changing actions that would get in the way of later requests go last.
