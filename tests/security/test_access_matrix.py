@@ -163,6 +163,7 @@ EXPECTED = {
     "interop.enrolment_fhir": CLINICIAN_OBJECT,
     # Without ?unit= no unit is named, so there is nothing to export for anyone (tests/interop checks the unit).
     "interop.unit_fhir": _profile(hide=["clinician", "outsider"]),
+    "interop.register_csv": _profile(hide=["clinician", "outsider"]),
 }
 
 # State-changing actions that would get in the way of later requests go last.

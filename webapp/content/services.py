@@ -44,6 +44,7 @@ from webapp.content.parser import (
     unreadable_file,
 )
 from webapp.content.questionnaires import load_questionnaires
+from webapp.content.register import Timepoint, parse_register
 from webapp.core.languages import Text, base_language, choose
 from webapp.core.markdown import render_markdown
 
@@ -186,6 +187,8 @@ class Programme:
     # Questionnaires sent automatically: (form id, "start" or "end").
     # (form id, "start" | "end" | days after the start)
     measures: list[tuple[str, str | int]] = field(default_factory=list)
+    # The national pain-rehabilitation register's timepoints (content/register.py).
+    register: list[Timepoint] = field(default_factory=list)
     # Patient information anyone may read without logging in (the information library).
     public: bool = False
 
@@ -538,6 +541,7 @@ def _programme_settings(path: Path, problems: list[Problem], form_ids: set[str])
                                     "write e.g. '- {form: phq-9, at: start}' or '- {form: phq-9, at: 90}'"))
             continue
         programme.measures.append((form_id, at))
+    programme.register = parse_register(data.get("register"), text, rel, form_ids, problems)
     return programme, order, line_of
 
 
