@@ -100,7 +100,7 @@ def test_a_reply_keeps_its_language_on_a_page_in_another(s, db, make):
     s["patient"].locale = "ar"
     db.session.commit()
     page = s["pc"].get(f"/e/{s['e'].id}/reply").get_data(as_text=True)
-    assert '<div class="reply-sections" lang="sv" dir="ltr">' in page and 'dir="rtl"' in page
+    assert page.count('<p class="answer-text" lang="sv" dir="ltr">') == 4 and '<html lang="ar" dir="rtl">' in page
 
 
 def test_only_the_unit_of_the_enrolment_writes_or_reads_its_reply(s, db, make, app):
