@@ -37,7 +37,8 @@ RTL = {"ar", "fa"}
 
 PATIENT_PAGES = ["/e/{e}/plan", "/home", "/e/{e}/", "/e/{e}/pain-physiology/2", "/e/{e}/messages", "/e/{e}/summary",
                  "/auth/account", "/account/notifications", "/account/my-data", "/accessibility", "/e/{e}/questionnaires/{dispatch}",
-                 "/account/contact", "/welcome/about", "/welcome/phone", "/welcome/notifications", "/welcome/language"]
+                 "/account/contact", "/welcome/about", "/welcome/phone", "/welcome/notifications", "/welcome/language",
+                 "/e/{e}/reply"]
 CLINICIAN_PAGES = ["/clinician/", "/clinician/open", "/clinician/enrolments/{e}", "/clinician/enrolments/{e}/messages",
                    "/clinician/inbox", "/admin/follow-up", "/clinician/questionnaires",
                    "/clinician/questionnaires/rounds/{round}", "/clinician/enrolments/{e}/plan",
@@ -48,7 +49,9 @@ CLINICIAN_PAGES = ["/clinician/", "/clinician/open", "/clinician/enrolments/{e}"
                    # The enrolment page's sections (issue 17) and the message templates.
                    "/clinician/enrolments/{e}/answers", "/clinician/enrolments/{e}/schedule",
                    "/clinician/enrolments/{e}/outcomes", "/clinician/enrolments/{e}/care",
-                   "/clinician/enrolments/{e}/settings", "/clinician/message-templates"]
+                   "/clinician/enrolments/{e}/settings", "/clinician/message-templates",
+                   # The reply to the referring unit and the exports (issue 24).
+                   "/clinician/enrolments/{e}/reply", "/clinician/enrolments/{e}/reply/1", "/clinician/exports"]
 EDITOR_PAGES = ["/content/", "/content/preview/pain-info/ar/what-is-long-term-pain/1",
                 "/content/preview/act-long-term-pain/sv/present-moment/3"]
 ADMIN_PAGES = ["/admin/", "/admin/access-log", "/admin/privacy?personal_number=19121212-1212"]
@@ -120,6 +123,10 @@ def world(make, db, lang):
                       "activities": [{"what": "Promenad", "who": "patient", "when": "dagligen"}],
                       "review_on": "2027-03-01"}, clinician)
     schedule_contact(enrolment, clinician, "phone", utcnow(), "Hur går det?")
+    from webapp.replies.services import save as save_reply
+
+    save_reply(enrolment, clinician, "sv", "Vårdcentralen Norr",
+               {"done": "Sex av nio avsnitt.", "plan": "Promenad dagligen.", "recommendations": "Fortsätt träna."})
     # An answer to read and give feedback on, and two scores for the outcome chart and table.
     import json
     from datetime import timedelta
