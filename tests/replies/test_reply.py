@@ -112,3 +112,17 @@ def test_only_the_unit_of_the_enrolment_writes_or_reads_its_reply(s, db, make, a
     fields = {"recommendations": "x", "done": "", "questionnaires": "", "plan": "", "recipient": ""}
     assert Auth(client, db).post(_url(s), fields).status_code == 404
     assert db.session.scalars(select(ReferralReply)).all() == []
+
+
+def test_a_reply_written_into_an_expired_session_comes_back(s, db):
+    from tests.auth.test_drafts import _expire
+    from tests.fixtures.plugin import csrf_token_from
+
+    token = csrf_token_from(s["sc"].get(_url(s)).get_data(as_text=True))
+    _expire(db, s["clinician"])
+    s["sc"].post(_url(s), data={"csrf_token": token, "recommendations": "Ett långt svar som inte får försvinna.",
+                                "done": "", "questionnaires": "", "plan": "", "recipient": ""},
+                 headers={"Referer": f"http://localhost{_url(s)}"})
+    assert db.session.scalars(select(ReferralReply)).all() == []
+    Auth(s["sc"], db).login(s["clinician"])
+    assert "Ett långt svar som inte får försvinna." in s["sc"].get(_url(s)).get_data(as_text=True)

@@ -641,7 +641,10 @@ def reply_edit(enrolment_id: int):
         return _render_section("clinician/reply_edit.html", "reply", enrolment, programme, status=400,
                                form=form, saved=saved)
     log_access(current_user, "reply.edit", patient_id=enrolment.patient_id, enrolment_id=enrolment.id)
-    if saved and request.args.get("fresh") != "1":
+    restored = drafts.take()  # a reply written when the session had ended comes back as it was typed
+    if restored is not None and restored.action == url_for("clinician.reply_edit", enrolment_id=enrolment.id):
+        form = ReplyForm(formdata=restored.fields)
+    elif saved and request.args.get("fresh") != "1":
         newest = reply_services.content_of(saved[0])
         form = ReplyForm(formdata=None, recipient=saved[0].recipient, **newest)
     else:
