@@ -45,11 +45,17 @@ def _with_text(target: dict, key: str, texts: dict, lang: str) -> None:
         target[f"_{key}"] = extension
 
 
+def _name(form_id: str) -> str:
+    """A computer-friendly name as FHIR wants it (a capital letter, then letters, digits and _)."""
+    name = form_id.replace("-", "_").upper()
+    return name if name[:1].isalpha() else f"Q_{name}"
+
+
 def questionnaire(form: Questionnaire) -> dict:
     """One definition as a FHIR Questionnaire."""
     lang = form.default_language
     resource = {"resourceType": "Questionnaire", "id": form.id, "url": CANONICAL.format(form=form.id),
-                "name": form.id.replace("-", "_").upper(), "status": "active", "language": lang,
+                "name": _name(form.id), "status": "active", "language": lang,
                 "copyright": " ".join([LICENCE_TEXT.get(form.licence, form.licence),
                                        *(f"{code}: {v.source}" for code, v in sorted(form.versions.items()) if v.source)])}
     _with_text(resource, "title", form.titles, lang)

@@ -43,6 +43,11 @@ def columns(programme: Programme, forms: dict) -> list[str]:
     return header
 
 
+def _safe(value: str) -> str:
+    """A patient's free text as text in a spreadsheet: never read as a formula."""
+    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
 def _cells(form, submission) -> list[str]:
     answers = json.loads(submission.answers) if submission else {}
     subscales = json.loads(submission.subscales or "{}") if submission else {}
@@ -52,7 +57,8 @@ def _cells(form, submission) -> list[str]:
 
     cells = [text(submission.total) if submission else ""]
     cells += [text(subscales.get(name)) for name in sorted(form.subscales)]
-    cells += [text(answers.get(item.id)) for item in form.items if item.type != "info"]
+    cells += [_safe(text(answers.get(item.id))) if item.type == "text" else text(answers.get(item.id))
+              for item in form.items if item.type != "info"]
     return cells
 
 
