@@ -49,6 +49,12 @@ def test_reply_written_printed_and_read(browser, live_server, make, db, axe):
     assert "Promenera till lekparken" in text and "Graderad träning" in text and "Uppföljning av träningen" in text
     assert "Fortsätt med graderad träning två gånger i veckan." in text and "Vårdcentralen Norr" in text
     assert other_name not in text and other_pnr[:8] not in text.replace("-", "")
+    page.emulate_media(media="screen")
+    page.goto(f"{live_server.url}/clinician/")
+    page.get_by_role("link", name="Export till andra system: FHIR och smärtregistret").click()
+    axe(page, "exports")
+    assert page.get_by_text("Lotsa skickar inte in något").is_visible()
+    _shot(page, "exports-1280")
     staff.close()
 
     patient_id = data["patient"].id
