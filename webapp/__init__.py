@@ -96,6 +96,7 @@ def _register_blueprints(app: Flask) -> None:
     from webapp.core.views import bp as core_bp
     from webapp.editor.views import bp as editor_bp
     from webapp.groups.views import bp as groups_bp
+    from webapp.interop.views import bp as interop_bp
     from webapp.library.views import bp as library_bp
     from webapp.messages.views import bp as messages_bp
     from webapp.notifications.views import bp as notifications_bp
@@ -103,10 +104,11 @@ def _register_blueprints(app: Flask) -> None:
     from webapp.programme.views import bp as programme_bp
     from webapp.questionnaires.views import bp as questionnaires_bp
     from webapp.referrals.views import bp as referrals_bp
+    from webapp.replies.views import bp as replies_bp
 
     for blueprint in (core_bp, auth_bp, programme_bp, clinician_bp, content_bp, admin_bp, notifications_bp,
                       messages_bp, questionnaires_bp, careplan_bp, groups_bp, privacy_bp, account_bp, library_bp,
-                      editor_bp, referrals_bp):
+                      editor_bp, referrals_bp, replies_bp, interop_bp):
         app.register_blueprint(blueprint)
 
 

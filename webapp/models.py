@@ -24,3 +24,4 @@ from webapp.programme.models import (  # noqa: F401
 )
 from webapp.questionnaires.models import Dispatch, Round, Submission  # noqa: F401
 from webapp.referrals.models import Referral, ReferralOffer, RegistrationCode  # noqa: F401
+from webapp.replies.models import ReferralReply  # noqa: F401

@@ -37,6 +37,7 @@ def run_jobs(channels=None) -> dict:
         release_scheduled,
         remind_unanswered,
         send_day_measures,
+        send_register_timepoints,
     )
 
     def job(fn):
@@ -50,12 +51,14 @@ def run_jobs(channels=None) -> dict:
     swept = job(sweep_enrolments)
     escalated = job(escalate_safety_alerts)
     measures = job(send_day_measures)
+    register = job(send_register_timepoints)
     released = job(release_scheduled)
     reminded = job(remind_unanswered)
     contacts = job(remind_contacts)
     purged = job(purge_expired_records)
     sent = dispatch_all_due(channels)
-    return {**swept, "safety_alerts_escalated": escalated, "questionnaires_measured": measures, "questionnaires_released": released,
+    return {**swept, "safety_alerts_escalated": escalated, "questionnaires_measured": measures,
+            "register_questionnaires": register, "questionnaires_released": released,
             "questionnaire_reminders": reminded, "contact_reminders": contacts, "records_purged": purged, "sent": sent}
 
 

@@ -36,6 +36,9 @@ RANKS: dict[str, int] = {
     "webapp.library": 4,
     # Content releases, editors' drafts and file history (database rows over the content files).
     "webapp.editor": 4,
+    # The reply to the referring unit: its saved versions and the patient's copy (the
+    # clinician's pages, which see every feature, write its first draft).
+    "webapp.replies": 4,
     # Pages that compose features.
     "webapp.programme.views": 5,
     "webapp.clinician": 5,
@@ -45,6 +48,8 @@ RANKS: dict[str, int] = {
     "webapp.content.cli": 5,
     # Self-referral: a resident's request is a waiting enrolment with screening questionnaires.
     "webapp.referrals": 5,
+    # What leaves Lotsa for other systems: FHIR bundles and the register's timepoints.
+    "webapp.interop": 5,
     # The model registry and the scheduler process, then the factory over all.
     "webapp.models": 6,
     "webapp.scheduler": 6,

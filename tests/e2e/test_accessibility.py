@@ -38,7 +38,8 @@ RTL = {"ar", "fa"}
 PATIENT_PAGES = ["/e/{e}/plan", "/home", "/e/{e}/", "/e/{e}/pain-physiology/2", "/e/{e}/messages", "/e/{e}/summary",
                  "/e/{e}/diary/{diary}",
                  "/auth/account", "/account/notifications", "/account/my-data", "/accessibility", "/e/{e}/questionnaires/{dispatch}",
-                 "/account/contact", "/welcome/about", "/welcome/phone", "/welcome/notifications", "/welcome/language"]
+                 "/account/contact", "/welcome/about", "/welcome/phone", "/welcome/notifications", "/welcome/language",
+                 "/e/{e}/reply"]
 CLINICIAN_PAGES = ["/clinician/", "/clinician/open", "/clinician/enrolments/{e}", "/clinician/enrolments/{e}/messages",
                    "/clinician/inbox", "/admin/follow-up", "/clinician/questionnaires",
                    "/clinician/questionnaires/rounds/{round}", "/clinician/enrolments/{e}/plan",
@@ -51,7 +52,9 @@ CLINICIAN_PAGES = ["/clinician/", "/clinician/open", "/clinician/enrolments/{e}"
                    "/clinician/enrolments/{e}/outcomes", "/clinician/enrolments/{e}/care",
                    "/clinician/enrolments/{e}/settings", "/clinician/message-templates",
                    # Self-referral (issue 24): the triage list, the unit's setting and the registration codes.
-                   "/clinician/triage", "/clinician/self-referral", "/clinician/self-referral/codes"]
+                   "/clinician/triage", "/clinician/self-referral", "/clinician/self-referral/codes",
+                   # The reply to the referring unit and the exports (issue 24).
+                   "/clinician/enrolments/{e}/reply", "/clinician/enrolments/{e}/reply/1", "/clinician/exports"]
 EDITOR_PAGES = ["/content/", "/content/preview/pain-info/ar/what-is-long-term-pain/1",
                 "/content/preview/act-long-term-pain/sv/present-moment/3",
                 # Questionnaire preview (issue 20): the list, a version in the page's language and a fallback.
@@ -127,6 +130,10 @@ def world(make, db, lang):
                       "activities": [{"what": "Promenad", "who": "patient", "when": "dagligen"}],
                       "review_on": "2027-03-01"}, clinician)
     schedule_contact(enrolment, clinician, "phone", utcnow(), "Hur går det?")
+    from webapp.replies.services import save as save_reply
+
+    save_reply(enrolment, clinician, "sv", "Vårdcentralen Norr",
+               {"done": "Sex av nio avsnitt.", "plan": "Promenad dagligen.", "recommendations": "Fortsätt träna."})
     # An answer to read and give feedback on, and two scores for the outcome chart and table.
     import json
     from datetime import timedelta

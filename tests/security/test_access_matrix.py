@@ -200,6 +200,14 @@ EXPECTED = {
     "referrals.codes": CLINICIANS,
     # Registering with a code from the care unit: the way in for anyone who has one.
     "referrals.register": PUBLIC,
+    "clinician.reply_edit": CLINICIAN_OBJECT,
+    "clinician.reply_print": CLINICIAN_OBJECT,
+    "replies.patient_reply": PATIENT_OWN,
+    "interop.index": CLINICIANS,
+    "interop.enrolment_fhir": CLINICIAN_OBJECT,
+    # Without ?unit= no unit is named, so there is nothing to export for anyone (tests/interop checks the unit).
+    "interop.unit_fhir": _profile(hide=["clinician", "outsider"]),
+    "interop.register_csv": _profile(hide=["clinician", "outsider"]),
 }
 
 # State-changing actions that would get in the way of later requests go last.
@@ -218,6 +226,7 @@ def world(app, make, db):
     from webapp.programme.models import ScheduleEntry
     from webapp.questionnaires.models import SafetyAlert
     from webapp.questionnaires.services import send_round
+    from webapp.replies.services import save as save_reply
 
     unit, other_unit = make.unit(), make.unit()
     users = {
@@ -236,6 +245,7 @@ def world(app, make, db):
     round_ = send_round(catalogue.forms["phq-9"], unit.id, users["clinician"], [enrolment])
     share(enrolment, {"goals": [{"matters": "a", "able_to": "b"}], "activities": [], "review_on": ""},
           users["clinician"])
+    save_reply(enrolment, users["clinician"], "sv", "", {"recommendations": "Fortsätt"})
     contact = schedule_contact(enrolment, users["clinician"], "phone", utcnow() + timedelta(days=1), "")
     group = create_group(unit, catalogue.programmes["pain-school"], "G", date(2027, 1, 12), time(13), 1, 2,
                          users["clinician"])
@@ -273,6 +283,7 @@ def world(app, make, db):
         "draft_id": draft.id, "revision_id": revision.id,
         "filename": _media_filename(media), "filename_static": "lotsa.css", "step": "about",
         "offer_id": offer.id, "referral_id": referral.id, "screening_id": screening_id,
+        "number": 1,
     }
     return {"users": users, "values": values}
 

@@ -74,6 +74,8 @@ def world(app, make, db):
          ["kind", "day", "time", "purpose"], None),
         ("clinician", f"/clinician/contacts/{contact.id}/outcome", {"outcome": "kept"}, ["note", "rating", "outcome"], None),
         ("clinician", f"/clinician/enrolments/{e}/close", {}, ["reason"], None),
+        ("clinician", f"/clinician/enrolments/{e}/reply", {"plan": "Planen som ska finnas kvar"},
+         ["recommendations", "recipient", "done", "questionnaires"], "Planen som ska finnas kvar"),
         ("clinician", f"/clinician/enrolments/{e}/information", {}, ["information"], None),
         ("clinician", f"/clinician/enrolments/{e}/extend", {}, ["days"], None),
         ("clinician", f"/clinician/enrolments/{e}/end-date", {}, ["ends_on"], None),
@@ -153,7 +155,8 @@ def test_hostile_inputs_through_every_form(world, db):
     for role, url in (("patient", f"/e/{e}/messages"), ("patient", "/home"), ("patient", f"/e/{e}/summary"),
                       ("patient", f"/e/{e}/diary/{world['diary']}"),
                       ("clinician", f"/clinician/enrolments/{e}"), ("clinician", f"/clinician/enrolments/{e}/messages"),
-                      ("clinician", "/clinician/groups"), ("clinician", "/clinician/follow-ups")):
+                      ("clinician", "/clinician/groups"), ("clinician", "/clinician/follow-ups"),
+                      ("clinician", f"/clinician/enrolments/{e}/reply/1"), ("patient", f"/e/{e}/reply")):
         body = world["clients"][role].get(url).get_data(as_text=True)
         for payload in MARKUP:
             if "xss" in payload and "<" in payload:

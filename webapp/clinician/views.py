@@ -11,7 +11,7 @@ from wtforms import SelectChoice
 from webapp.auth.models import CareUnit, User
 from webapp.auth.services import units_of
 from webapp.careplan import services as plan_services
-from webapp.clinician import forms, overview, services
+from webapp.clinician import forms, overview, reply, services
 from webapp.content.services import OPENINGS, get_catalogue
 from webapp.core import drafts
 from webapp.core.access import role_required
@@ -31,6 +31,8 @@ from webapp.programme import diaries, enrolments
 from webapp.programme import services as patient_services
 from webapp.questionnaires import alerts
 from webapp.questionnaires.services import history as questionnaire_history
+from webapp.replies import services as reply_services
+from webapp.replies.forms import ReplyForm
 
 bp = Blueprint("clinician", __name__, url_prefix="/clinician", template_folder="templates")
 
@@ -604,3 +606,69 @@ def welcome(enrolment_id: int):
     db.session.commit()
     flash(_("The welcome text is saved."), "success")
     return _back(enrolment)
+
+
+# --- the reply to the referring unit ----------------------------------------------------
+
+
+@bp.route("/enrolments/<int:enrolment_id>/reply", methods=["GET", "POST"])
+@role_required("clinician")
+def reply_edit(enrolment_id: int):
+    """Write the reply to the referring unit: a draft from the enrolment, reviewed and edited, saved as a version.
+
+    A new reply starts from what Lotsa knows; once saved, the editor opens with the
+    newest version (``?fresh=1`` fills it in again from the enrolment).
+    """
+    enrolment = enrolments.load_enrolment_for_clinician(enrolment_id, current_user)
+    programme = get_catalogue().programmes.get(enrolment.programme_id)
+    saved = reply_services.versions(enrolment)
+    if request.method == "POST":
+        form = ReplyForm()
+        if form.validate_on_submit():
+            try:
+                version = reply_services.save(enrolment, current_user, current_user.locale, form.recipient.data,
+                                              {key: form[key].data for key in reply_services.SECTIONS})
+            except reply_services.ReplyProblems as exc:  # the form's limits are the service's: a backstop
+                db.session.rollback()
+                for key in exc.problems:
+                    form[key].errors = [str(TOO_LONG_REPLY)]
+            else:
+                log_access(current_user, "reply.save", patient_id=enrolment.patient_id, enrolment_id=enrolment.id,
+                           detail=f"version {version.number}")
+                db.session.commit()
+                flash(_("The reply is saved as version %(n)s. Print it or save it as a PDF.", n=version.number),
+                      "success")
+                return redirect(url_for("clinician.reply_print", enrolment_id=enrolment.id, number=version.number))
+        log_access(current_user, "reply.edit", patient_id=enrolment.patient_id, enrolment_id=enrolment.id)
+        return _render_section("clinician/reply_edit.html", "reply", enrolment, programme, status=400,
+                               form=form, saved=saved)
+    log_access(current_user, "reply.edit", patient_id=enrolment.patient_id, enrolment_id=enrolment.id)
+    restored = drafts.take()  # a reply written when the session had ended comes back as it was typed
+    if restored is not None and restored.action == url_for("clinician.reply_edit", enrolment_id=enrolment.id):
+        form = ReplyForm(formdata=restored.fields)
+    elif saved and request.args.get("fresh") != "1":
+        newest = reply_services.content_of(saved[0])
+        form = ReplyForm(formdata=None, recipient=saved[0].recipient, **newest)
+    else:
+        form = ReplyForm(formdata=None, **reply.draft(enrolment, programme, current_user.locale))
+    return _render_section("clinician/reply_edit.html", "reply", enrolment, programme, form=form, saved=saved)
+
+
+TOO_LONG_REPLY = _l("The text is too long. Shorten it to at most 10,000 characters.")
+
+
+@bp.route("/enrolments/<int:enrolment_id>/reply/<int:number>")
+@role_required("clinician")
+def reply_print(enrolment_id: int, number: int):
+    """One saved version of the reply as a page to print or save as a PDF."""
+    enrolment = enrolments.load_enrolment_for_clinician(enrolment_id, current_user)
+    version = reply_services.get_version(enrolment, number)
+    if version is None:
+        abort(404)
+    log_access(current_user, "reply.print", patient_id=enrolment.patient_id, enrolment_id=enrolment.id,
+               detail=f"version {number}")
+    html = render_template("clinician/reply_print.html", enrolment=enrolment, reply=version,
+                           content=reply_services.content_of(version),
+                           programme=get_catalogue().programmes.get(enrolment.programme_id))
+    db.session.commit()
+    return html

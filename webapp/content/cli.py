@@ -1,4 +1,5 @@
-"""``flask --app webapp content check``: every problem in the content, with file and line."""
+"""``flask --app webapp content check``: every problem in the content, with file and line; and sharing a
+questionnaire between installations (``export-form``, ``import-form --dry-run``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from webapp.content.services import load_catalogue
+from webapp.content.sharing import SharingError, check_bundle, export_bundle, install
 from webapp.content.stats import programme_stats
 from webapp.editor.services import make_release
 from webapp.extensions import db
@@ -89,3 +91,53 @@ def release(note: str) -> None:
     seconds = current_app.config.get("CONTENT_RELEASE_CHECK_SECONDS") or 2
     click.echo(f"Release {row.label} is live (content {row.content_hash[:12]}{commit}). "
                f"Every app server serves it within about {seconds} seconds.")
+@content.command("export-form")
+@click.argument("form_id")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write here (default: stdout).")
+@with_appcontext
+def export_form(form_id: str, output: str | None) -> None:
+    """Write one questionnaire (definition, translations, licence and sources) as a bundle for another unit."""
+    try:
+        bundle = export_bundle(Path(current_app.config["FORMS_ROOT"]), form_id)
+    except SharingError as exc:
+        raise click.ClickException(str(exc)) from None
+    if output:
+        Path(output).write_text(bundle, encoding="utf-8")
+        click.echo(f"Wrote {output}.")
+    else:
+        click.echo(bundle, nl=False)
+
+
+@content.command("import-form")
+@click.argument("bundle", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Only report what is wrong and what would change.")
+@with_appcontext
+def import_form(bundle: str, dry_run: bool) -> None:
+    """Check a questionnaire bundle against this installation and, without --dry-run, install it.
+
+    Every problem is reported as file:line before anything is written; with any
+    error nothing is written at all.
+    """
+    forms_root = Path(current_app.config["FORMS_ROOT"])
+    try:
+        text = Path(bundle).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        click.echo(f"{bundle}:1: the bundle is not UTF-8 text — export it again", err=True)
+        sys.exit(1)
+    result = check_bundle(text, bundle, forms_root)
+    for problem in result.problems:
+        click.echo(f"  {problem}", err=problem.severity == "error")
+    if result.outcome is None:
+        click.echo(f"\n{len([p for p in result.problems if p.severity == 'error'])} error(s); nothing was changed.")
+        sys.exit(1)
+    target = forms_root / f"{result.form_id}.yaml"
+    if result.outcome == "same":
+        click.echo(f"{target} is already this questionnaire; nothing to do.")
+        return
+    if dry_run:
+        click.echo(f"Dry run: would add {target} ({result.form.licence}, "
+                   f"{len(result.form.items)} items, languages {', '.join(sorted(result.form.versions)) or '–'}). "
+                   "Nothing was changed.")
+        return
+    install(result, forms_root)
+    click.echo(f"Added {target}. Run 'flask content check', then name the questionnaire in a programme or send it.")

@@ -45,6 +45,7 @@ from webapp.content.parser import (
     unreadable_file,
 )
 from webapp.content.questionnaires import load_questionnaires
+from webapp.content.register import Timepoint, parse_register
 from webapp.core.languages import Text, base_language, choose
 from webapp.core.markdown import render_markdown
 
@@ -213,6 +214,8 @@ class Programme:
     # Questionnaires sent automatically: (form id, "start" or "end").
     # (form id, "start" | "end" | days after the start)
     measures: list[tuple[str, str | int]] = field(default_factory=list)
+    # The national pain-rehabilitation register's timepoints (content/register.py).
+    register: list[Timepoint] = field(default_factory=list)
     # Patient information anyone may read without logging in (the information library).
     public: bool = False
     # The clinician's guide (clinician_guide): per language, GUIDE_SECTIONS -> rendered Markdown.
@@ -613,6 +616,7 @@ def _programme_settings(path: Path, problems: list[Problem], form_ids: set[str])
             continue
         programme.measures.append((form_id, at))
     programme.guide = _clinician_guide(data, text, rel, programme, problems)
+    programme.register = parse_register(data.get("register"), text, rel, form_ids, problems)
     return programme, order, line_of
 
 

@@ -94,3 +94,19 @@ def normalise_mobile(raw: str, region: str = "SE") -> str:
                                                 phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE):
         raise ValueError("not_mobile")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+# The Swedish OIDs for a person's identity number in health-care records (used as
+# the identifier system in FHIR): personnummer and samordningsnummer.
+PERSONAL_NUMBER_OID = "urn:oid:1.2.752.129.2.1.3.1"
+COORDINATION_NUMBER_OID = "urn:oid:1.2.752.129.2.1.3.3"
+
+
+def is_coordination_number(twelve: str) -> bool:
+    """A samordningsnummer: the day of birth has 60 added (a 12-digit number as stored)."""
+    return len(twelve) == 12 and int(twelve[6:8]) > 60
+
+
+def identity_system(twelve: str) -> str:
+    """The OID that names the kind of identity number ``twelve`` is."""
+    return COORDINATION_NUMBER_OID if is_coordination_number(twelve) else PERSONAL_NUMBER_OID

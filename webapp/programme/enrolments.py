@@ -49,6 +49,7 @@ EVENT_LABELS = {
     "feedback": _l("Feedback given"),
     "referred": _l("Self-referral received"),
     "visit_requested": _l("Visit requested"),
+    "reply_saved": _l("Reply to the referring unit saved"),
 }
 
 # An active patient away this long "needs attention" and may get one nudge.

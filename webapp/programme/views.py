@@ -26,6 +26,7 @@ from webapp.library import services as library_services
 from webapp.messages.services import conversations_for
 from webapp.programme import diaries, enrolments, services
 from webapp.questionnaires.services import waiting as waiting_questionnaires
+from webapp.replies import services as reply_services
 
 bp = Blueprint("programme", __name__, template_folder="templates")
 
@@ -101,6 +102,7 @@ def home():
     contacts = plan_services.upcoming_for_patient(open_ids)
     groups = group_services.sessions_for(open_ids)
     information = library_services.shared_for(open_ids)
+    replies = reply_services.latest_for([e.id for e in rows])
     shown = [(e, catalogue.programmes[e.programme_id]) for e in rows if e.programme_id in catalogue.programmes]
     schedules = services.schedules_for(shown)
     for enrolment, programme in shown:
@@ -112,7 +114,7 @@ def home():
             "conversation": conversations.get(enrolment.id),
             "questionnaires": forms_waiting.get(enrolment.id, []),
             "plan": plans.get(enrolment.id), "contacts": contacts.get(enrolment.id, []),
-            "group": groups.get(enrolment.id),
+            "group": groups.get(enrolment.id), "reply": replies.get(enrolment.id),
             "information": library_services.sent_items(catalogue, information.get(enrolment.id, []),
                                                        current_user.locale),
         })

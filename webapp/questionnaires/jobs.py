@@ -21,7 +21,7 @@ from webapp.programme.enrolments import sender_of
 from webapp.programme.models import Enrolment
 from webapp.questionnaires.alerts import escalate
 from webapp.questionnaires.models import Dispatch, SafetyAlert
-from webapp.questionnaires.services import MAX_REMINDERS, REMINDER_EVERY_DAYS, remind, send
+from webapp.questionnaires.services import MAX_REMINDERS, REMINDER_EVERY_DAYS, remind, send, send_register_forms
 
 # Scheduler sweeps commit every BATCH_SIZE rows: a round sent to thousands of
 # patients must not keep their questionnaires locked (and, on SQLite, the whole
@@ -105,6 +105,32 @@ def send_day_measures(now=None) -> int:
             for enrolment in due:
                 send(enrolment, form, None, purpose=purpose)
                 sent += 1
+    return sent
+
+
+def send_register_timepoints(now=None) -> int:
+    """Send the register's "N days after the start" instruments that have fallen due (once each).
+
+    The same grace as for day-N measures: an enrolment far past the timepoint is
+    not measured after the fact.
+    """
+    now = now or utcnow()
+    sent = 0
+    for programme in get_catalogue().programmes.values():
+        for timepoint in programme.register:
+            if not isinstance(timepoint.at, int):
+                continue
+            answered_or_sent = exists().where(Dispatch.enrolment_id == Enrolment.id,
+                                              Dispatch.purpose == timepoint.purpose)
+            due = db.session.scalars(
+                select(Enrolment).options(joinedload(Enrolment.patient))
+                .where(Enrolment.programme_id == programme.id, Enrolment.has_access,
+                       Enrolment.started_at <= now - timedelta(days=timepoint.at),
+                       Enrolment.started_at > now - timedelta(days=timepoint.at + DAY_MEASURE_GRACE_DAYS),
+                       ~answered_or_sent)
+                .with_for_update(of=Enrolment, skip_locked=True)).unique().all()
+            for enrolment in due:
+                sent += send_register_forms(enrolment, timepoint.at)
     return sent
 
 

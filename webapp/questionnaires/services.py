@@ -278,3 +278,29 @@ def send_programme_measures(enrolment, moment: str) -> int:
             send(enrolment, form, None, purpose=purpose)
             sent += 1
     return sent
+
+
+def send_register_forms(enrolment, at) -> int:
+    """Send the programme's register instruments for the timepoints at ``at`` ("start", "end" or days), once each.
+
+    A licensed instrument without its texts is not sent (the unit uses its licensed
+    form), and a form the programme's own measures already sent at the same moment
+    is not sent twice: its answer counts for the register too.
+    """
+    catalogue = get_catalogue()
+    programme = catalogue.programmes.get(enrolment.programme_id)
+    sent = 0
+    for timepoint in programme.register if programme else []:
+        if timepoint.at != at:
+            continue
+        for form_id in timepoint.forms:
+            form = catalogue.forms.get(form_id)
+            if form is None or not form.has_text:
+                continue
+            already = db.session.scalar(select(Dispatch.id).where(
+                Dispatch.enrolment_id == enrolment.id, Dispatch.form_id == form_id,
+                Dispatch.purpose.in_([timepoint.purpose, timepoint.measure_purpose])))
+            if already is None:
+                send(enrolment, form, None, purpose=timepoint.purpose)
+                sent += 1
+    return sent
