@@ -107,3 +107,17 @@ def test_static_urls_carry_a_content_hash_and_are_cached_for_a_year(client, app)
     with client.get("/static/lotsa.css?v=000000000000") as stale:
         assert stale.cache_control.max_age == 300 and not stale.cache_control.immutable
     assert client.get("/static/no-such-file.css").status_code == 404
+
+
+def test_every_stylesheet_closes_what_it_opens():
+    """An unclosed block (a merge that lost a brace) silently swallows every rule after it."""
+    import re
+    from pathlib import Path
+
+    for path in sorted((Path(__file__).resolve().parents[2] / "webapp" / "static").glob("*.css")):
+        text = re.sub(r"/\*.*?\*/", "", path.read_text(encoding="utf-8"), flags=re.S)
+        depth = 0
+        for number, line in enumerate(text.splitlines(), 1):
+            depth += line.count("{") - line.count("}")
+            assert depth >= 0, f"{path.name}:{number}: a '}}' closes nothing"
+        assert depth == 0, f"{path.name}: {depth} block(s) never closed"
