@@ -25,7 +25,7 @@ def test_demo_seed_and_logins(app, runner, db):
     Auth(patient, db).login(db.session.scalars(select(User).where(User.email == "tolvan@lotsa.example")).one(),
                             "lotsa-demo-2026")
     home = patient.get("/home").get_data(as_text=True)
-    assert "Digital smärtskola" in home and "3 av 9 moduler klara" in home
+    assert "Digital smärtskola" in home and "3 av 10 moduler klara" in home
 
     elin = db.session.scalars(select(User).where(User.email == "elin@lotsa.example")).one()
     code = runner.invoke(args=["demo", "code", "elin@lotsa.example"]).output.strip()

@@ -127,7 +127,7 @@ def test_accepting_the_invitation_starts_the_programme(app, auth, clinician, db)
     assert Auth(patient_client, db).post("/welcome/done", {}, "/welcome/about").headers["Location"].endswith("/home")
     home = patient_client.get("/home").get_data(as_text=True)
     assert "Välkommen, Kim!" in home
-    assert "0 av 8 moduler klara" in home  # one of nine left out
+    assert "0 av 9 moduler klara" in home  # one of ten left out
 
 
 def test_caseload_search_filters_and_flags(client, clinician, make, unit, db):
@@ -316,18 +316,20 @@ def test_welcome_text_edit_is_shown_to_the_patient_safely(app, client, auth, cli
 # Every clinician URL, for everyone who must not reach it.
 CLINICIAN_GET = ["/clinician/", "/clinician/open", "/clinician/alerts", "/clinician/enrolments/{id}", "/clinician/enrolments/{id}/answers",
                  "/clinician/enrolments/{id}/schedule", "/clinician/enrolments/{id}/outcomes",
-                 "/clinician/enrolments/{id}/care", "/clinician/enrolments/{id}/settings"]
+                 "/clinician/enrolments/{id}/care", "/clinician/enrolments/{id}/settings",
+                 "/clinician/enrolments/{id}/reply"]
 CLINICIAN_POST = ["/clinician/open", "/clinician/enrolments/{id}/close", "/clinician/enrolments/{id}/reopen",
                   "/clinician/enrolments/{id}/extend", "/clinician/enrolments/{id}/maintenance",
                   "/clinician/enrolments/{id}/hand-over", "/clinician/enrolments/{id}/welcome",
                   "/clinician/enrolments/{id}/schedule", "/clinician/enrolments/{id}/end-date",
-                  "/clinician/enrolments/{id}/feedback"]
+                  "/clinician/enrolments/{id}/feedback", "/clinician/enrolments/{id}/reply"]
 
 
 def test_every_clinician_url_is_covered_by_the_matrix(app):
-    # One alert's page takes an alert id: tests/clinician/test_safety_alerts.py covers it.
+    # One alert's page takes an alert id (tests/clinician/test_safety_alerts.py covers it), and
+    # a saved reply its number (tests/replies).
     rules = {r.rule for r in app.url_map.iter_rules() if r.endpoint.startswith("clinician.")} - {
-        "/clinician/alerts/<int:alert_id>"}
+        "/clinician/alerts/<int:alert_id>", "/clinician/enrolments/<int:enrolment_id>/reply/<int:number>"}
     expected = {p.replace("{id}", "<int:enrolment_id>") for p in CLINICIAN_GET + CLINICIAN_POST}
     assert rules == expected
 

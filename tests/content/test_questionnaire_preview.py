@@ -31,7 +31,7 @@ def test_every_questionnaire_previews_in_every_language_with_its_rules(client, a
 def test_the_preview_shows_scoring_bands_and_safety_rule_in_swedish(client, auth, make):
     auth.login(make.user("editor"))
     html = client.get("/content/questionnaires/phq-9/sv").get_data(as_text=True)
-    assert "Summan av svaren" in html and "Medelsvår" in html and "Säkerhetsregel" in html
+    assert "Summan av svaren" in html and "Måttligt svår" in html and "Säkerhetsregel" in html
     assert "Svaret 1 eller högre på q9 öppnar ett säkerhetslarm" in html
     # Arabic has no version: the editor sees what an Arabic reader is shown, and the note they get.
     arabic = client.get("/content/questionnaires/phq-9/ar").get_data(as_text=True)

@@ -66,7 +66,7 @@ def test_open_access_invite_follow_and_close(app, browser, live_server, make, db
     patient.locator("form[action$='/welcome/done'] button").click()
     patient.wait_for_url("**/home")
     assert patient.get_by_text("Hej Kim! Börja med första avsnittet när du har ork.").is_visible()
-    assert patient.get_by_text("0 av 8 moduler klara").is_visible()  # one of nine left out
+    assert patient.get_by_text("0 av 9 moduler klara").is_visible()  # one of ten left out
     patient.get_by_role("link", name="Alla moduler").click()
     assert patient.get_by_text("Familj och närstående").count() == 0
     patient.get_by_role("link", name="Introduktion och smärtfysiologi").click()

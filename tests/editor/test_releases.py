@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -35,7 +36,8 @@ def test_release_command_records_a_release_and_refuses_errors(app, runner, db):
     assert same.exit_code == 0
     assert db.session.scalar(select(db.func.count()).select_from(ContentRelease)) == 1  # nothing changed
     broken = Path(app.config["CONTENT_ROOT"]) / MODULE
-    broken.write_text(broken.read_text(encoding="utf-8").replace("version: 2", "version: two"), encoding="utf-8")
+    broken.write_text(re.sub(r"^version: \d+$", "version: two", broken.read_text(encoding="utf-8"), count=1,
+                             flags=re.M), encoding="utf-8")
     refused = runner.invoke(args=["content", "release"])
     assert refused.exit_code == 1
     assert "refused" in refused.output and f"{MODULE}:6" in refused.output

@@ -140,4 +140,5 @@ def test_editors_see_a_stale_translation_and_its_reviewer(client, auth, make):
     auth.login(make.user("editor"))
     html = client.get("/content/").get_data(as_text=True)
     assert "Dr Berg" in html and "Anna Translator" in html and "Samir" in html
-    assert html.count('class="coverage-stale"') == 2  # ar in the coverage table and in the translations table
+    # ar in the per-language summary, the coverage table and the translations table
+    assert html.count('class="coverage-stale"') == 3

@@ -84,7 +84,7 @@ def _blocks() -> list[tuple[str, str, str, str]]:
 
 
 # One answer per block, so the answer cases stop at the pain school's 33 blocks (checked below).
-BLOCK_COUNT = 36
+BLOCK_COUNT = 49
 
 
 def _summary_page() -> tuple[str, int]:

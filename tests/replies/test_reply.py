@@ -43,7 +43,7 @@ def test_draft_is_filled_in_from_the_enrolment_only(s, db):
     assert f"förändring {s['after'] - s['before']:+g} poäng" in fields["questionnaires"]
     assert "Barnbarnen" in fields["plan"] and "Graderad träning (Fysioterapeut, tisdagar)" in fields["plan"]
     assert "Uppföljning av träningen" in fields["plan"] and "genomförd" in fields["plan"]
-    assert "Avsnitt som är klara: 0 av 9." in fields["done"]
+    assert "Avsnitt som är klara: 0 av 10." in fields["done"]
     assert fields["recommendations"] == ""
     assert "Olle Annansson" not in page
     entry = db.session.scalars(select(AccessLogEntry).where(AccessLogEntry.action == "reply.edit")).one()

@@ -723,7 +723,8 @@ def _load_module(folder: Path, programme: Programme, position: int, catalogue: C
                                     f"add {_rel(folder / (lang + '.md'))}", severity="warning"))
         elif module.coverage(lang) == "stale" and module.stale_reason(lang) == "text":
             problems.append(Problem(module.versions[lang].path, 1, f"{default}.md has changed since this translation was made from it",
-                                    f"update the text and set 'source_hash: {module.versions[default].body_hash}'", severity="warning"))
+                                    f"bring the text up to date, then write 'source_hash: {module.versions[default].body_hash}'",
+                                    severity="warning"))
         elif module.coverage(lang) == "stale":
             problems.append(Problem(module.versions[lang].path, 1, f"the translation is older than {default}.md (version {module.versions[default].version})",
                                     # Bandit B608: a message text, not SQL.

@@ -11,8 +11,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from markupsafe import Markup
-
 from webapp.content.services import Catalogue, Programme
 
 _TAG = re.compile(r"<[^>]+>")
@@ -64,7 +62,7 @@ def programme_stats(catalogue: Catalogue, programme: Programme) -> ProgrammeStat
             continue
         html = "".join(f"<h1>{page.title}</h1>" + "".join(_segment_html(s) for s in page.segments if s.kind != "summary")
                        for page in default.pages)
-        stats.modules.append(ModuleStats(module.id, default.has_goal, lix(str(Markup(html)))))
+        stats.modules.append(ModuleStats(module.id, default.has_goal, lix(html)))
         for lang, version in module.versions.items():
             ids = {s.id for page in version.pages for s in page.segments if s.kind == "audio"}
             if version.listen:

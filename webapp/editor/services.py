@@ -21,7 +21,9 @@ import logging
 import os
 import re
 import shutil
-import subprocess  # nosec B404: a fixed git command, no shell, no user input
+
+# Bandit B404: a fixed git command, no shell, no user input.
+import subprocess  # nosec B404
 import tempfile
 import threading
 import time
@@ -52,6 +54,7 @@ RETRY_SECONDS = 10.0
 def git_commit(folder: Path) -> str:
     """The commit checked out where ``folder`` lives, or "" (not a checkout, no git)."""
     try:
+        # Bandit B603 B607: a fixed git command found on PATH, no shell, no user input.
         result = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"],  # nosec B603 B607
                                 capture_output=True, text=True, timeout=5, check=False)
     except (OSError, subprocess.SubprocessError):
@@ -227,6 +230,12 @@ version: 1
 ---
 
 ## {first_heading}
+
+::: goal
+{goal}
+
+- {key_point}
+:::
 
 {first_text}
 

@@ -120,6 +120,8 @@ def new_module(programme_id: str):
             text = services.new_module_text(
                 f"{form.module_id.data}-reflection", form.title.data, _("One sentence on what the module is about."),
                 {"first_heading": _("Heading"), "first_text": _("Write the text of the first page here."),
+                 "goal": _("Write the goal of the module here: what the patient knows or can do afterwards."),
+                 "key_point": _("Write a key point here, one per line."),
                  "question_heading": _("A question"), "question": _("Write a question for the patient here.")})
             path = _path(programme_id, form.module_id.data, lang)
             services.save_draft(current_app, path, text, _("New module: %(title)s", title=form.title.data),

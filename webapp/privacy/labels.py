@@ -116,6 +116,7 @@ FIELDS = {
     "value": _l("Value"),
     "checked_items": _l("Ticked items"),
     "version": _l("Version"),
+    "content_release": _l("Content release the answer was given in"),
     "answer_id": _l("Answer number"),
     # Diaries (issue 19): one registration per diary and day.
     "day": _l("Day"),

@@ -244,7 +244,7 @@ def offers():
     form.unit_id.choices = [SelectChoice(u.id, u.name) for u in units]
     form.programme_id.choices = [SelectChoice(p.id, str(p.title(str(current_user.locale))))
                                  for p in get_catalogue().programmes.values()]
-    form.forms.choices = [SelectChoice(f.id, str(f.title(str(current_user.locale))))
+    form.forms.choices = [SelectChoice(f.id, f.title(str(current_user.locale)))
                           for f in services.screening_choices()]
     if form.validate_on_submit():
         unit = next(u for u in units if u.id == form.unit_id.data)
