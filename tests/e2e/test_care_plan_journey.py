@@ -70,6 +70,7 @@ def test_plan_written_agreed_on_a_phone_printed_and_counted(browser, live_server
 
     page.goto(live_server.url + "/admin/follow-up")
     indicator = page.locator("dt", has_text="Vårdplan godkänd inom 30 dagar från start").locator("xpath=following-sibling::dd[1]")
-    assert indicator.inner_text().startswith("100")
+    # One patient: the follow-up never shows a figure about fewer than five (it could point at them).
+    assert indicator.inner_text() == "< 5"
     staff.close()
     phone.close()

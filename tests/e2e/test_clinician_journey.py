@@ -42,7 +42,7 @@ def test_open_access_invite_follow_and_close(app, browser, live_server, make, db
     page.get_by_label("Namn").fill("Kim Exempelsson")
     page.get_by_label("E-postadress").fill("kim@lotsa.example")
     page.get_by_label("Välkomsttext").fill("Hej Kim! Börja med första avsnittet när du har ork.")
-    page.get_by_label("8. Familj och närstående").check()
+    page.get_by_label("9. Familj och närstående").check()
     axe(page, "open access form")
     page.get_by_role("button", name="Öppna tillgång").click()
     page.wait_for_url("**/clinician/enrolments/*")

@@ -26,6 +26,13 @@ version: 1
 
 ## Sömn och smärta
 
+::: goal
+Målet med avsnittet är att du vet hur sömn och smärta hänger ihop.
+
+- Dålig sömn gör smärtan starkare.
+- Vila kan övas.
+:::
+
 Den som sover dåligt känner ofta smärtan mer. Här får du tips om hur du kan vila bättre.
 
 ## Din sömn
