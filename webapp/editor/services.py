@@ -112,6 +112,7 @@ class ReleaseWatch:
         self.next_check = 0.0
         self.lock = threading.Lock()
         self.loading = False
+        self.checking = False  # a background check is asking the database
         self.retry_at: dict[int, float] = {}
         # Release id -> the files' signature when they did not match it: tried again only when
         # files change, so a server whose tree differs does not reload every few seconds.
@@ -121,14 +122,32 @@ class ReleaseWatch:
         self.app.before_request(self.before_request)
 
     def before_request(self) -> None:
+        """Never makes the request wait: a due check asks the database from a thread of its own.
+
+        A request (``/livez`` included) must not wait on a slow or frozen database for the
+        watch's sake; asking in the request doubled the wait of every request that came
+        while the database was frozen.
+        """
         now = time.monotonic()
         if now < self.next_check:
             return
         with self.lock:
-            if now < self.next_check or self.loading:
+            if now < self.next_check or self.loading or self.checking:
                 return
             self.next_check = now + self.interval
-        self.check(now)
+            self.checking = True
+        threading.Thread(target=self._check_in_background, args=(now,), daemon=True,
+                         name="content-release-check").start()
+
+    def _check_in_background(self, now: float) -> None:
+        try:
+            with self.app.app_context():
+                self.check(now)
+        except Exception:  # the watch must never end the worker; the next check tries again
+            log.exception("content: looking for a new release failed")
+        finally:
+            with self.lock:
+                self.checking = False
 
     def _newest(self) -> tuple[int, str] | None:
         # Its own connection: the request's session and transaction are left alone.
