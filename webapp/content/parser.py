@@ -575,6 +575,18 @@ def _check_placement(name: str, attrs: dict, problem) -> None:
         attrs.pop("placement", None)
 
 
+def _list_end(inner: list[Token], index: int) -> int:
+    """The index just after the bullet list that opens at ``inner[index]`` (nested lists included)."""
+    depth, end = 1, index + 1
+    while end < len(inner) and depth:
+        if inner[end].type == "bullet_list_open":
+            depth += 1
+        elif inner[end].type == "bullet_list_close":
+            depth -= 1
+        end += 1
+    return end
+
+
 def _split_list(inner: list[Token], env: dict) -> tuple[list[Markup], list[Token]]:
     """The items of a block's first top-level list, pre-rendered, and the block's other tokens."""
     items: list[Markup] = []
@@ -583,13 +595,7 @@ def _split_list(inner: list[Token], env: dict) -> tuple[list[Markup], list[Token
     while index < len(inner):
         token = inner[index]
         if token.type == "bullet_list_open" and token.level == 1 and not items:
-            depth, end = 1, index + 1
-            while end < len(inner) and depth:
-                if inner[end].type == "bullet_list_open":
-                    depth += 1
-                elif inner[end].type == "bullet_list_close":
-                    depth -= 1
-                end += 1
+            end = _list_end(inner, index)
             for item_token in inner[index:end]:
                 if item_token.type == "inline" and item_token.level == 4:
                     # Bandit B704: markdown-it output with raw HTML off.
@@ -702,13 +708,7 @@ def _diary_fields(inner: list[Token], parsed: ParsedFile, offset: int, block_lin
         token = inner[index]
         if token.type == "bullet_list_open" and token.level == 1 and not seen_list:
             seen_list = True
-            depth, end = 1, index + 1
-            while end < len(inner) and depth:
-                if inner[end].type == "bullet_list_open":
-                    depth += 1
-                elif inner[end].type == "bullet_list_close":
-                    depth -= 1
-                end += 1
+            end = _list_end(inner, index)
             for item in inner[index:end]:
                 if item.type == "inline" and item.level == 4:
                     line = (item.map[0] + offset + 1) if item.map else block_line
