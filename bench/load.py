@@ -214,10 +214,14 @@ def prepare_database(kind: str, work: Path) -> str:
         return f"sqlite:///{work}/bench.sqlite3"
     import psycopg
 
+    # Another name lets two benchmarks share one server (BENCH_DATABASE_NAME).
+    name = os.environ.get("BENCH_DATABASE_NAME", "lotsa_bench")
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+        raise SystemExit(f"BENCH_DATABASE_NAME must be a plain lower-case name, not {name!r}")
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
-        conn.execute('DROP DATABASE IF EXISTS "lotsa_bench" WITH (FORCE)')
-        conn.execute('CREATE DATABASE "lotsa_bench"')
-    return "postgresql+psycopg://postgres@127.0.0.1:5432/lotsa_bench"
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
 
 
 def run_load(database: str = "sqlite", *, patients: int = 10_000, seconds: float = 10, concurrency: int = 16,
