@@ -148,7 +148,8 @@ def pages_of(app, world) -> list[Page]:
     ]
 
 
-def run(database: str = "sqlite", *, patients: int = 10_000, repeat: int = 300, profile: str | None = None) -> dict:
+def run(database: str = "sqlite", *, patients: int = 10_000, repeat: int = 300, profile: str | None = None,
+        callers: str | None = None) -> dict:
     """Seed a region, measure every page and its peer; return the figures."""
     from load import prepare_database, settle_database
     from seed import seed_region
@@ -193,6 +194,8 @@ def run(database: str = "sqlite", *, patients: int = 10_000, repeat: int = 300, 
         print(out.getvalue())
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(30)
+        if callers:
+            pstats.Stats(profiler, stream=out).sort_stats("tottime").print_callers(callers)
         print(out.getvalue())
         return {}
     with peer.app_context():
@@ -200,7 +203,7 @@ def run(database: str = "sqlite", *, patients: int = 10_000, repeat: int = 300, 
     for page in pages:
         row = measure(page, counter, repeat)
         writes = 1 if page.method == "POST" else 0
-        peer_page = Page("peer", peer_client, "GET", f"/page?q={max(row['statements'], 1)}&b={row['bytes']}&w={writes}")
+        peer_page = Page("peer", peer_client, "GET", f"/page?q={row['statements']}&b={row['bytes']}&w={writes}")
         peer_row = measure(peer_page, peer_counter, repeat) if page.name != "baseline /livez" else None
         row["peer_median_ms"] = peer_row["median_ms"] if peer_row else None
         row["peer_statements"] = peer_row["statements"] if peer_row else None
@@ -231,8 +234,10 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=300)
     parser.add_argument("--profile", help="profile one page by name instead of measuring all")
+    parser.add_argument("--callers", help="with --profile: who calls the functions matching this pattern")
     args = parser.parse_args()
-    report = run(args.database, patients=args.patients, repeat=args.repeat, profile=args.profile)
+    report = run(args.database, patients=args.patients, repeat=args.repeat, profile=args.profile,
+                 callers=args.callers)
     if report:
         print_report(report)
 

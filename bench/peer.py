@@ -26,7 +26,7 @@ TEMPLATE = """<!doctype html><html lang="sv"><head><meta charset="utf-8"><title>
 <main><h1>{{ title }}</h1>{% for row in rows %}<section id="s{{ row.id }}"><h2>{{ row.title }}</h2>
 <p>{{ row.body }}</p><form method="post"><input type="hidden" name="csrf" value="{{ token }}">
 <textarea name="t{{ row.id }}">{{ row.answer }}</textarea><button>Spara</button></form></section>{% endfor %}
-{{ padding }}</main><footer>{{ user.name }}</footer></body></html>"""
+{{ padding }}</main><footer>{{ user.name if user else "" }}</footer></body></html>"""
 
 
 class Base(DeclarativeBase):
@@ -67,14 +67,16 @@ def create_peer(database_url: str) -> Flask:
                            for n in range(1000))
         db.session.commit()
 
-    def read(statements: int) -> tuple[PeerUser, list[PeerItem]]:
-        """``statements`` indexed reads, as a page of that many queries does."""
+    def read(statements: int) -> tuple[PeerUser | None, list[PeerItem]]:
+        """Exactly ``statements`` indexed reads, as a page of that many queries does (none: no user)."""
+        if statements <= 0:
+            return None, []
         user = db.session.get(PeerUser, session.get("uid", 1))
         rows: list[PeerItem] = []
-        for _ in range(max(0, statements - 2)):
+        for _ in range(statements - 2):
             rows.append(db.session.scalars(select(PeerItem).where(PeerItem.owner_id == user.id).limit(1)).first())
-        count = db.session.scalar(select(func.count(PeerItem.id)).where(PeerItem.owner_id == user.id))
-        del count
+        if statements >= 2:
+            db.session.scalar(select(func.count(PeerItem.id)).where(PeerItem.owner_id == user.id))
         return user, [row for row in rows if row is not None]
 
     @app.get("/login")
@@ -90,7 +92,7 @@ def create_peer(database_url: str) -> Flask:
         writes = request.args.get("w", 0, type=int)
         user, rows = read(statements - writes)
         for _ in range(writes):
-            db.session.execute(update(PeerUser).where(PeerUser.id == user.id)
+            db.session.execute(update(PeerUser).where(PeerUser.id == session.get("uid", 1))
                                .values(seen_at=datetime.now(timezone.utc)))
         if writes:
             db.session.commit()

@@ -70,3 +70,43 @@ def test_the_linter_finds_nothing():
     result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--output-format", "concise", "."],
                             cwd=ROOT, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_form_is_built_on_the_one_form_base():
+    """Every Flask-WTF form derives from core.forms.Form (one idiom; WTForms' messages read once per language)."""
+    from flask_wtf import FlaskForm
+    from werkzeug.utils import import_string
+
+    from webapp.core.forms import Form
+
+    for path in (ROOT / "webapp").rglob("forms.py"):
+        import_string(".".join(path.relative_to(ROOT).with_suffix("").parts))
+    pending, offenders = list(FlaskForm.__subclasses__()), []
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls.__module__.startswith("webapp.") and not issubclass(cls, Form):
+            offenders.append(f"{cls.__module__}.{cls.__qualname__}")
+    assert offenders == []
+
+
+def test_wtforms_messages_follow_the_language(app):
+    """The kept catalogues still answer in the reader's language."""
+    from wtforms import StringField
+    from wtforms.validators import DataRequired
+
+    from webapp.core.forms import Form
+
+    class Probe(Form):
+        name = StringField(validators=[DataRequired()])
+
+    from flask_babel import force_locale
+
+    messages = {}
+    for locale in ("sv", "en", "sv"):
+        with app.test_request_context("/", method="POST"), force_locale(locale):
+            form = Probe(meta={"csrf": False})
+            form.validate()
+            messages[locale] = form.name.errors[0]
+    assert messages["en"] == "This field is required."
+    assert messages["sv"] != messages["en"]

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from webapp.auth.forms import email_field
-from webapp.core.forms import MultiCheckboxField, coerce_id
+from webapp.core.forms import Form, MultiCheckboxField, coerce_id
 
 STAFF_ROLES = [("clinician", _l("Clinician")), ("editor", _l("Content editor")), ("admin", _l("Administrator"))]
 
@@ -18,7 +17,7 @@ def _name_field(label):
                                           Length(max=200, message=_l("The name can be at most 200 characters."))])
 
 
-class UnitForm(FlaskForm):
+class UnitForm(Form):
     """A new care unit: its name, and the short code the command line and URLs know it by."""
     name = _name_field(_l("Name of the care unit"))
     code = StringField(_l("Code"), validators=[
@@ -28,11 +27,11 @@ class UnitForm(FlaskForm):
         render_kw={"autocomplete": "off", "spellcheck": "false"})
 
 
-class RenameUnitForm(FlaskForm):
+class RenameUnitForm(Form):
     name = _name_field(_l("Name of the care unit"))
 
 
-class InviteForm(FlaskForm):
+class InviteForm(Form):
     """A new staff account: the invitation link goes to the e-mail address."""
     full_name = _name_field(_l("Name"))
     email = email_field("off")
@@ -41,15 +40,15 @@ class InviteForm(FlaskForm):
     locale = SelectField(_l("Language"), choices=[])
 
 
-class RoleForm(FlaskForm):
+class RoleForm(Form):
     role = SelectField(_l("Role"), choices=[SelectChoice(v, label) for v, label in STAFF_ROLES])
 
 
-class AddUnitForm(FlaskForm):
+class AddUnitForm(Form):
     unit = SelectField(_l("Care unit"), coerce=coerce_id, choices=[])
 
 
-class HsaIdForm(FlaskForm):
+class HsaIdForm(Form):
     # The format is the service's rule (set_hsa_id), with its own message; empty removes it.
     hsa_id = StringField(_l("HSA-id"), validators=[Optional(), Length(max=64, message=_l("An HSA-id is at most 64 characters."))],
                          render_kw={"autocomplete": "off", "spellcheck": "false", "dir": "ltr"})

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Regexp, ValidationError
+
+from webapp.core.forms import Form
 
 EMAIL_MAX = 254
 PASSWORD_MAX = 256  # argon2 cost grows with length: refuse absurd inputs early
@@ -25,7 +26,7 @@ def email_field(autocomplete: str) -> EmailField:
     )
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     email = email_field("username")
     password = PasswordField(
         _l("Password"),
@@ -38,7 +39,7 @@ class LoginForm(FlaskForm):
     next = HiddenField()
 
 
-class OtpForm(FlaskForm):
+class OtpForm(Form):
     code = StringField(
         _l("Six-digit code"),
         validators=[
@@ -49,7 +50,7 @@ class OtpForm(FlaskForm):
     )
 
 
-class NewPasswordForm(FlaskForm):
+class NewPasswordForm(Form):
     password = PasswordField(
         _l("New password"),
         validators=[
@@ -73,20 +74,20 @@ class NewPasswordForm(FlaskForm):
             raise ValidationError(_l("Use at least %(n)s characters.", n=minimum))
 
 
-class ResetRequestForm(FlaskForm):
+class ResetRequestForm(Form):
     email = email_field("email")
 
 
-class LocaleForm(FlaskForm):
+class LocaleForm(Form):
     locale = SelectField(_l("Language"), choices=[])
     next = HiddenField()
 
 
-class EmptyForm(FlaskForm):
+class EmptyForm(Form):
     """A form with only the CSRF token (buttons that change state)."""
 
 
-class ReauthForm(FlaskForm):
+class ReauthForm(Form):
     """Prove it is still you: the password, and for staff the code from the app."""
 
     password = PasswordField(

@@ -31,6 +31,7 @@ from webapp.auth.models import TokenPurpose
 from webapp.auth.signals import account_activated
 from webapp.core.audit import log_access, security_event
 from webapp.core.db import utcnow
+from webapp.core.pagecache import same_for_every_visitor
 from webapp.core.urls import safe_next
 from webapp.extensions import db, limiter
 
@@ -126,6 +127,7 @@ def too_many_attempts(error):
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_limit("RATELIMIT_LOGIN"), methods=["POST"])
 @limiter.limit(_limit("RATELIMIT_LOGIN_ACCOUNT"), methods=["POST"], key_func=_login_account_key)
+@same_for_every_visitor
 def login():
     """Show the login form; on success start a session (staff continue to their code)."""
     if current_user.is_authenticated:

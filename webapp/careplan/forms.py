@@ -9,14 +9,13 @@ declared in a loop rather than as a FieldList (which would rename them).
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
 from wtforms import DateField, HiddenField, RadioField, SelectChoice, SelectField, StringField, TextAreaField, TimeField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import HiddenInput
 
 from webapp.careplan.services import ACTIVITY_ROWS, CONTACT_KINDS, GOAL_ROWS, MAX_TEXT, MAX_WHEN, RESPONSIBLE
-from webapp.core.forms import WholeNumberField, within_planning_range
+from webapp.core.forms import Form, WholeNumberField, within_planning_range
 
 RESPONSIBLE_LABELS = {
     "patient": _l("The patient"), "physiotherapist": _l("Physiotherapist"), "psychologist": _l("Psychologist"),
@@ -43,7 +42,7 @@ def strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
-class PlanForm(FlaskForm):
+class PlanForm(Form):
     """The care plan editor: goals in the patient's words, activities, a follow-up day; draft or share.
 
     The goal and activity rows are added below the class, in page order (the
@@ -118,7 +117,7 @@ PlanForm.review_on = DateField(_l("Follow the plan up on (optional)"), invalid_v
                                validators=[Optional(), within_planning_range])
 
 
-class ContactForm(FlaskForm):
+class ContactForm(Form):
     """Plan a follow-up contact: how, which Swedish day and time (09:00 unless told), and why."""
 
     kind = SelectField(_l("How"), choices=[SelectChoice(k, CONTACT_LABELS[k]) for k in CONTACT_KINDS],
@@ -130,7 +129,7 @@ class ContactForm(FlaskForm):
                           render_kw={"maxlength": MAX_TEXT})
 
 
-class OutcomeForm(FlaskForm):
+class OutcomeForm(Form):
     """How a contact went: kept or missed, a short note, and optionally the patient's 0–10 rating."""
 
     # Where to go back to: "worklist", or the enrolment page.
@@ -155,7 +154,7 @@ class OutcomeForm(FlaskForm):
         return form
 
 
-class AgreeForm(FlaskForm):
+class AgreeForm(Form):
     """The patient agrees to the version of the plan they read."""
 
     version = WholeNumberField(widget=HiddenInput())

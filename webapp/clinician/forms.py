@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
     EmailField,
     FieldList,
-    Form,
     FormField,
     HiddenField,
     SelectChoice,
@@ -17,9 +15,10 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms import Form as SubForm
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError
 
-from webapp.core.forms import MultiCheckboxField, WholeNumberField, coerce_id, within_planning_range
+from webapp.core.forms import Form, MultiCheckboxField, WholeNumberField, coerce_id, within_planning_range
 from webapp.core.identity import IdentityError, normalise_mobile, normalise_personal_number
 
 PNR_MESSAGES = {
@@ -45,12 +44,12 @@ class PersonalNumberMixin:
             raise ValidationError(PNR_MESSAGES[exc.code]) from None
 
 
-class OpenAccessStartForm(PersonalNumberMixin, FlaskForm):
+class OpenAccessStartForm(PersonalNumberMixin, Form):
     personal_number = personal_number_field()
     programme = SelectField(_l("Programme"), choices=[], validators=[DataRequired(_l("Choose a programme."))])
 
 
-class OpenAccessForm(PersonalNumberMixin, FlaskForm):
+class OpenAccessForm(PersonalNumberMixin, Form):
     step = HiddenField(default="2")
     personal_number = personal_number_field()
     programme = HiddenField()
@@ -77,24 +76,24 @@ class OpenAccessForm(PersonalNumberMixin, FlaskForm):
                 raise ValidationError(_l("Write a Swedish mobile number, for example 070-123 45 67.")) from None
 
 
-class CloseForm(FlaskForm):
+class CloseForm(Form):
     reason = StringField(_l("Reason"), validators=[DataRequired(_l("Write why access is closed.")), Length(max=500)])
     confirm = BooleanField(_l("Yes, close the patient's access"), validators=[DataRequired(_l("Tick the box to confirm."))])
 
 
-class ExtendForm(FlaskForm):
+class ExtendForm(Form):
     days = WholeNumberField(_l("Extend by (days)"), validators=[
         InputRequired(_l("Write a number of days.")), NumberRange(min=1, max=3650, message=_l("Choose between 1 and 3650 days."))])
 
 
-class HandOverForm(FlaskForm):
+class HandOverForm(Form):
     clinician = SelectField(_l("New responsible clinician"), coerce=coerce_id, choices=[])
     # Only asked when the new clinician works elsewhere and shares several units with this one.
     unit = SelectField(_l("Care unit that takes over"), coerce=coerce_id, choices=[], validate_choice=False,
                        validators=[Optional()])
 
 
-class WelcomeForm(FlaskForm):
+class WelcomeForm(Form):
     welcome_text = TextAreaField(_l("Welcome text"), validators=[Length(max=5000, message=_l("The welcome text can be at most 5000 characters."))])
 
 
@@ -106,7 +105,7 @@ OPENING_CHOICES = [
 ]
 
 
-class ScheduleRowForm(Form):
+class ScheduleRowForm(SubForm):
     """One module's row of the schedule table (a sub-form: the whole table has one CSRF token)."""
     module_id = HiddenField()
     planned = SelectField(_l("In the plan"), choices=[SelectChoice("yes", _l("Included")),
@@ -115,24 +114,24 @@ class ScheduleRowForm(Form):
     open_now = BooleanField(_l("Open now"))
 
 
-class ScheduleForm(FlaskForm):
+class ScheduleForm(Form):
     """The whole schedule in one form: how modules open, and per module plan, date and "open now"."""
     opening = SelectField(_l("How the modules open"), choices=[SelectChoice(k, label) for k, label in OPENING_CHOICES])
     rows = FieldList(FormField(ScheduleRowForm), min_entries=0, max_entries=100)
 
 
-class FeedbackForm(FlaskForm):
+class FeedbackForm(Form):
     """Feedback on the patient's answers: a message, and the next module opened."""
     template = SelectField(_l("Message template"), choices=[], validate_choice=False)
     body = TextAreaField(_l("Your feedback to the patient"))
     open_next = BooleanField(_l("Open the next module when I send"))
 
 
-class EndDateForm(FlaskForm):
+class EndDateForm(Form):
     ends_on = DateField(_l("Close automatically on"), validators=[Optional(), within_planning_range])
 
 
-class AcknowledgeAlertForm(FlaskForm):
+class AcknowledgeAlertForm(Form):
     note = TextAreaField(_l("What did you do?"), validators=[
         DataRequired(_l("Write in a few words what you did, for example that you called the patient.")),
         Length(max=500, message=_l("The note can be at most 500 characters."))],

@@ -7,15 +7,41 @@ messages are lazy translations, so they follow the reader's language.
 
 from __future__ import annotations
 
-from flask import flash
+from functools import lru_cache
+
+from babel import support
+from flask import current_app, flash
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectMultipleField
+from wtforms.i18n import messages_path
 from wtforms.validators import ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from webapp.core.dates import in_planning_range
 from webapp.core.numbers import INT_MAX, int_or_none, parse_int
+
+
+class Form(FlaskForm):
+    """The base of every form: Flask-WTF's, with WTForms' own messages read once per language.
+
+    Flask-WTF reads WTForms' message catalogue from disk again on every request
+    that makes a form (a third of the login page's work); the catalogues only
+    change with a release, so each language's is kept for the process.
+    """
+
+    class Meta(FlaskForm.Meta):
+        def get_translations(self, form):
+            if not current_app.config.get("WTF_I18N_ENABLED", True):
+                return super().get_translations(form)
+            return _wtforms_messages(str(get_locale()))
+
+
+@lru_cache(maxsize=16)
+def _wtforms_messages(locale: str) -> support.Translations:
+    return support.Translations.load(messages_path(), [locale], domain="wtforms")
 
 
 class WholeNumberField(IntegerField):

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Regexp
 
+from webapp.core.forms import Form
 from webapp.editor.services import MAX_TEXT
 
 
@@ -15,7 +15,7 @@ def strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
-class EditForm(FlaskForm):
+class EditForm(Form):
     """One module file in one language: check it (preview and problems) or save it as a draft."""
 
     # Which button was pressed: "save" keeps a draft, anything else only checks.
@@ -30,7 +30,7 @@ class EditForm(FlaskForm):
         return self.action.data == "save"
 
 
-class NewModuleForm(FlaskForm):
+class NewModuleForm(Form):
     """A new module from the template, in the programme's default language."""
 
     module_id = StringField(_l("Module id (used in the address)"), filters=[strip], validators=[
@@ -41,11 +41,11 @@ class NewModuleForm(FlaskForm):
         InputRequired(_l("Give the module a title.")), Length(max=120, message=_l("Keep the title under 120 characters."))])
 
 
-class ReviewForm(FlaskForm):
+class ReviewForm(Form):
     """Approve, withdraw or revert: nothing to fill in but the CSRF token."""
 
 
-class MediaForm(FlaskForm):
+class MediaForm(Form):
     """One media file: which media item it belongs to and its name there."""
 
     media_id = StringField(_l("Media id (the folder under media/)"), filters=[strip], validators=[

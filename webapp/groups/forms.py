@@ -10,11 +10,10 @@ import datetime
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, EmailField, SelectField, StringField, TelField, TextAreaField, TimeField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, StopValidation
 
-from webapp.core.forms import WholeNumberField, coerce_id, within_planning_range
+from webapp.core.forms import Form, WholeNumberField, coerce_id, within_planning_range
 from webapp.core.i18n import LANGUAGE_NAMES
 from webapp.core.identity import IdentityError, normalise_mobile, normalise_personal_number
 
@@ -50,7 +49,7 @@ def required(message):
     return check
 
 
-class NewGroupForm(FlaskForm):
+class NewGroupForm(Form):
     """A new group: name, care unit, programme and the rhythm of its sessions."""
 
     name = StringField(_l("Name of the group"), filters=[_strip],
@@ -92,7 +91,7 @@ def _row_fields() -> dict:
 
 
 # The rows come first, so the error summary lists problems in the order of the page.
-_MemberRows = type("_MemberRows", (FlaskForm,), _row_fields())
+_MemberRows = type("_MemberRows", (Form,), _row_fields())
 
 
 class AddMembersForm(_MemberRows):
@@ -163,7 +162,7 @@ class AddMembersForm(_MemberRows):
             self[name].errors.append(messages[code])
 
 
-class SessionForm(FlaskForm):
+class SessionForm(Form):
     """One session's date, time, topic and the module that opens with it."""
 
     class Meta:
@@ -188,5 +187,5 @@ class SessionForm(FlaskForm):
         self.module_id.choices = [("", _l("None")), *modules]
 
 
-class RemoveMemberForm(FlaskForm):
+class RemoveMemberForm(Form):
     """Takes a member out of the group (nothing to fill in: the form carries the CSRF token)."""

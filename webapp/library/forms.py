@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import SelectField
 from wtforms.validators import InputRequired
 
+from webapp.core.forms import Form
 
-class ShareInformationForm(FlaskForm):
+
+class ShareInformationForm(Form):
     # Choices ("programme/module") are set by the view from the public programmes.
     information = SelectField(_l("Information"), validators=[InputRequired(_l("Choose the information to send."))],
                               validate_choice=True)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from webapp.core.forms import coerce_id
+from webapp.core.forms import Form, coerce_id
 
 
-class MessageForm(FlaskForm):
+class MessageForm(Form):
     # Length and emptiness are the service's rules (post_as_*), with their own messages.
     body = TextAreaField(_l("New message"))
 
@@ -29,7 +28,7 @@ KIND_LABELS = {
 }
 
 
-class TemplateForm(FlaskForm):
+class TemplateForm(Form):
     """A message template: its name, kind, language and text, shared with the unit or personal."""
     name = StringField(_l("Name"), validators=[DataRequired(_l("Give the template a name.")),
                                                Length(max=100, message=_l("The name can be at most 100 characters."))])

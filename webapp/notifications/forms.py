@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import StringField
 
-from webapp.core.forms import MultiCheckboxField
+from webapp.core.forms import Form, MultiCheckboxField
 from webapp.core.identity import ascii_digits
 
 
@@ -16,7 +15,7 @@ def _digits(value):
     return "".join(ch for ch in ascii_digits(value) if ch in "0123456789") if isinstance(value, str) else value
 
 
-class SettingsForm(FlaskForm):
+class SettingsForm(Form):
     """The optional notices the patient wants, one checkbox per kind and channel (``new_message:sms``)."""
 
     choice = MultiCheckboxField(_l("Notifications"))
@@ -26,11 +25,11 @@ class SettingsForm(FlaskForm):
         self.choice.choices = [(value, value) for value in choices]
 
 
-class PhoneCodeForm(FlaskForm):
+class PhoneCodeForm(Form):
     """Asks for a code by SMS (nothing to fill in: the form carries the CSRF token)."""
 
 
-class VerifyPhoneForm(FlaskForm):
+class VerifyPhoneForm(Form):
     """The code from the SMS that confirms the mobile number."""
 
     code = StringField(_l("Code from the SMS"), filters=[_digits],

@@ -10,13 +10,12 @@ requires every required item.
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, RadioField, SelectChoice, SelectField, TextAreaField
 from wtforms.validators import Length, Optional, StopValidation, ValidationError
 
 from webapp.content.questionnaires import Item, Questionnaire
 from webapp.core.dates import local_today
-from webapp.core.forms import MultiCheckboxField, WholeNumberField, coerce_id, within_planning_range
+from webapp.core.forms import Form, MultiCheckboxField, WholeNumberField, coerce_id, within_planning_range
 from webapp.core.numbers import INT_MAX, parse_int
 from webapp.questionnaires.scoring import item_value
 
@@ -42,7 +41,7 @@ def _due_on():
     return DateField(_l("Answer by (optional)"), invalid_value_message=DATE, validators=[Optional()])
 
 
-class SendForm(FlaskForm):
+class SendForm(Form):
     """Send a questionnaire now or on a later day, with an optional last day to answer."""
 
     form_id = SelectField(_l("Questionnaire"), choices=[],
@@ -113,7 +112,7 @@ class RoundForm(SendForm):
 # --- answering ------------------------------------------------------------------------------
 
 
-class AnswerForm(FlaskForm):
+class AnswerForm(Form):
     """The fields every answer form has; :func:`answer_form` adds one per item."""
 
     # "submit" sends the answers; anything else saves them for later. Not rendered: the buttons carry it.

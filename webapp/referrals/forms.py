@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, RadioField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, ValidationError
 
-from webapp.core.forms import MultiCheckboxField, WholeNumberField, coerce_id
+from webapp.core.forms import Form, MultiCheckboxField, WholeNumberField, coerce_id
 from webapp.core.identity import IdentityError, normalise_personal_number
 from webapp.referrals.services import MAX_CODES, MESSAGE_MAX
 
 
-class OfferForm(FlaskForm):
+class OfferForm(Form):
     """Open (or close) one programme of a unit for self-referral, with its screening questionnaires."""
 
     unit_id = SelectField(_l("Care unit"), coerce=coerce_id, validate_choice=True,
@@ -22,7 +21,7 @@ class OfferForm(FlaskForm):
     is_open = BooleanField(_l("Residents may ask to start this programme"))
 
 
-class StartForm(FlaskForm):
+class StartForm(Form):
     """The resident's start: an e-mail address for the answer, when Lotsa has none yet."""
 
     email = EmailField(_l("Your e-mail address"), validators=[
@@ -30,11 +29,11 @@ class StartForm(FlaskForm):
         Email(_l("Write an e-mail address like namn@example.se."))], render_kw={"autocomplete": "email"})
 
 
-class EmptyForm(FlaskForm):
+class EmptyForm(Form):
     """A button that changes something: the CSRF token is all it carries."""
 
 
-class AnswerForm(FlaskForm):
+class AnswerForm(Form):
     """The clinician's answer to a request: accept with a welcome text, ask for a visit, or decline."""
 
     action = RadioField(_l("Your answer"), choices=[
@@ -56,7 +55,7 @@ class AnswerForm(FlaskForm):
             raise ValidationError(_l("Write what the resident should know."))
 
 
-class CodesForm(FlaskForm):
+class CodesForm(Form):
     """Single-use registration codes for one group of an open programme."""
 
     offer_id = SelectField(_l("Programme and care unit"), coerce=coerce_id, validate_choice=True,
@@ -76,7 +75,7 @@ PNR_MESSAGES = {
 }
 
 
-class RegisterForm(FlaskForm):
+class RegisterForm(Form):
     """A resident's registration with a code from the care unit."""
 
     code = StringField(_l("Your code"), validators=[DataRequired(_l("Write the code you were given.")),

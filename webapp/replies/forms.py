@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
+from webapp.core.forms import Form
 from webapp.replies.services import MAX_RECIPIENT, MAX_TEXT
 
 TOO_LONG = _l("The text is too long. Shorten it to at most 10,000 characters.")
@@ -19,7 +19,7 @@ def _section(label, description, required: bool = False):
     return TextAreaField(label, description=description, validators=validators, render_kw={"rows": 8})
 
 
-class ReplyForm(FlaskForm):
+class ReplyForm(Form):
     recipient = StringField(_l("To (the referring unit and clinician)"), validators=[
         Length(max=MAX_RECIPIENT, message=_l("Keep the recipient under 300 characters."))])
     done = _section(_l("What the patient did"), _l("Filled in from the modules; edit as you like."))
