@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from webapp.content.services import load_catalogue  # noqa: E402
 
 LANGS = ("sv", "en", "ar")
-BLOCK_ID = re.compile(r"^(::: (?:reflection|task|rating) )([a-z0-9-]+)", re.MULTILINE)
+BLOCK_ID = re.compile(r"^(::: (?:reflection|task|rating|diary) )([a-z0-9-]+)", re.MULTILINE)
 
 
 def build(target: Path, modules: int) -> int:

@@ -10,7 +10,10 @@ each endpoint's requests for a fixed time at a fixed concurrency.
 
 Every endpoint is reported with throughput and p50/p95/p99 latency beside the
 trivial baseline route (/livez, measured before and after the endpoints in the
-same run); writes are checked against the database (every acknowledged answer,
+same run) and beside its peer page: bench/peer.py, a minimal Flask + SQLAlchemy
++ Jinja app served by the same gunicorn settings on the same database, asked for
+a page of the same number of SQL statements and bytes as the endpoint's request
+(counted by replaying it in this process), right after the endpoint's own run; writes are checked against the database (every acknowledged answer,
 message and questionnaire must be stored), pages are weighed with and without
 gzip, and the workers' peak memory is read from /proc.
 
@@ -128,6 +131,7 @@ class Endpoint:
     table: str | None = None  # a write: rows of this table must grow by the number of requests
     budget_p95_ms: float | None = None
     prepare: Callable[[], list[str]] | None = None  # makes the lines just before the run
+    peer: bool = True  # measured beside the peer page of the same statements and bytes (bench/peer.py)
 
 
 def line(method: str, path: str, session: Session | None = None, accept: str = "text/html",
@@ -193,6 +197,49 @@ def weigh(session: Session, path: str, assets: dict[str, tuple[int, int]]) -> di
     return {"status": status, "html_bytes": len(plain), "html_gzip_bytes": len(gzip.compress(plain, 5)),
             "static_gzip_bytes": sum(assets[a][1] for a in linked),
             "first_visit_bytes": len(plain) + sum(assets[a][1] for a in linked)}
+
+
+def weigh_in_process(app, request_line: str) -> tuple[int, int]:
+    """(SQL statements, response bytes) of one request line, replayed in this process with Flask's test client.
+
+    The peer page of an endpoint does that many statements and renders that many
+    bytes; a post counts as a page with one write.
+    """
+    from inprocess import StatementCounter
+
+    from webapp.extensions import db
+
+    method, path, cookie, accept, body = request_line.split("\t")
+    with app.app_context():
+        counter = StatementCounter(db.engine)
+        client = app.test_client()
+        data = body.replace("__N__", "0") if body else None
+        response = client.open(path, method=method, data=data, headers={"Cookie": cookie, "Accept": accept},
+                               content_type="application/x-www-form-urlencoded" if data else None)
+        size = len(response.get_data())
+        from sqlalchemy import event
+
+        event.remove(db.engine, "before_cursor_execute", counter._seen)
+        db.session.remove()
+    return counter.count, size
+
+
+def start_peer(database: str, work: Path, url: str, workers: int, env: dict) -> tuple[subprocess.Popen, int]:
+    """The peer app (bench/peer.py), filled once, served by gunicorn as Lotsa is; returns the process and port."""
+    from peer import create_peer
+
+    peer_url = f"sqlite:///{work}/peer.sqlite3" if database == "sqlite" else url
+    create_peer(peer_url)
+    port = free_port()
+    log = open(work / "peer.log", "w")
+    process = subprocess.Popen(
+        [str(BIN / "gunicorn"), "-c", str(ROOT / "deploy" / "gunicorn.conf.py"), "--chdir", str(ROOT / "bench"),
+         "--workers", str(workers), "--max-requests", "0", "--bind", f"127.0.0.1:{port}",
+         "--access-logfile", str(work / "peer-access.log"), "peer:app_from_environment()"],
+        cwd=ROOT, env={**env, "PEER_DATABASE_URL": peer_url}, stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    wait_for_http(port, "/login")
+    return process, port
 
 
 def settle_database(app) -> None:
@@ -268,8 +315,12 @@ def run_load(database: str = "sqlite", *, patients: int = 10_000, seconds: float
         cwd=ROOT, env=env, stdout=logs["gunicorn"], stderr=subprocess.STDOUT)
     scheduler = subprocess.Popen([str(BIN / "flask"), "--app", "webapp", "scheduler", "run"], cwd=ROOT, env=env,
                                  stdout=logs["scheduler"], stderr=subprocess.STDOUT)
+    peer = None
     try:
         wait_for_http(port)
+        peer, peer_port = start_peer(database, work, url, workers, env)
+        peer_session = Session(peer_port)
+        peer_session.request("GET", "/login")
         patients_in = []
         for email, enrolment_id in world.patients[:concurrency]:
             session = Session(port)
@@ -288,8 +339,8 @@ def run_load(database: str = "sqlite", *, patients: int = 10_000, seconds: float
 
         module = f"/e/{{}}/{world.module}/{world.page}"
         endpoints = [
-            Endpoint("baseline", [line("GET", "/livez")]),
-            Endpoint("health check (1 query)", [line("GET", "/healthz")]),
+            Endpoint("baseline", [line("GET", "/livez")], peer=False),
+            Endpoint("health check (1 query)", [line("GET", "/healthz")], peer=False),
             Endpoint("patient start page", [line("GET", "/home", s) for s, _e in patients_in]),
             Endpoint("module page", [line("GET", module.format(e), s) for s, e in patients_in],
                      budget_p95_ms=BUDGETS["module_p95_ms"]),
@@ -324,7 +375,7 @@ def run_load(database: str = "sqlite", *, patients: int = 10_000, seconds: float
 
         endpoints.append(Endpoint("questionnaire submit", [], expect=302, table="questionnaire_response",
                                   prepare=questionnaires_to_submit))
-        endpoints.append(Endpoint("baseline (again)", [line("GET", "/livez")]))
+        endpoints.append(Endpoint("baseline (again)", [line("GET", "/livez")], peer=False))
 
         # Pages are weighed as seeded, before the timed runs add hundreds of messages and questionnaires.
         patient, enrolment_id = patients_in[0]
@@ -365,9 +416,22 @@ def run_load(database: str = "sqlite", *, patients: int = 10_000, seconds: float
                 row["ran_out_of_questionnaires"] = figures["requests"] > len(pending)
             if endpoint.budget_p95_ms:
                 row["budget_p95_ms"] = endpoint.budget_p95_ms
+            peer_note = ""
+            if endpoint.peer:
+                statements, size = weigh_in_process(app, endpoint.lines[0])
+                writes = 1 if endpoint.lines[0].startswith("POST") else 0
+                path = f"/page?q={statements}&b={size}&w={writes}"
+                peer_figures = run_wrk(Endpoint("peer", [line("GET", path, peer_session)]), peer_port, seconds,
+                                       concurrency, work)
+                peer_rps = round(peer_figures["requests"] / (peer_figures["duration_us"] / 1e6), 1)
+                row["peer"] = {"path": path, "statements": statements, "bytes": size, "throughput_rps": peer_rps,
+                               "p95_ms": peer_figures["p95_us"] / 1000,
+                               "wrong_status": peer_figures["wrong_status"]}
+                row["ratio_to_peer"] = round(row["throughput_rps"] / peer_rps, 3) if peer_rps else None
+                peer_note = f"   peer {peer_rps:>8.0f} req/s  p95 {row['peer']['p95_ms']:>6.1f} ms"
             results.append(row)
             print(f"  {database:<10} {endpoint.name:<34} {row['throughput_rps']:>8.0f} req/s  "
-                  f"p95 {row['p95_ms']:>6.1f} ms", flush=True)
+                  f"p95 {row['p95_ms']:>6.1f} ms{peer_note}", flush=True)
 
         baseline_rps = (results[0]["throughput_rps"] + results[-1]["throughput_rps"]) / 2
         health_rps = results[1]["throughput_rps"]
@@ -377,9 +441,10 @@ def run_load(database: str = "sqlite", *, patients: int = 10_000, seconds: float
 
         memory = worker_memory(gunicorn.pid)
     finally:
-        for process in (scheduler, gunicorn):
+        processes = [p for p in (scheduler, gunicorn, peer) if p is not None]
+        for process in processes:
             process.send_signal(signal.SIGTERM)
-        for process in (scheduler, gunicorn):
+        for process in processes:
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -404,7 +469,8 @@ def print_load(report: dict) -> None:
     print(f"\n{report['database']}: {report['workers']} gunicorn workers, {report['concurrency']} concurrent clients, "
           f"{report['seconds_per_endpoint']} s per endpoint; seeded {report['rows']['enrolment']:,} enrolments "
           f"in {report['seed_seconds']} s")
-    print(f"{'endpoint':<36}{'req/s':>8}{'x base':>8}{'x hc':>7}{'p50':>8}{'p95':>8}{'p99':>8}  ms   check")
+    print(f"{'endpoint':<36}{'req/s':>8}{'x base':>8}{'x hc':>7}{'p50':>8}{'p95':>8}{'p99':>8}  ms "
+          f"{'peer/s':>8}{'x peer':>7}{'peer p95':>9}   check")
     for row in report["endpoints"]:
         check = []
         if row["wrong_status"] or row["socket_errors"]:
@@ -415,9 +481,12 @@ def print_load(report: dict) -> None:
         if "budget_p95_ms" in row:
             check.append(f"p95 budget {row['budget_p95_ms']} ms: "
                          + ("ok" if row["p95_ms"] < row["budget_p95_ms"] else "MISSED"))
+        peer = row.get("peer")
+        peer_columns = (f"{peer['throughput_rps']:>8.0f}{row['ratio_to_peer']:>7.2f}{peer['p95_ms']:>9.1f}" if peer
+                        else f"{'-':>8}{'-':>7}{'-':>9}")
         print(f"{row['endpoint']:<36}{row['throughput_rps']:>8.0f}{row['ratio_to_baseline']:>8.2f}"
               f"{row['ratio_to_health_check']:>7.2f}{row['p50_ms']:>8.1f}{row['p95_ms']:>8.1f}{row['p99_ms']:>8.1f}"
-              f"  {'; '.join(check)}")
+              f"    {peer_columns}   {'; '.join(check)}")
     print(f"{'page (KB)':<36}{'html':>9}{'static gz':>11}{'1st visit':>11}{'html gz':>9}")
     for name, page in report["pages"].items():
         print(f"{name:<36}{page['html_bytes'] / 1024:>9.1f}{page['static_gzip_bytes'] / 1024:>11.1f}"

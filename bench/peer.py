@@ -7,16 +7,22 @@ check, and a Jinja template that renders to the same number of bytes. No
 access checks, no audit, no translations, no content: what remains is the cost
 of Flask's request cycle, SQLAlchemy's ORM and Jinja at this page size, on the
 same database in the same process as Lotsa's measurements (bench/inprocess.py).
+
+The load benchmark (bench/load.py) serves it with gunicorn exactly as it
+serves Lotsa (``peer:app_from_environment()``, PEER_DATABASE_URL) and drives
+each Lotsa endpoint's peer page with wrk in the same run. On SQLite it uses
+Lotsa's connection settings (WAL, busy timeout), so writers wait as Lotsa's do.
 """
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
 
 from flask import Flask, render_template, request, session
 from flask_sqlalchemy import SQLAlchemy
 from jinja2 import DictLoader
-from sqlalchemy import ForeignKey, String, Text, func, select, update
+from sqlalchemy import ForeignKey, String, Text, event, func, select, update
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # One row of the page's repeated markup, about the size of a Lotsa content paragraph.
@@ -49,8 +55,8 @@ class PeerItem(Base):
     answer: Mapped[str] = mapped_column(Text, default="")
 
 
-def create_peer(database_url: str) -> Flask:
-    """The peer app on ``database_url``, its two tables created and filled."""
+def create_peer(database_url: str, *, fill: bool = True) -> Flask:
+    """The peer app on ``database_url``; with ``fill``, its two tables created and filled first."""
     app = Flask("peer")
     app.config.update(SECRET_KEY="peer-" + "k" * 40, SQLALCHEMY_DATABASE_URI=database_url)
     app.jinja_loader = DictLoader({"page.html": TEMPLATE})
@@ -59,6 +65,16 @@ def create_peer(database_url: str) -> Flask:
     db.init_app(app)
 
     with app.app_context():
+        if database_url.startswith("sqlite"):
+            @event.listens_for(db.engine, "connect")
+            def _as_lotsa_does(dbapi_connection, _record):
+                cursor = dbapi_connection.cursor()
+                cursor.execute("PRAGMA busy_timeout = 5000")
+                cursor.execute("PRAGMA journal_mode = WAL")
+                cursor.execute("PRAGMA synchronous = NORMAL")
+                cursor.close()
+        if not fill:
+            return _routes(app, db, unpadded)
         Base.metadata.drop_all(db.engine)
         Base.metadata.create_all(db.engine)
         db.session.add_all(PeerUser(id=n, name=f"Person {n}") for n in range(1, 101))
@@ -66,6 +82,16 @@ def create_peer(database_url: str) -> Flask:
         db.session.add_all(PeerItem(owner_id=1 + n % 100, title=f"Rubrik {n}", body="Text om smärta. " * 20)
                            for n in range(1000))
         db.session.commit()
+        db.session.remove()
+    return _routes(app, db, unpadded)
+
+
+def app_from_environment() -> Flask:
+    """gunicorn's entry point: the peer on PEER_DATABASE_URL, filled beforehand by the benchmark."""
+    return create_peer(os.environ["PEER_DATABASE_URL"], fill=False)
+
+
+def _routes(app: Flask, db: SQLAlchemy, unpadded: dict[tuple[int, int], int]) -> Flask:
 
     def read(statements: int) -> tuple[PeerUser | None, list[PeerItem]]:
         """Exactly ``statements`` indexed reads, as a page of that many queries does (none: no user)."""

@@ -6,10 +6,15 @@
 Runs, in this order and on this machine:
 - content catalogue load, 100 modules x 3 languages (bench/catalogue.py), first,
   while the process is as fresh as an app server starting up;
+- the in-process cost of each hot page (bench/inprocess.py) on SQLite and on
+  PostgreSQL: median ms and SQL statements per request, beside the peer page
+  (bench/peer.py, a minimal Flask + SQLAlchemy + Jinja page of the same
+  statements and bytes) measured in the same process;
 - the HTTP load benchmark (bench/load.py) on SQLite and on PostgreSQL: gunicorn
   (2 x cores + 1 workers) and the scheduler serving 10,000 enrolments, wrk
   driving 16 logged-in clients per endpoint, each endpoint's throughput and
-  p50/p95/p99 beside the trivial baseline route served in the same run;
+  p50/p95/p99 beside the trivial baseline route served in the same run and
+  beside its peer page, served by the same gunicorn settings;
 - notification dispatch to the null channel (bench/dispatch.py), both databases.
 
 It prints every table, checks the budgets of DESIGN.md and issue 9 in the
@@ -34,7 +39,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import catalogue  # noqa: E402
 import dispatch  # noqa: E402
+import inprocess  # noqa: E402
 import load  # noqa: E402
+
+# Issue 25's targets for the in-process figures and the module page's share of the baseline.
+TARGETS = {"module_ms": 3.0, "module_statements": 4, "start_ms": 4.0, "module_ratio_min": 0.25}
 
 
 def describe_machine() -> dict:
@@ -64,14 +73,32 @@ def describe_machine() -> dict:
             "gunicorn_workers": 2 * (os.cpu_count() or 1) + 1}
 
 
-def budgets(loads: list[dict], dispatches: list[dict], catalogue_result: dict) -> list[dict]:
+def budgets(loads: list[dict], dispatches: list[dict], catalogue_result: dict,
+            in_process: list[dict] | None = None) -> list[dict]:
     """Each budget with the measured figure and whether it was met."""
     checks = []
+    for report in in_process or []:
+        db = report["database"]
+        rows = {row["name"]: row for row in report["pages"]}
+        module, start, login = rows["module page"], rows["patient start page"], rows["login page"]
+        checks.append({"budget": f"{db}: in-process module page <= {TARGETS['module_ms']:g} ms",
+                       "measured": f"{module['median_ms']:.2f} ms", "met": module["median_ms"] <= TARGETS["module_ms"]})
+        checks.append({"budget": f"{db}: in-process module page <= {TARGETS['module_statements']} SQL statements",
+                       "measured": str(module["statements"]),
+                       "met": module["statements"] <= TARGETS["module_statements"]})
+        checks.append({"budget": f"{db}: in-process start page <= {TARGETS['start_ms']:g} ms",
+                       "measured": f"{start['median_ms']:.2f} ms", "met": start["median_ms"] <= TARGETS["start_ms"]})
+        checks.append({"budget": f"{db}: in-process login page <= the minimal-stack page",
+                       "measured": f"{login['median_ms']:.2f} ms vs {login['peer_median_ms']:.2f} ms",
+                       "met": login["median_ms"] <= login["peer_median_ms"]})
     for report in loads:
         db = report["database"]
         rows = {row["endpoint"]: row for row in report["endpoints"]}
         module = rows["module page"]
-        checks.append({"budget": f"{db}: module page throughput >= 60 % of baseline",
+        checks.append({"budget": f"{db}: module page throughput >= {TARGETS['module_ratio_min']:.2f} x baseline",
+                       "measured": f"{module['ratio_to_baseline']:.3f} x",
+                       "met": module["ratio_to_baseline"] >= TARGETS["module_ratio_min"]})
+        checks.append({"budget": f"{db}: module page throughput >= 60 % of baseline (DESIGN.md)",
                        "measured": f"{module['ratio_to_baseline'] * 100:.0f} %",
                        "met": module["ratio_to_baseline"] >= load.BUDGETS["module_ratio_min"]})
         for name, row in rows.items():
@@ -114,6 +141,12 @@ def main() -> int:
           f"Python {machine['python']}, {machine['postgresql']}, {machine['wrk']}")
     catalogue_result = catalogue.run()
     catalogue.print_result(catalogue_result)
+    in_process = []
+    for database in databases:
+        print(f"\nIn-process benchmark on {database} ...", flush=True)
+        report = inprocess.run(database, patients=args.patients, repeat=50 if args.quick else 300)
+        inprocess.print_report(report)
+        in_process.append(report)
     loads = []
     for database in databases:
         print(f"\nLoad benchmark on {database} ...", flush=True)
@@ -129,14 +162,14 @@ def main() -> int:
         dispatch.print_report(report)
         dispatches.append(report)
 
-    checks = budgets(loads, dispatches, catalogue_result)
+    checks = budgets(loads, dispatches, catalogue_result, in_process)
     print(f"\n{'budget':<78}{'measured':<44}")
     for check in checks:
         print(f"{check['budget']:<78}{check['measured']:<44}{'met' if check['met'] else 'MISSED'}")
     result = {"date": date.today().isoformat(), "machine": machine,
               "settings": {"seconds_per_endpoint": args.seconds, "concurrency": args.concurrency,
                            "patients": args.patients},
-              "load": loads, "dispatch": dispatches, "catalogue": catalogue_result, "budgets": checks}
+              "in_process": in_process, "load": loads, "dispatch": dispatches, "catalogue": catalogue_result, "budgets": checks}
     out = Path(args.output) if args.output else ROOT / "bench" / "results" / f"{result['date']}.json"
     out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"\nwritten to {out}")
