@@ -58,6 +58,24 @@ def test_patient_downloads_everything_held_about_them(app, s, db):
     assert {"privacy.export_own", "privacy.view_own"} <= set(actions)
 
 
+def test_the_export_holds_the_self_referral_and_the_reply_to_the_referrer(app, s, db):
+    from webapp.referrals.models import Referral
+    from webapp.replies.models import ReferralReply
+
+    db.session.add(Referral(enrolment_id=s["e"].id, status="visit", message="Välkommen på ett besök den 3 mars."))
+    db.session.add(ReferralReply(enrolment_id=s["e"].id, number=1, locale="sv", recipient="Vårdcentralen Norr",
+                                 content=json.dumps({"recommendations": "Fortsätt med promenaderna."})))
+    db.session.commit()
+    client = app.test_client()
+    Auth(client, db).login(s["patient"])
+    data = json.loads(client.get("/account/my-data.json").get_data(as_text=True))
+    assert [(r["status"], r["message"]) for r in data["self_referrals"]] == [
+        ("visit", "Välkommen på ett besök den 3 mars.")]
+    assert [r["recipient"] for r in data["replies_to_referrer"]] == ["Vårdcentralen Norr"]
+    page = client.get("/account/my-data").get_data(as_text=True)
+    assert "Välkommen på ett besök den 3 mars." in page and "Fortsätt med promenaderna." in page
+
+
 def test_admin_exports_and_erases_app_only_data(app, s, make, db):
     admin = make.user("admin")
     client = app.test_client()

@@ -22,3 +22,11 @@ A patient has typed the right password: must they log in with e-ID instead?
 The sender is the ``User``; a receiver returns True when a care unit with an
 open enrolment for them requires e-ID (``CareUnit.requires_eid``).
 """)
+
+personal_data_requested = _signals.signal("personal-data-requested", doc="""
+A patient's data is being exported (their own "My data", or an administrator's
+export for them). The sender is the patient ``User``; a receiver returns
+{section name: [model rows]} of what its feature holds about them, for the
+features the export cannot import (privacy is their sibling). privacy.services
+turns the rows into plain data, as it does with the tables it reads itself.
+""")

@@ -12,12 +12,14 @@ from flask_babel import lazy_gettext as _l
 
 # The readable page shows the sections in these groups, in this order.
 GROUPS = [
-    (_l("Your account"), ["account", "contact_changes", "notification_choices", "sessions", "onboarding"]),
-    (_l("Your programmes"), ["enrolments", "enrolment_history", "schedule", "module_progress", "groups"]),
+    (_l("Your account"), ["account", "contact_changes", "notification_choices", "sessions", "passkeys",
+                          "onboarding"]),
+    (_l("Your programmes"), ["self_referrals", "enrolments", "enrolment_history", "schedule", "module_progress",
+                             "groups"]),
     (_l("Your answers in the modules"), ["answers", "answer_versions", "diary_entries", "diary_entry_versions"]),
     (_l("Messages"), ["messages"]),
     (_l("Questionnaires"), ["questionnaires_sent", "questionnaire_answers", "safety_alerts"]),
-    (_l("Plans and follow-ups"), ["care_plans", "follow_up_contacts", "information_sent"]),
+    (_l("Plans and follow-ups"), ["care_plans", "follow_up_contacts", "information_sent", "replies_to_referrer"]),
     (_l("Notifications we sent you"), ["notifications_sent"]),
     (_l("Who has looked at your information"), ["access_log"]),
 ]
@@ -25,7 +27,9 @@ GROUPS = [
 SECTIONS = {
     "account": _l("Account"), "contact_changes": _l("Contact details being changed"),
     "notification_choices": _l("Notification choices"), "sessions": _l("Log-ins"),
-    "onboarding": _l("Introduction"),
+    "onboarding": _l("Introduction"), "passkeys": _l("Passkeys"),
+    "self_referrals": _l("Your own requests to start a programme"),
+    "replies_to_referrer": _l("Replies to the unit that referred you"),
     "enrolments": _l("Programmes"), "enrolment_history": _l("Programme history"), "schedule": _l("Schedule"),
     "module_progress": _l("Progress"), "answers": _l("Answers"), "answer_versions": _l("Every saved answer"),
     "diary_entries": _l("Diary registrations"), "diary_entry_versions": _l("Every saved diary registration"),
@@ -54,6 +58,11 @@ FIELDS = {
     "shared_by_id": _l("Sent by (number)"),
     "shared_at": _l("Sent"),
     "id": _l("Number in Lotsa"),
+    "last_used_at": _l("Last used"),
+    "offer_id": _l("Programme offered (number)"),
+    "answered_by_id": _l("Answered by (number)"),
+    "message": _l("Message from your care unit"),
+    "recipient": _l("Sent to"),
     "role": _l("Role"),
     "email": _l("E-mail address"),
     "full_name": _l("Name"),

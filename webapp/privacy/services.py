@@ -12,7 +12,8 @@ from flask import current_app
 from sqlalchemy import delete, select
 
 from webapp.account.models import ContactChange, Onboarding
-from webapp.auth.models import AuthToken, User, UserSession
+from webapp.auth.models import AuthToken, Passkey, User, UserSession
+from webapp.auth.signals import personal_data_requested
 from webapp.careplan.models import CarePlan, CarePlanVersion, FollowUpContact
 from webapp.core.audit import AccessLogEntry, concerns_patient
 from webapp.core.db import utcnow
@@ -32,16 +33,31 @@ from webapp.programme.models import (
     ScheduleEntry,
 )
 from webapp.questionnaires.models import Dispatch, SafetyAlert, Submission
+from webapp.replies.models import ReferralReply
 
 # Never part of an export: secrets that would let someone log in as the patient.
 SECRET_COLUMNS = {"password_hash", "totp_secret", "totp_last_step", "phone_code_hash", "phone_code_expires_at",
                   "token_hash", "secret_hash", "draft"}
+# Nor the authenticator's bytes of a passkey: they mean nothing to a reader (when it was made and used is shown).
+TECHNICAL_COLUMNS = {"credential_id", "public_key", "sign_count"}
+
+# Tables that refer to a patient or an enrolment and are not in the export, each with why
+# (tests/privacy checks that every other such table is read by ``collect``).
+NOT_EXPORTED = {
+    "auth_token": "single-use links (invitation, password reset): secrets, erased with the app data",
+    "conversation": "the thread's unread counts; its messages are exported",
+    "enrolment_visit": "when a clinician last opened the enrolment, to mark what is new: the access log says it",
+    "registration_code": "a single-use code a unit hands out: a secret, and the unit's record",
+    # Rows that refer to a staff member, never to a patient.
+    "membership": "staff", "message_template": "staff", "patient_group": "staff", "questionnaire_round": "staff",
+    "referral_offer": "staff", "content_draft": "staff", "content_release": "staff", "content_revision": "staff",
+}
 
 
 def _row(obj) -> dict:
     result = {}
     for column in obj.__table__.columns:
-        if column.name in SECRET_COLUMNS:
+        if column.name in SECRET_COLUMNS or column.name in TECHNICAL_COLUMNS:
             continue
         value = getattr(obj, column.key)
         result[column.name] = value.isoformat() if isinstance(value, (datetime, date)) else value
@@ -58,9 +74,10 @@ def collect(patient: User) -> dict:
     answer_ids = select(Answer.id).where(Answer.enrolment_id.in_(enrolment_ids))
     plan_ids = select(CarePlan.id).where(CarePlan.enrolment_id.in_(enrolment_ids))
     entry_ids = select(DiaryEntry.id).where(DiaryEntry.enrolment_id.in_(enrolment_ids))
-    return {
+    data = {
         "exported_at": utcnow().isoformat(),
         "account": _row(patient),
+        "passkeys": _all(select(Passkey).where(Passkey.user_id == patient.id).order_by(Passkey.id)),
         "notification_choices": _all(select(NotificationConsent).where(NotificationConsent.user_id == patient.id)),
         "sessions": _all(select(UserSession).where(UserSession.user_id == patient.id)),
         "contact_changes": _all(select(ContactChange).where(ContactChange.user_id == patient.id)),
@@ -83,10 +100,16 @@ def collect(patient: User) -> dict:
         "follow_up_contacts": _all(select(FollowUpContact).where(FollowUpContact.enrolment_id.in_(enrolment_ids))),
         "groups": _all(select(GroupMember).where(GroupMember.enrolment_id.in_(enrolment_ids))),
         "information_sent": _all(select(SharedInformation).where(SharedInformation.enrolment_id.in_(enrolment_ids))),
+        "replies_to_referrer": _all(select(ReferralReply).where(ReferralReply.enrolment_id.in_(enrolment_ids))
+                                    .order_by(ReferralReply.enrolment_id, ReferralReply.number)),
         "notifications_sent": _all(select(OutboxItem).where(OutboxItem.user_id == patient.id)),
         # Who in the care team has looked at the patient's data (a "logutdrag").
         "access_log": _access_extract(patient),
     }
+    # What the features above this one hold (self-referral), through the signal.
+    for _receiver, sections in personal_data_requested.send(patient):
+        data.update({name: [_row(obj) for obj in rows] for name, rows in sections.items()})
+    return data
 
 
 def _access_extract(patient: User) -> list[dict]:
