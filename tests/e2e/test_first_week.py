@@ -73,6 +73,12 @@ def test_start_page_first_screen_and_keyboard_menu(app, page, live_server, make,
     page.keyboard.press("Shift+Tab")
     page.keyboard.press("Enter")
     assert not nav.is_visible()
+    # Escape closes it too, from inside the menu, and the focus goes back to the button.
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Escape")
+    assert not nav.is_visible()
+    assert page.evaluate("document.activeElement.classList.contains('menu-button')")
     # Nothing scrolls sideways on the narrowest phones.
     page.set_viewport_size({"width": 320, "height": 640})
     for path in ("/home", "/account/contact", "/welcome/notifications", "/account/my-data"):

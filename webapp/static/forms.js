@@ -3,6 +3,8 @@
 // there; a field with a character limit counts down near the limit (the limit is
 // a hint, never a maxlength that would cut a pasted text without a word); and a
 // focused element is never left under something fixed to the screen (WCAG 2.4.11).
+// The phone menu (a <details>) also closes with Escape, as a disclosure menu is
+// expected to, and gives the focus back to its button.
 (function () {
   "use strict";
   var lang = document.documentElement.lang;
@@ -62,4 +64,11 @@
     var shift = coverOf(el);
     if (shift) { window.scrollBy(0, shift); }
   };
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") { return; }
+    var menu = document.querySelector("details.menu[open]");
+    if (!menu || getComputedStyle(menu.querySelector(".menu-button")).display === "none") { return; }
+    menu.open = false;
+    menu.querySelector(".menu-button").focus();
+  });
 })();
