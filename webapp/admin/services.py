@@ -7,6 +7,7 @@ import io
 import statistics
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from urllib.parse import unquote
 
 from flask_babel import format_decimal, format_percent, get_locale, ngettext
 from flask_babel import gettext as _
@@ -19,7 +20,7 @@ from webapp.auth.views import ROLE_LABELS
 from webapp.careplan.models import CarePlan, CarePlanVersion, FollowUpContact
 from webapp.content.services import get_catalogue
 from webapp.core.audit import AccessLogEntry, concerns_patient
-from webapp.core.dates import day_end, day_start
+from webapp.core.dates import day_end, day_start, format_day
 from webapp.core.db import utcnow
 from webapp.core.identity import IdentityError, normalise_personal_number
 from webapp.core.numbers import int_or_none
@@ -195,7 +196,60 @@ def _describe(key: str, value: str, people: dict, units: dict) -> str:
         return _("Role now: %(role)s", role=_role(value))
     if key == "sessions" and value.isdigit():
         return ngettext("%(num)d session ended", "%(num)d sessions ended", int(value))
+    if key in COUNTS and value.isdigit():
+        return COUNTS[key](int(value))
+    if key in NUMBERS and value.isdigit():
+        return NUMBERS[key](value)
+    if key == "programme":
+        return _("Programme: %(title)s", title=get_catalogue().title(value, _locale()) or value)
+    if key == "form":
+        if value == "all":
+            return _("All questionnaires")
+        form = get_catalogue().forms.get(value)
+        return _("Questionnaire: %(title)s", title=form.title(_locale()) if form else value)
+    if key in ("from", "to") and value != "-":
+        day = _day(value)
+        if day is not None:
+            return (_("From %(day)s", day=format_day(day)) if key == "from" else _("To %(day)s", day=format_day(day)))
+    if key == "search":
+        return _("Searched for: %(text)s", text=unquote(value))
+    if key in ("from", "to"):
+        return ""
     return f"{key}={value}"
+
+
+def _day(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+# Structured details of the views that list patients (``key=count``), in words.
+COUNTS = {
+    "requests": lambda n: ngettext("%(num)d request", "%(num)d requests", n),
+    "responses": lambda n: ngettext("%(num)d questionnaire answer", "%(num)d questionnaire answers", n),
+    "rows": lambda n: ngettext("%(num)d row", "%(num)d rows", n),
+    "due": lambda n: ngettext("%(num)d contact due", "%(num)d contacts due", n),
+    "missed": lambda n: ngettext("%(num)d contact missed", "%(num)d contacts missed", n),
+    "members": lambda n: ngettext("%(num)d member", "%(num)d members", n),
+    "sends": lambda n: ngettext("%(num)d send", "%(num)d sends", n),
+    "listed": lambda n: ngettext("%(num)d patient to choose from", "%(num)d patients to choose from", n),
+    "patients": lambda n: ngettext("%(num)d patient", "%(num)d patients", n),
+    "waiting": lambda n: ngettext("%(num)d conversation waiting", "%(num)d conversations waiting", n),
+    "feedback": lambda n: ngettext("%(num)d waiting for feedback", "%(num)d waiting for feedback", n),
+    "open": lambda n: ngettext("%(num)d open", "%(num)d open", n),
+    "recent": lambda n: ngettext("%(num)d recent", "%(num)d recent", n),
+    "total": lambda n: ngettext("%(num)d in all", "%(num)d in all", n),
+}
+# ``key=number`` details that name one thing.
+NUMBERS = {
+    "group": lambda number: _("Group number %(number)s", number=number),
+    "round": lambda number: _("Questionnaire send number %(number)s", number=number),
+    "alert": lambda number: _("Safety alert number %(number)s", number=number),
+    "version": lambda number: _("Version %(number)s", number=number),
+    "page": lambda number: _("Page %(number)s", number=number),
+}
 
 
 def access_log_csv(rows) -> str:

@@ -166,7 +166,7 @@ def worklist():
     mine_only = request.args.get("all") != "1"
     due, missed = services.worklist(unit_ids_subquery(current_user), current_user, mine_only=mine_only)
     drafts.take()  # a note written when the session had ended, given back in its form
-    log_access(current_user, "follow_ups.view", detail=f"{len(due)} due, {len(missed)} missed",
+    log_access(current_user, "follow_ups.view", detail=f"due={len(due)} missed={len(missed)}",
                patient_ids=[patient.id for _contact, _enrolment, patient in due + missed])
     html = render_template("careplan/worklist.html", due=due, missed=missed, mine_only=mine_only)
     db.session.commit()

@@ -80,7 +80,7 @@ def _render_detail(group: Group, members_form=None, session_form=None, status=20
     programme = get_catalogue().programmes.get(group.programme_id)
     current = services.members(group)
     # Names on screen are patient data.
-    log_access(current_user, "group.view", detail=f"group {group.id}, {len(current)} members",
+    log_access(current_user, "group.view", detail=f"group={group.id} members={len(current)}",
                patient_ids=[patient.id for _member, _enrolment, patient in current])
     if members_form is None:
         members_form = forms.AddMembersForm(

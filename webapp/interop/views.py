@@ -51,7 +51,7 @@ def enrolment_fhir(enrolment_id: int):
     rows = services.enrolment_rows(enrolment)
     bundle = services.fhir_bundle(rows)
     log_access(current_user, "fhir.export", patient_id=enrolment.patient_id, enrolment_id=enrolment.id,
-               detail=f"{len(rows)} responses")
+               detail=f"responses={len(rows)}")
     db.session.commit()
     return _fhir_download(bundle, f"lotsa-enrolment-{enrolment.id}.fhir.json")
 
@@ -66,8 +66,8 @@ def unit_fhir():
     start, end = _day("start"), _day("end")
     rows = services.unit_rows(unit, day_start(start) if start else None, day_end(end) if end else None)
     bundle = services.fhir_bundle(rows)
-    log_access(current_user, "fhir.export", detail=f"unit {unit.id}, {start or '…'} – {end or '…'}, "
-               f"{len(rows)} responses", patient_ids=sorted({patient for _s, _pnr, patient in rows}))
+    log_access(current_user, "fhir.export", detail=f"unit={unit.id} from={start or '-'} to={end or '-'} responses={len(rows)}",
+               patient_ids=sorted({patient for _s, _pnr, patient in rows}))
     db.session.commit()
     return _fhir_download(bundle, f"lotsa-unit-{unit.id}.fhir.json")
 
@@ -85,7 +85,7 @@ def register_csv():
     if unit is None or programme is None or not programme.register:
         abort(404)
     header, body, patient_ids = register.rows(unit, programme, catalogue.forms)
-    log_access(current_user, "register.export", detail=f"unit {unit.id}, {programme.id}, {len(body)} rows",
+    log_access(current_user, "register.export", detail=f"unit={unit.id} programme={programme.id} rows={len(body)}",
                patient_ids=patient_ids)
     text = register.to_csv(header, body)
     db.session.commit()

@@ -150,7 +150,7 @@ def rounds():
         return redirect(url_for("questionnaires.round_detail", round_id=round_.id))
     overview = services.rounds_overview(unit_ids_subquery(current_user))
     # The names in the "chosen patients" list are patient data on screen.
-    log_access(current_user, "questionnaires.rounds", detail=f"{len(overview)} sends, {len(candidates)} patients listed",
+    log_access(current_user, "questionnaires.rounds", detail=f"sends={len(overview)} listed={len(candidates)}",
                patient_ids=[enrolment.patient_id for enrolment in candidates])
     html = render_template("questionnaires/rounds.html", overview=overview, round_form=form,
                            forms=catalogue.forms, programmes=catalogue.programmes,
@@ -168,7 +168,7 @@ def round_detail(round_id: int):
     if round_ is None:
         abort(404)
     members = services.round_members(round_)
-    log_access(current_user, "questionnaires.round", detail=f"round {round_.id}, {len(members)} patients",
+    log_access(current_user, "questionnaires.round", detail=f"round={round_.id} patients={len(members)}",
                patient_ids=[patient.id for _dispatch, _enrolment, patient in members])
     html = render_template("questionnaires/round.html", round=round_, members=members,
                            form=get_catalogue().forms.get(round_.form_id))
@@ -271,8 +271,9 @@ def export():
                                 day_start(start) if start else None, day_end(end) if end else None)
     # Written before the commit, which expires the rows: reading them after would cost a query per row.
     body = services.export_csv(rows)
+    form_id = request.args.get("form")
     log_access(current_user, "questionnaires.export",
-               detail=f"{len(rows)} responses, form {request.args.get('form') or 'all'}",
+               detail=f"responses={len(rows)} form={form_id if form_id in get_catalogue().forms else 'all'}",
                patient_ids=[patient.id for _submission, _enrolment, patient in rows])
     db.session.commit()
     return Response(body, mimetype="text/csv",

@@ -193,7 +193,7 @@ def answer(referral_id: int, screening_id: int):
 def triage():
     """The units' self-referrals waiting for an answer, with their screening scores (access-logged)."""
     rows = services.triage(current_user)
-    log_access(current_user, "referrals.triage", detail=f"{len(rows)} requests",
+    log_access(current_user, "referrals.triage", detail=f"requests={len(rows)}",
                patient_ids=[row.patient.id for row in rows])
     db.session.commit()
     return render_template("referrals/triage.html", rows=rows, forms_by_id=get_catalogue().forms,
