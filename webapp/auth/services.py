@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,7 +19,7 @@ import pyotp
 from flask import current_app, g, request, session
 from flask_login import current_user, login_user, logout_user
 from limits import parse as parse_limit
-from sqlalchemy import or_, select, update
+from sqlalchemy import Row, Select, or_, select, update
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -160,6 +161,25 @@ def recent_logins(user: User, limit: int = 10) -> list[UserSession]:
                                    .order_by(UserSession.created_at.desc(), UserSession.id.desc()).limit(limit)))
 
 
+# Companions of the session's statement (issue 25): a feature above auth may ask
+# for rows or values a request will need to be read in the statement that loads
+# the session and its user, which runs on every request of a logged-in user
+# anyway. Auth knows nothing of what they add. A companion is called with the
+# statement and returns None (nothing for this request) or the statement with
+# its columns added and a function that takes the row when the session is good.
+SessionCompanion = Callable[[Select], "tuple[Select, Callable[[Row], None]] | None"]
+_session_companions: dict[str, SessionCompanion] = {}
+
+
+def session_companion(name: str) -> Callable[[SessionCompanion], SessionCompanion]:
+    """Register a companion of the session's statement under ``name`` (registering again replaces it)."""
+    def register(companion: SessionCompanion) -> SessionCompanion:
+        _session_companions[name] = companion
+        return companion
+
+    return register
+
+
 def load_session_user(user_id: str) -> User | None:
     """Flask-Login's user loader: the user of a live, unrevoked, unexpired session.
 
@@ -170,9 +190,17 @@ def load_session_user(user_id: str) -> User | None:
     if not token:
         return None
     # The user comes in the same query: this runs on every request of a logged-in user.
-    row = db.session.scalar(
-        select(UserSession).options(joinedload(UserSession.user)).where(UserSession.token_hash == token_hash(token))
-    )
+    statement = (select(UserSession).options(joinedload(UserSession.user))
+                 .where(UserSession.token_hash == token_hash(token)))
+    takers = []
+    for companion in _session_companions.values():
+        found = companion(statement)
+        if found is not None:
+            statement, take = found
+            takers.append(take)
+    result = db.session.execute(statement)
+    found_row = result.unique().first() if takers else result.first()
+    row = found_row[0] if found_row is not None else None
     if row is None or row.revoked_at is not None or str(row.user_id) != str(user_id):
         return None
     now = utcnow()
@@ -192,9 +220,15 @@ def load_session_user(user_id: str) -> User | None:
         row.last_seen_at = now
         # Commit now: the view may not write at all, and the idle clock must move.
         db.session.commit()
+        # The commit expired what the companions read: their features read it again themselves.
+        takers = []
     g.user_session = row
     user = row.user
-    return user if user.is_active_account else None
+    if not user.is_active_account:
+        return None
+    for take in takers:
+        take(found_row)
+    return user
 
 
 def _is_passive_request() -> bool:

@@ -13,6 +13,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.orm import joinedload
 
+from webapp.auth.models import Membership
 from webapp.content.services import get_catalogue
 from webapp.core.db import utcnow
 from webapp.core.urls import external_url
@@ -104,8 +105,8 @@ def post_as_staff(enrolment: Enrolment, staff, raw: str) -> Message:
     return message
 
 
-def mark_read(enrolment: Enrolment, reader, side_read: str) -> None:
-    """Mark the other side's messages as read by ``reader``."""
+def mark_read(enrolment: Enrolment, reader, side_read: str) -> bool:
+    """Mark the other side's messages as read by ``reader``; True if there were any."""
     now = utcnow()
     result = db.session.execute(
         update(Message).where(Message.enrolment_id == enrolment.id, Message.side == side_read,
@@ -117,6 +118,7 @@ def mark_read(enrolment: Enrolment, reader, side_read: str) -> None:
             conversation.unread_for_staff = 0
         else:
             conversation.unread_for_patient = 0
+    return bool(result.rowcount)
 
 
 def mark_handled(enrolment: Enrolment) -> None:
@@ -136,18 +138,36 @@ def inbox(clinician, unit_ids_query) -> list[tuple[Enrolment, Conversation]]:
         .order_by(Conversation.waiting_since))]
 
 
+def _unread_for_patient(patient_id):
+    return (select(func.coalesce(func.sum(Conversation.unread_for_patient), 0))
+            .join(Enrolment, Enrolment.id == Conversation.enrolment_id)
+            .where(Enrolment.patient_id == patient_id, Enrolment.is_open))
+
+
+def _waiting_for_staff(unit_ids_query):
+    return (select(func.count()).select_from(Conversation)
+            .join(Enrolment, Enrolment.id == Conversation.enrolment_id)
+            .where(Enrolment.care_unit_id.in_(unit_ids_query), Conversation.waiting_since.is_not(None),
+                   Enrolment.is_open))
+
+
 def unread_for_patient(patient) -> int:
-    return db.session.scalar(
-        select(func.coalesce(func.sum(Conversation.unread_for_patient), 0))
-        .join(Enrolment, Enrolment.id == Conversation.enrolment_id)
-        .where(Enrolment.patient_id == patient.id, Enrolment.is_open)) or 0
+    return db.session.scalar(_unread_for_patient(patient.id)) or 0
 
 
 def waiting_for_staff(clinician, unit_ids_query) -> int:
-    return db.session.scalar(
-        select(func.count()).select_from(Conversation).join(Enrolment, Enrolment.id == Conversation.enrolment_id)
-        .where(Enrolment.care_unit_id.in_(unit_ids_query), Conversation.waiting_since.is_not(None),
-               Enrolment.is_open)) or 0
+    return db.session.scalar(_waiting_for_staff(unit_ids_query)) or 0
+
+
+def unread_for_patient_column(user_id_column):
+    """unread_for_patient() as a column of a statement that has the user's id (the session's)."""
+    return _unread_for_patient(user_id_column).scalar_subquery()
+
+
+def waiting_for_staff_column(user_id_column):
+    """waiting_for_staff() as a column of a statement that has the clinician's id (the session's)."""
+    units = select(Membership.care_unit_id).where(Membership.user_id == user_id_column)
+    return _waiting_for_staff(units).scalar_subquery()
 
 
 def conversations_for(enrolment_ids: list[int]) -> dict[int, Conversation]:

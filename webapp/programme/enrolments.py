@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flask import abort
+from flask import abort, g, request
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from webapp.auth.models import CareUnit, Role, User
-from webapp.auth.services import create_user, send_invitation, unit_ids_subquery
+from webapp.auth.models import CareUnit, Role, User, UserSession
+from webapp.auth.services import create_user, send_invitation, session_companion, unit_ids_subquery
 from webapp.content.services import Programme
 from webapp.core.db import utcnow
 from webapp.core.urls import external_url
@@ -67,13 +67,40 @@ class EnrolmentError(Exception):
 # --- who may reach an enrolment ---------------------------------------------------
 
 
+@session_companion("patient_enrolment")
+def _enrolment_beside_session(statement):
+    """On a patient's enrolment page (/e/<id>/...), read that enrolment in the session's statement.
+
+    The join asks for the session's own user as the patient, so the row is the
+    same one :func:`load_enrolment_for_patient` would find (or none, and 404);
+    for anyone else it finds nothing and costs one index lookup.
+    """
+    rule = request.url_rule
+    enrolment_id = (request.view_args or {}).get("enrolment_id")
+    if rule is None or not rule.rule.startswith("/e/<int:enrolment_id>") or not isinstance(enrolment_id, int):
+        return None
+    statement = (statement.add_columns(Enrolment)
+                 .outerjoin(Enrolment, (Enrolment.id == enrolment_id) & (Enrolment.patient_id == UserSession.user_id))
+                 .options(joinedload(Enrolment.responsible_clinician), joinedload(Enrolment.care_unit),
+                          joinedload(Enrolment.schedule_entries)))
+
+    def take(row) -> None:
+        g.patient_enrolment = (enrolment_id, row.UserSession.user_id, row._mapping[Enrolment])
+
+    return statement, take
+
+
 def load_enrolment_for_patient(enrolment_id: int, patient, allow_closed: bool = False) -> Enrolment:
     """The patient's own enrolment, or 404 (also for someone else's: ids are guessable)."""
-    enrolment = db.session.scalar(
-        select(Enrolment)
-        .options(joinedload(Enrolment.responsible_clinician), joinedload(Enrolment.care_unit))
-        .where(Enrolment.id == enrolment_id, Enrolment.patient_id == patient.id)
-    )
+    preloaded = g.get("patient_enrolment")
+    if preloaded is not None and preloaded[:2] == (enrolment_id, patient.id):
+        enrolment = preloaded[2]
+    else:
+        enrolment = db.session.scalar(
+            select(Enrolment)
+            .options(joinedload(Enrolment.responsible_clinician), joinedload(Enrolment.care_unit))
+            .where(Enrolment.id == enrolment_id, Enrolment.patient_id == patient.id)
+        )
     if enrolment is None:
         abort(404)
     if not allow_closed and not enrolment.has_access:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import abort
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from webapp.content.services import OPENINGS, Module, Programme, get_catalogue
 from webapp.core.db import utcnow
@@ -96,9 +96,15 @@ def schedules_for(pairs: list[tuple[Enrolment, Programme]],
     ids = [enrolment.id for enrolment, _programme in pairs]
     overrides: dict[int, dict[str, ScheduleEntry]] = {i: {} for i in ids}
     progress: dict[int, dict[str, ModuleProgress]] = {i: {} for i in ids}
+    # The patient's own pages read the clinician's changes beside the session (enrolments.py).
+    preloaded = all("schedule_entries" not in inspect(enrolment).unloaded for enrolment, _programme in pairs)
+    if preloaded:
+        for enrolment, _programme in pairs:
+            overrides[enrolment.id] = {row.module_id: row for row in enrolment.schedule_entries}
     if ids:
-        for row in db.session.scalars(select(ScheduleEntry).where(ScheduleEntry.enrolment_id.in_(ids))):
-            overrides[row.enrolment_id][row.module_id] = row
+        if not preloaded:
+            for row in db.session.scalars(select(ScheduleEntry).where(ScheduleEntry.enrolment_id.in_(ids))):
+                overrides[row.enrolment_id][row.module_id] = row
         for row in db.session.scalars(select(ModuleProgress).where(ModuleProgress.enrolment_id.in_(ids))):
             progress[row.enrolment_id][row.module_id] = row
     return {enrolment.id: _schedule(enrolment, programme, overrides[enrolment.id], progress[enrolment.id], now)

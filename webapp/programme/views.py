@@ -270,9 +270,11 @@ def save_answer(enrolment_id: int, block_id: str):
         return _render_module_page(enrolment, programme, schedule, scheduled, version, is_fallback, page,
                                    drafts={block_id: draft}, conflicts={block_id: current}, status=409)
     services.record_activity([enrolment])
+    # Read before the commit expires the row: reading it after would cost a statement.
+    saved_version, saved_at = answer.version, answer.updated_at
     db.session.commit()
     if wants_json:
-        return jsonify(status="saved", version=answer.version, saved_at=answer.updated_at.isoformat())
+        return jsonify(status="saved", version=saved_version, saved_at=saved_at.isoformat())
     flash(_("Your answer is saved."), "success")
     return redirect(url_for("programme.module_page", enrolment_id=enrolment.id, module_id=module.id, page=page)
                     + f"#q-{block_id}")
