@@ -8,7 +8,7 @@ from flask_login import current_user
 from wtforms import SelectChoice
 
 from webapp.auth.models import UserSession
-from webapp.auth.services import session_companion, unit_ids_subquery, units_of
+from webapp.auth.services import SessionCompanion, register_session_companion, unit_ids_subquery, units_of
 from webapp.core import drafts
 from webapp.core.access import role_required
 from webapp.core.audit import log_access
@@ -160,23 +160,25 @@ def _navigation_count():
     return {"unread_count": unread_count()}
 
 
-@session_companion("navigation_count")
-def _count_beside_session(statement):
-    """On a page (GET), read the navigation's count in the session's statement, not in a query of its own.
+def _on_a_page() -> dict | None:
+    """Pages (GET) show the navigation's count: read it beside the session, not in a query of its own."""
+    return {} if request.method == "GET" else None
 
-    Both counts are columns: the patient's is 0 for staff (they have no
-    enrolments) and the clinician's 0 for patients (they have no care units),
-    so each costs an empty index lookup for the other role.
-    """
-    if request.method != "GET":
-        return None
-    statement = statement.add_columns(services.unread_for_patient_column(UserSession.user_id),
-                                      services.waiting_for_staff_column(UserSession.user_id))
 
-    def take(row) -> None:
-        g.navigation_count = {"patient": row[-2], "clinician": row[-1]}
+def _with_navigation_count(statement):
+    # Both counts are columns: the patient's is 0 for staff (they have no
+    # enrolments) and the clinician's 0 for patients (they have no care units),
+    # so each costs an empty index lookup for the other role.
+    return statement.add_columns(services.unread_for_patient_column(UserSession.user_id).label("unread_for_patient"),
+                                 services.waiting_for_staff_column(UserSession.user_id).label("waiting_for_staff"))
 
-    return statement, take
+
+def _take_navigation_count(row) -> None:
+    g.navigation_count = {"patient": row.unread_for_patient, "clinician": row.waiting_for_staff}
+
+
+register_session_companion("navigation_count", SessionCompanion(
+    params=_on_a_page, extend=_with_navigation_count, take=_take_navigation_count))
 
 
 def forget_navigation_count() -> None:

@@ -14,11 +14,17 @@ from datetime import datetime, timedelta
 
 from flask import abort, g, request
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from webapp.auth.models import CareUnit, Role, User, UserSession
-from webapp.auth.services import create_user, send_invitation, session_companion, unit_ids_subquery
+from webapp.auth.services import (
+    SessionCompanion,
+    create_user,
+    register_session_companion,
+    send_invitation,
+    unit_ids_subquery,
+)
 from webapp.content.services import Programme
 from webapp.core.db import utcnow
 from webapp.core.urls import external_url
@@ -67,27 +73,33 @@ class EnrolmentError(Exception):
 # --- who may reach an enrolment ---------------------------------------------------
 
 
-@session_companion("patient_enrolment")
-def _enrolment_beside_session(statement):
-    """On a patient's enrolment page (/e/<id>/...), read that enrolment in the session's statement.
-
-    The join asks for the session's own user as the patient, so the row is the
-    same one :func:`load_enrolment_for_patient` would find (or none, and 404);
-    for anyone else it finds nothing and costs one index lookup.
-    """
+def _patient_enrolment_id() -> dict | None:
+    """On a patient's enrolment page (/e/<id>/...), read that enrolment beside the session."""
     rule = request.url_rule
     enrolment_id = (request.view_args or {}).get("enrolment_id")
     if rule is None or not rule.rule.startswith("/e/<int:enrolment_id>") or not isinstance(enrolment_id, int):
         return None
-    statement = (statement.add_columns(Enrolment)
-                 .outerjoin(Enrolment, (Enrolment.id == enrolment_id) & (Enrolment.patient_id == UserSession.user_id))
-                 .options(joinedload(Enrolment.responsible_clinician), joinedload(Enrolment.care_unit),
-                          joinedload(Enrolment.schedule_entries)))
+    return {"patient_enrolment_id": enrolment_id}
 
-    def take(row) -> None:
-        g.patient_enrolment = (enrolment_id, row.UserSession.user_id, row._mapping[Enrolment])
 
-    return statement, take
+def _with_patient_enrolment(statement):
+    # The join asks for the session's own user as the patient, so the row is the
+    # one load_enrolment_for_patient() would find (or none, and 404); for anyone
+    # else it finds nothing and costs an index lookup.
+    return (statement.add_columns(Enrolment)
+            .outerjoin(Enrolment, (Enrolment.id == bindparam("patient_enrolment_id"))
+                       & (Enrolment.patient_id == UserSession.user_id))
+            .options(joinedload(Enrolment.responsible_clinician), joinedload(Enrolment.care_unit),
+                     joinedload(Enrolment.schedule_entries)))
+
+
+def _take_patient_enrolment(row) -> None:
+    enrolment = row._mapping[Enrolment]
+    g.patient_enrolment = (request.view_args["enrolment_id"], row.UserSession.user_id, enrolment)
+
+
+register_session_companion("patient_enrolment", SessionCompanion(
+    params=_patient_enrolment_id, extend=_with_patient_enrolment, take=_take_patient_enrolment))
 
 
 def load_enrolment_for_patient(enrolment_id: int, patient, allow_closed: bool = False) -> Enrolment:

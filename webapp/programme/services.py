@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import abort
-from sqlalchemy import inspect, select
+from sqlalchemy import bindparam, inspect, select
 
 from webapp.content.services import OPENINGS, Module, Programme, get_catalogue
 from webapp.core.db import utcnow
@@ -81,7 +81,8 @@ def schedule_for(enrolment: Enrolment, programme: Programme, now: datetime | Non
     """Every published module with when it opens, whether it is open and progress.
 
     Two queries whatever the number of modules: the clinician's schedule
-    changes and the progress rows.
+    changes (none on the patient's pages, which read them beside the session)
+    and the progress rows.
     """
     return schedules_for([(enrolment, programme)], now)[enrolment.id]
 
@@ -103,9 +104,9 @@ def schedules_for(pairs: list[tuple[Enrolment, Programme]],
             overrides[enrolment.id] = {row.module_id: row for row in enrolment.schedule_entries}
     if ids:
         if not preloaded:
-            for row in db.session.scalars(select(ScheduleEntry).where(ScheduleEntry.enrolment_id.in_(ids))):
+            for row in db.session.scalars(_SCHEDULE_ENTRIES, {"ids": ids}):
                 overrides[row.enrolment_id][row.module_id] = row
-        for row in db.session.scalars(select(ModuleProgress).where(ModuleProgress.enrolment_id.in_(ids))):
+        for row in db.session.scalars(_PROGRESS, {"ids": ids}):
             progress[row.enrolment_id][row.module_id] = row
     return {enrolment.id: _schedule(enrolment, programme, overrides[enrolment.id], progress[enrolment.id], now)
             for enrolment, programme in pairs}
@@ -254,11 +255,20 @@ def mark_done(enrolment: Enrolment, programme: Programme, scheduled: ScheduledMo
 # --- answers -----------------------------------------------------------------
 
 
+# The hottest reads are built once and reused with bound parameters: building a
+# statement and its cache key anew on every request cost more than running it.
+_ANSWERS = select(Answer).where(Answer.enrolment_id == bindparam("enrolment_id"))
+_ANSWERS_OF_MODULE = _ANSWERS.where(Answer.module_id == bindparam("module_id"))
+_SCHEDULE_ENTRIES = select(ScheduleEntry).where(ScheduleEntry.enrolment_id.in_(bindparam("ids", expanding=True)))
+_PROGRESS = select(ModuleProgress).where(ModuleProgress.enrolment_id.in_(bindparam("ids", expanding=True)))
+
+
 def answers_for(enrolment: Enrolment, module_id: str | None = None) -> dict[str, Answer]:
-    query = select(Answer).where(Answer.enrolment_id == enrolment.id)
-    if module_id is not None:
-        query = query.where(Answer.module_id == module_id)
-    return {a.block_id: a for a in db.session.scalars(query)}
+    if module_id is None:
+        rows = db.session.scalars(_ANSWERS, {"enrolment_id": enrolment.id})
+    else:
+        rows = db.session.scalars(_ANSWERS_OF_MODULE, {"enrolment_id": enrolment.id, "module_id": module_id})
+    return {a.block_id: a for a in rows}
 
 
 def answer_block(programme: Programme, block_id: str) -> tuple[Module, str, int] | None:
