@@ -2,7 +2,8 @@
 
 The session's statement carries the patient's enrolment (with its clinician,
 unit and schedule changes) and the navigation's count, so a module page is
-the session, the module's progress, the page view and the answers. Each page
+the session, the page view (an upsert that returns the module's progress)
+and the answers. Each page
 is requested once to warm up (first-request writes, caches), then counted, as
 tests/performance/bounds.py does; BEGIN and PRAGMA are not statements here.
 """
@@ -20,8 +21,8 @@ from webapp.messages.models import Conversation, Message
 from webapp.programme.models import ScheduleEntry
 
 # The new counts: lower them when a change cuts a statement, never raise them to pass.
-MODULE_PAGE = 4  # session + user + enrolment + schedule changes + unread count; progress; page view; answers
-SAVE_ANSWER = 5  # session + enrolment + schedule changes; progress; the answer (locked); its update; its version
+MODULE_PAGE = 3  # session + user + enrolment + schedule changes + unread count; the page view (upsert); answers
+SAVE_ANSWER = 4  # session + enrolment + schedule changes; the answer (locked); its update; its version
 START_PAGE = 12
 MESSAGE_THREAD = 3  # session + enrolment + unread count; the messages; marking them read
 
@@ -139,3 +140,29 @@ def test_the_clinicians_waiting_count(patient_world, client, auth, db):
     assert auth.login(patient_world["clinician"]).status_code == 302
     html = client.get("/clinician/inbox").get_data(as_text=True)
     assert "1 väntar" in html or "1 waiting" in html
+
+
+def test_a_page_view_adds_pages_and_reading_time_in_one_statement(patient_world, app, db, count_queries):
+    """The upsert keeps what is stored: pages seen are added to, time is summed, the first opening stays."""
+    from webapp.content.services import get_catalogue
+    from webapp.programme import services
+
+    e = patient_world["enrolment"]
+    programme = get_catalogue().programmes[PROGRAMME]
+    with app.test_request_context():
+        scheduled = services.find_scheduled(services.schedule_for(e, programme, with_progress=False),
+                                            patient_world["module"])
+        first = services.record_page_view(e, scheduled, 1, None, now=utcnow() - timedelta(minutes=5))
+        first_opened = first.first_opened_at
+        key = f"{e.id}:{patient_world['module']}"
+        with count_queries() as counter:
+            progress = services.record_page_view(e, scheduled, 3, {"key": key, "at": int(utcnow().timestamp()) - 40})
+        assert counter.count == 1, listing(counter)
+        # Too long on a page (the phone was put away) is not reading time.
+        services.record_page_view(e, scheduled, 2, {"key": key, "at": int(utcnow().timestamp()) - 3600})
+        db.session.commit()
+    db.session.expire_all()
+    stored = db.session.get(type(progress), progress.id)
+    assert stored.pages_seen_mask == 0b111 and stored.last_page == 2
+    assert 40 <= stored.seconds_spent <= 42
+    assert stored.first_opened_at == first_opened
