@@ -133,17 +133,26 @@ def load_enrolment_for_clinician(enrolment_id: int, clinician) -> Enrolment:
     return enrolment
 
 
-def enrolments_for_patient(patient) -> list[Enrolment]:
+_PATIENTS_ENROLMENTS = (
+    select(Enrolment)
+    .options(joinedload(Enrolment.responsible_clinician), joinedload(Enrolment.care_unit))
+    .where(Enrolment.patient_id == bindparam("patient_id"), Enrolment.status != EnrolmentStatus.REFERRED.value)
+    .order_by(Enrolment.created_at.desc(), Enrolment.id.desc())
+)
+# The start page shows each schedule too: the clinician's changes come in the same statement.
+_PATIENTS_ENROLMENTS_WITH_SCHEDULE = _PATIENTS_ENROLMENTS.options(joinedload(Enrolment.schedule_entries))
+
+
+def enrolments_for_patient(patient, with_schedule: bool = False) -> list[Enrolment]:
     """All the patient's programmes (open first, then newest), clinician and unit loaded.
 
     A self-referral still waiting for the unit is a request, not a programme: its page is the request's.
+    ``with_schedule`` loads each one's schedule changes for services.schedules_for().
     """
-    rows = db.session.scalars(
-        select(Enrolment)
-        .options(joinedload(Enrolment.responsible_clinician), joinedload(Enrolment.care_unit))
-        .where(Enrolment.patient_id == patient.id, Enrolment.status != EnrolmentStatus.REFERRED.value)
-        .order_by(Enrolment.created_at.desc(), Enrolment.id.desc())
-    )
+    statement = _PATIENTS_ENROLMENTS_WITH_SCHEDULE if with_schedule else _PATIENTS_ENROLMENTS
+    rows = db.session.scalars(statement, {"patient_id": patient.id})
+    if with_schedule:
+        rows = rows.unique()
     return sorted(rows, key=lambda e: not e.is_open)
 
 

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import abort
-from sqlalchemy import bindparam, func, inspect, select
+from sqlalchemy import BigInteger, Integer, bindparam, func, inspect, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from webapp.content.services import OPENINGS, Module, Programme, get_catalogue
-from webapp.core.db import utcnow
+from webapp.core.db import UTCDateTime, utcnow
 from webapp.core.numbers import int_or_none
 from webapp.extensions import db
 from webapp.programme.models import (
@@ -220,6 +221,26 @@ def continue_point(schedule: list[ScheduledModule]) -> tuple[ScheduledModule, in
 # --- progress ----------------------------------------------------------------
 
 
+@functools.cache
+def _page_view_statement(dialect: str):
+    """record_page_view()'s upsert, built once per database dialect, returning the ORM row."""
+    table = ModuleProgress.__table__
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    now = bindparam("now", type_=UTCDateTime())
+    bit = bindparam("bit", type_=BigInteger())
+    upsert = insert(table).values(
+        enrolment_id=bindparam("enrolment_id"), module_id=bindparam("module_id"), pages_seen_mask=bit,
+        seconds_spent=bindparam("elapsed", type_=Integer()), first_opened_at=now, last_opened_at=now,
+        last_page=bindparam("page", type_=Integer()))
+    upsert = upsert.on_conflict_do_update(
+        index_elements=[table.c.enrolment_id, table.c.module_id],
+        set_={"pages_seen_mask": func.coalesce(table.c.pages_seen_mask, 0).op("|")(bit),
+              "seconds_spent": func.coalesce(table.c.seconds_spent, 0) + bindparam("elapsed", type_=Integer()),
+              "last_page": bindparam("page", type_=Integer()), "last_opened_at": now},
+    ).returning(*table.c)
+    return select(ModuleProgress).from_statement(upsert)
+
+
 _PROGRESS_OF_MODULE = select(ModuleProgress).where(ModuleProgress.enrolment_id == bindparam("enrolment_id"),
                                                    ModuleProgress.module_id == bindparam("module_id"))
 
@@ -249,20 +270,10 @@ def record_page_view(enrolment: Enrolment, scheduled: ScheduledModule, page: int
         elapsed = int(now.timestamp() - reading.get("at", now.timestamp()))
         if not 0 < elapsed <= MAX_SECONDS_PER_PAGE:
             elapsed = 0
-    bit = 1 << (page - 1)
-    table = ModuleProgress.__table__
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(ModuleProgress).values(
-        enrolment_id=enrolment.id, module_id=scheduled.module.id, pages_seen_mask=bit, seconds_spent=elapsed,
-        first_opened_at=now, last_opened_at=now, last_page=page)
-    statement = statement.on_conflict_do_update(
-        index_elements=[table.c.enrolment_id, table.c.module_id],
-        set_={"pages_seen_mask": func.coalesce(table.c.pages_seen_mask, 0).op("|")(bit),
-              "seconds_spent": func.coalesce(table.c.seconds_spent, 0) + elapsed,
-              "last_page": page, "last_opened_at": now},
-    ).returning(ModuleProgress)
-    progress = db.session.scalars(statement, execution_options={"populate_existing": True}).one()
+    params = {"enrolment_id": enrolment.id, "module_id": scheduled.module.id, "bit": 1 << (page - 1),
+              "elapsed": elapsed, "page": page, "now": now}
+    statement = _page_view_statement(db.session.get_bind().dialect.name)
+    progress = db.session.scalars(statement, params, execution_options={"populate_existing": True}).one()
     scheduled.progress, scheduled.progress_known = progress, True
     return progress
 

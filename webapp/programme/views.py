@@ -94,7 +94,7 @@ def home():
         return redirect(url_for("account.onboarding_start"))
     catalogue = get_catalogue()
     cards = []
-    rows = enrolments.enrolments_for_patient(current_user)
+    rows = enrolments.enrolments_for_patient(current_user, with_schedule=True)
     conversations = conversations_for([e.id for e in rows])
     open_ids = [e.id for e in rows if e.has_access]
     forms_waiting = waiting_questionnaires(open_ids)
