@@ -10,12 +10,12 @@ import re
 import unicodedata
 
 from markupsafe import Markup, escape
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from webapp.auth.models import Membership
 from webapp.content.services import get_catalogue
-from webapp.core.db import utcnow
+from webapp.core.db import UTCDateTime, utcnow
 from webapp.core.urls import external_url
 from webapp.extensions import db
 from webapp.messages.defaults import BUILT_IN, built_in
@@ -64,10 +64,18 @@ def _conversation(enrolment_id: int) -> Conversation:
     return conversation
 
 
+# The thread's statements are built once and reused with bound parameters (issue 25):
+# building a statement and its cache key cost more than running it.
+_THREAD = (select(Message).options(joinedload(Message.author), joinedload(Message.read_by))
+           .where(Message.enrolment_id == bindparam("enrolment_id")).order_by(Message.created_at, Message.id))
+_MARK_READ = (update(Message).where(Message.enrolment_id == bindparam("b_enrolment_id"),
+                                    Message.side == bindparam("b_side"), Message.read_at.is_(None))
+              .values(read_at=bindparam("b_now", type_=UTCDateTime()), read_by_id=bindparam("b_reader_id"))
+              .execution_options(synchronize_session=False))
+
+
 def thread(enrolment: Enrolment) -> list[Message]:
-    return list(db.session.scalars(
-        select(Message).options(joinedload(Message.author), joinedload(Message.read_by))
-        .where(Message.enrolment_id == enrolment.id).order_by(Message.created_at, Message.id)))
+    return list(db.session.scalars(_THREAD, {"enrolment_id": enrolment.id}))
 
 
 def post_as_patient(enrolment: Enrolment, patient, raw: str) -> Message:
@@ -107,11 +115,8 @@ def post_as_staff(enrolment: Enrolment, staff, raw: str) -> Message:
 
 def mark_read(enrolment: Enrolment, reader, side_read: str) -> bool:
     """Mark the other side's messages as read by ``reader``; True if there were any."""
-    now = utcnow()
-    result = db.session.execute(
-        update(Message).where(Message.enrolment_id == enrolment.id, Message.side == side_read,
-                              Message.read_at.is_(None))
-        .values(read_at=now, read_by_id=reader.id).execution_options(synchronize_session=False))
+    result = db.session.execute(_MARK_READ, {"b_enrolment_id": enrolment.id, "b_side": side_read, "b_now": utcnow(),
+                                             "b_reader_id": reader.id})
     if result.rowcount:
         conversation = _conversation(enrolment.id)
         if side_read == "patient":
