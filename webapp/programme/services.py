@@ -300,6 +300,8 @@ def mark_done(enrolment: Enrolment, programme: Programme, scheduled: ScheduledMo
 # statement and its cache key anew on every request cost more than running it.
 _ANSWERS = select(Answer).where(Answer.enrolment_id == bindparam("enrolment_id"))
 _ANSWERS_OF_MODULE = _ANSWERS.where(Answer.module_id == bindparam("module_id"))
+_ANSWER_FOR_UPDATE = (select(Answer).where(Answer.enrolment_id == bindparam("enrolment_id"),
+                                            Answer.block_id == bindparam("block_id")).with_for_update())
 _SCHEDULE_ENTRIES = select(ScheduleEntry).where(ScheduleEntry.enrolment_id.in_(bindparam("ids", expanding=True)))
 _PROGRESS = select(ModuleProgress).where(ModuleProgress.enrolment_id.in_(bindparam("ids", expanding=True)))
 
@@ -351,9 +353,7 @@ def save_answer(enrolment: Enrolment, module: Module, block_id: str, kind: str, 
     moved on since (another tab saved), the text is kept as a conflicting
     version and AnswerConflict is raised, so nothing is silently overwritten.
     """
-    answer = db.session.scalar(
-        select(Answer).where(Answer.enrolment_id == enrolment.id, Answer.block_id == block_id).with_for_update()
-    )
+    answer = db.session.scalar(_ANSWER_FOR_UPDATE, {"enrolment_id": enrolment.id, "block_id": block_id})
     now = utcnow()
     release = get_catalogue().version_label
     if answer is None:
