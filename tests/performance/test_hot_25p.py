@@ -36,9 +36,10 @@ def patient_world(app, db, make, auth):
     enrolment = make.enrolment(patient, unit, clinician, programme=PROGRAMME, started_at=utcnow() - timedelta(weeks=10))
     blocks = [b for b in _blocks() if b[1] == "reflection"]
     module_id, _kind, block_id, _question = blocks[0]
-    skipped = next(b[0] for b in _blocks() if b[0] != module_id)
+    # Two left out: the joined read of the schedule changes must bring every row, not the first.
+    skipped = list(dict.fromkeys(b[0] for b in _blocks() if b[0] != module_id))[:2]
     db.session.add_all([
-        ScheduleEntry(enrolment_id=enrolment.id, module_id=skipped, is_skipped=True, updated_at=utcnow()),
+        *(ScheduleEntry(enrolment_id=enrolment.id, module_id=m, is_skipped=True, updated_at=utcnow()) for m in skipped),
         Conversation(enrolment_id=enrolment.id, unread_for_patient=1, unread_for_staff=0, last_message_at=utcnow()),
         Message(enrolment_id=enrolment.id, author_id=clinician.id, side="staff", body="Hej Kim", created_at=utcnow()),
     ])
@@ -120,8 +121,15 @@ def test_reading_the_thread_clears_the_count_on_the_same_page(patient_world, cli
     assert 'class="count"' not in client.get("/home").get_data(as_text=True)
 
 
-def test_a_left_out_module_is_still_404(patient_world, client):
-    assert client.get(f"/e/{patient_world['enrolment'].id}/{patient_world['skipped']}/1").status_code == 404
+def test_left_out_modules_are_still_404(patient_world, client):
+    assert len(patient_world["skipped"]) == 2
+    for module_id in patient_world["skipped"]:
+        assert client.get(f"/e/{patient_world['enrolment'].id}/{module_id}/1").status_code == 404, module_id
+    # And the start page counts neither in the plan.
+    from webapp.content.services import get_catalogue
+
+    planned = len(get_catalogue().programmes[PROGRAMME].published_modules) - 2
+    assert f"0 av {planned} moduler klara" in client.get("/home").get_data(as_text=True)
 
 
 def test_someone_elses_enrolment_is_404(patient_world, client, make):
