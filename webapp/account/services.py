@@ -11,10 +11,12 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from flask import g, request
+from sqlalchemy import exists, func, select, update
 
 from webapp.account.models import ContactChange, Onboarding
-from webapp.auth.models import User
+from webapp.auth.models import User, UserSession
+from webapp.auth.services import SessionCompanion, register_session_companion
 from webapp.core.db import utcnow
 from webapp.core.security import constant_time_equal, new_token, token_hash
 from webapp.core.urls import external_url
@@ -163,8 +165,29 @@ def begin_onboarding(user: User) -> None:
 
 def onboarding_pending(user: User) -> bool:
     """True while the patient has neither finished nor skipped the introduction."""
+    preloaded = g.get("onboarding_pending")
+    if preloaded is not None and preloaded[0] == user.id:
+        return preloaded[1]
     row = db.session.get(Onboarding, user.id)
     return row is not None and row.finished_at is None
+
+
+def _on_the_start_page() -> dict | None:
+    """The start page asks first whether the introduction comes first: read that beside the session."""
+    return {} if request.endpoint == "programme.home" and request.method == "GET" else None
+
+
+def _with_onboarding(statement):
+    pending = exists().where(Onboarding.user_id == UserSession.user_id, Onboarding.finished_at.is_(None))
+    return statement.add_columns(pending.label("onboarding_pending"))
+
+
+def _take_onboarding(row) -> None:
+    g.onboarding_pending = (row.UserSession.user_id, bool(row.onboarding_pending))
+
+
+register_session_companion("onboarding", SessionCompanion(
+    params=_on_the_start_page, extend=_with_onboarding, take=_take_onboarding))
 
 
 def finish_onboarding(user: User) -> None:

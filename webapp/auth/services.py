@@ -7,10 +7,12 @@ says why (the session touch, which must not wait for a view that may not write).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,7 +20,7 @@ import pyotp
 from flask import current_app, g, request, session
 from flask_login import current_user, login_user, logout_user
 from limits import parse as parse_limit
-from sqlalchemy import or_, select, update
+from sqlalchemy import Row, Select, bindparam, or_, select, update
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -160,6 +162,47 @@ def recent_logins(user: User, limit: int = 10) -> list[UserSession]:
                                    .order_by(UserSession.created_at.desc(), UserSession.id.desc()).limit(limit)))
 
 
+# Companions of the session's statement (issue 25): a feature above auth may ask
+# for rows or values a request will need to be read in the statement that loads
+# the session and its user, which runs on every request of a logged-in user
+# anyway. Auth knows nothing of what they add. The statement for each set of
+# companions is built once and reused with bound parameters: building and
+# keying it anew was a good part of a request's work.
+
+
+@dataclass(frozen=True)
+class SessionCompanion:
+    """What a feature reads beside the session.
+
+    ``params()`` is None when the request needs nothing, else the values of
+    the bound parameters ``extend`` used; ``extend(statement)`` adds columns
+    and joins (called once per set of companions); ``take(row)`` gets the row
+    when the session is good and nothing has expired it.
+    """
+
+    params: Callable[[], dict | None]
+    extend: Callable[[Select], Select]
+    take: Callable[[Row], None]
+
+
+_session_companions: dict[str, SessionCompanion] = {}
+
+
+def register_session_companion(name: str, companion: SessionCompanion) -> None:
+    """Register a companion of the session's statement under ``name`` (registering again replaces it)."""
+    _session_companions[name] = companion
+    _session_statement.cache_clear()
+
+
+@functools.lru_cache(maxsize=16)
+def _session_statement(names: tuple[str, ...]) -> Select:
+    statement = (select(UserSession).options(joinedload(UserSession.user))
+                 .where(UserSession.token_hash == bindparam("session_token_hash")))
+    for name in names:
+        statement = _session_companions[name].extend(statement)
+    return statement
+
+
 def load_session_user(user_id: str) -> User | None:
     """Flask-Login's user loader: the user of a live, unrevoked, unexpired session.
 
@@ -169,10 +212,19 @@ def load_session_user(user_id: str) -> User | None:
     token = session.get("sid")
     if not token:
         return None
-    # The user comes in the same query: this runs on every request of a logged-in user.
-    row = db.session.scalar(
-        select(UserSession).options(joinedload(UserSession.user)).where(UserSession.token_hash == token_hash(token))
-    )
+    # The user (and what companions ask for) comes in the same query: this runs on every request.
+    params = {"session_token_hash": token_hash(token)}
+    names, takers = [], []
+    for name, companion in _session_companions.items():
+        found = companion.params()
+        if found is not None:
+            params.update(found)
+            names.append(name)
+            takers.append(companion.take)
+    statement = _session_statement(tuple(names))
+    result = db.session.execute(statement, params)
+    found_row = result.unique().first() if takers else result.first()
+    row = found_row[0] if found_row is not None else None
     if row is None or row.revoked_at is not None or str(row.user_id) != str(user_id):
         return None
     now = utcnow()
@@ -192,9 +244,15 @@ def load_session_user(user_id: str) -> User | None:
         row.last_seen_at = now
         # Commit now: the view may not write at all, and the idle clock must move.
         db.session.commit()
+        # The commit expired what the companions read: their features read it again themselves.
+        takers = []
     g.user_session = row
     user = row.user
-    return user if user.is_active_account else None
+    if not user.is_active_account:
+        return None
+    for take in takers:
+        take(found_row)
+    return user
 
 
 def _is_passive_request() -> bool:

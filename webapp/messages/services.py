@@ -10,11 +10,12 @@ import re
 import unicodedata
 
 from markupsafe import Markup, escape
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import joinedload
 
+from webapp.auth.models import Membership
 from webapp.content.services import get_catalogue
-from webapp.core.db import utcnow
+from webapp.core.db import UTCDateTime, utcnow
 from webapp.core.urls import external_url
 from webapp.extensions import db
 from webapp.messages.defaults import BUILT_IN, built_in
@@ -63,10 +64,18 @@ def _conversation(enrolment_id: int) -> Conversation:
     return conversation
 
 
+# The thread's statements are built once and reused with bound parameters (issue 25):
+# building a statement and its cache key cost more than running it.
+_THREAD = (select(Message).options(joinedload(Message.author), joinedload(Message.read_by))
+           .where(Message.enrolment_id == bindparam("enrolment_id")).order_by(Message.created_at, Message.id))
+_MARK_READ = (update(Message).where(Message.enrolment_id == bindparam("b_enrolment_id"),
+                                    Message.side == bindparam("b_side"), Message.read_at.is_(None))
+              .values(read_at=bindparam("b_now", type_=UTCDateTime()), read_by_id=bindparam("b_reader_id"))
+              .execution_options(synchronize_session=False))
+
+
 def thread(enrolment: Enrolment) -> list[Message]:
-    return list(db.session.scalars(
-        select(Message).options(joinedload(Message.author), joinedload(Message.read_by))
-        .where(Message.enrolment_id == enrolment.id).order_by(Message.created_at, Message.id)))
+    return list(db.session.scalars(_THREAD, {"enrolment_id": enrolment.id}))
 
 
 def post_as_patient(enrolment: Enrolment, patient, raw: str) -> Message:
@@ -104,19 +113,17 @@ def post_as_staff(enrolment: Enrolment, staff, raw: str) -> Message:
     return message
 
 
-def mark_read(enrolment: Enrolment, reader, side_read: str) -> None:
-    """Mark the other side's messages as read by ``reader``."""
-    now = utcnow()
-    result = db.session.execute(
-        update(Message).where(Message.enrolment_id == enrolment.id, Message.side == side_read,
-                              Message.read_at.is_(None))
-        .values(read_at=now, read_by_id=reader.id).execution_options(synchronize_session=False))
+def mark_read(enrolment: Enrolment, reader, side_read: str) -> bool:
+    """Mark the other side's messages as read by ``reader``; True if there were any."""
+    result = db.session.execute(_MARK_READ, {"b_enrolment_id": enrolment.id, "b_side": side_read, "b_now": utcnow(),
+                                             "b_reader_id": reader.id})
     if result.rowcount:
         conversation = _conversation(enrolment.id)
         if side_read == "patient":
             conversation.unread_for_staff = 0
         else:
             conversation.unread_for_patient = 0
+    return bool(result.rowcount)
 
 
 def mark_handled(enrolment: Enrolment) -> None:
@@ -136,18 +143,36 @@ def inbox(clinician, unit_ids_query) -> list[tuple[Enrolment, Conversation]]:
         .order_by(Conversation.waiting_since))]
 
 
+def _unread_for_patient(patient_id):
+    return (select(func.coalesce(func.sum(Conversation.unread_for_patient), 0))
+            .join(Enrolment, Enrolment.id == Conversation.enrolment_id)
+            .where(Enrolment.patient_id == patient_id, Enrolment.is_open))
+
+
+def _waiting_for_staff(unit_ids_query):
+    return (select(func.count()).select_from(Conversation)
+            .join(Enrolment, Enrolment.id == Conversation.enrolment_id)
+            .where(Enrolment.care_unit_id.in_(unit_ids_query), Conversation.waiting_since.is_not(None),
+                   Enrolment.is_open))
+
+
 def unread_for_patient(patient) -> int:
-    return db.session.scalar(
-        select(func.coalesce(func.sum(Conversation.unread_for_patient), 0))
-        .join(Enrolment, Enrolment.id == Conversation.enrolment_id)
-        .where(Enrolment.patient_id == patient.id, Enrolment.is_open)) or 0
+    return db.session.scalar(_unread_for_patient(patient.id)) or 0
 
 
 def waiting_for_staff(clinician, unit_ids_query) -> int:
-    return db.session.scalar(
-        select(func.count()).select_from(Conversation).join(Enrolment, Enrolment.id == Conversation.enrolment_id)
-        .where(Enrolment.care_unit_id.in_(unit_ids_query), Conversation.waiting_since.is_not(None),
-               Enrolment.is_open)) or 0
+    return db.session.scalar(_waiting_for_staff(unit_ids_query)) or 0
+
+
+def unread_for_patient_column(user_id_column):
+    """unread_for_patient() as a column of a statement that has the user's id (the session's)."""
+    return _unread_for_patient(user_id_column).scalar_subquery()
+
+
+def waiting_for_staff_column(user_id_column):
+    """waiting_for_staff() as a column of a statement that has the clinician's id (the session's)."""
+    units = select(Membership.care_unit_id).where(Membership.user_id == user_id_column)
+    return _waiting_for_staff(units).scalar_subquery()
 
 
 def conversations_for(enrolment_ids: list[int]) -> dict[int, Conversation]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from webapp.auth.services import unit_ids_subquery, units_of
+from webapp.auth.models import UserSession
+from webapp.auth.services import SessionCompanion, register_session_companion, unit_ids_subquery, units_of
 from webapp.core import drafts
 from webapp.core.access import role_required
 from webapp.core.audit import log_access
@@ -91,7 +92,8 @@ def patient_thread(enrolment_id: int):
 
     def render(form=None, status=200):
         messages = services.thread(enrolment)
-        services.mark_read(enrolment, current_user, side_read="staff")
+        if services.mark_read(enrolment, current_user, side_read="staff"):
+            forget_navigation_count()
         html = render_template("messages/thread.html", enrolment=enrolment, messages=messages, side="patient",
                                form=form or _restored_form(), can_post=True)
         db.session.commit()
@@ -113,7 +115,8 @@ def staff_thread(enrolment_id: int):
     def render(form=None, status=200):
         messages = services.thread(enrolment)
         log_access(current_user, "messages.view", patient_id=enrolment.patient_id, enrolment_id=enrolment.id)
-        services.mark_read(enrolment, current_user, side_read="patient")
+        if services.mark_read(enrolment, current_user, side_read="patient"):
+            forget_navigation_count()
         form = form or _restored_form(StaffMessageForm)
         form.template.choices = template_choices(enrolment)
         html = render_template("messages/thread.html", enrolment=enrolment, messages=messages, side="staff",
@@ -157,15 +160,42 @@ def _navigation_count():
     return {"unread_count": unread_count()}
 
 
+def _on_a_page() -> dict | None:
+    """Pages (GET) show the navigation's count: read it beside the session, not in a query of its own."""
+    return {} if request.method == "GET" else None
+
+
+def _with_navigation_count(statement):
+    # Both counts are columns: the patient's is 0 for staff (they have no
+    # enrolments) and the clinician's 0 for patients (they have no care units),
+    # so each costs an empty index lookup for the other role.
+    return statement.add_columns(services.unread_for_patient_column(UserSession.user_id).label("unread_for_patient"),
+                                 services.waiting_for_staff_column(UserSession.user_id).label("waiting_for_staff"))
+
+
+def _take_navigation_count(row) -> None:
+    g.navigation_count = {"patient": row.unread_for_patient, "clinician": row.waiting_for_staff}
+
+
+register_session_companion("navigation_count", SessionCompanion(
+    params=_on_a_page, extend=_with_navigation_count, take=_take_navigation_count))
+
+
+def forget_navigation_count() -> None:
+    """The request changed what the count counts (messages were read): the page asks again."""
+    g.pop("navigation_count", None)
+
+
 def unread_count() -> int | None:
     """For the navigation: unread messages (patients) or waiting conversations (clinicians)."""
-    if not current_user.is_authenticated:
+    if not current_user.is_authenticated or current_user.role not in ("patient", "clinician"):
         return None
+    preloaded = g.get("navigation_count")
+    if preloaded is not None:
+        return preloaded[current_user.role] or 0
     if current_user.role == "patient":
         return services.unread_for_patient(current_user)
-    if current_user.role == "clinician":
-        return services.waiting_for_staff(current_user, unit_ids_subquery(current_user))
-    return None
+    return services.waiting_for_staff(current_user, unit_ids_subquery(current_user))
 
 
 

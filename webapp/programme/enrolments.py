@@ -12,13 +12,19 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flask import abort
+from flask import abort, g, request
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
-from webapp.auth.models import CareUnit, Role, User
-from webapp.auth.services import create_user, send_invitation, unit_ids_subquery
+from webapp.auth.models import CareUnit, Role, User, UserSession
+from webapp.auth.services import (
+    SessionCompanion,
+    create_user,
+    register_session_companion,
+    send_invitation,
+    unit_ids_subquery,
+)
 from webapp.content.services import Programme
 from webapp.core.db import utcnow
 from webapp.core.urls import external_url
@@ -67,13 +73,46 @@ class EnrolmentError(Exception):
 # --- who may reach an enrolment ---------------------------------------------------
 
 
+def _patient_enrolment_id() -> dict | None:
+    """On a patient's enrolment page (/e/<id>/...), read that enrolment beside the session."""
+    rule = request.url_rule
+    enrolment_id = (request.view_args or {}).get("enrolment_id")
+    if rule is None or not rule.rule.startswith("/e/<int:enrolment_id>") or not isinstance(enrolment_id, int):
+        return None
+    return {"patient_enrolment_id": enrolment_id}
+
+
+def _with_patient_enrolment(statement):
+    # The join asks for the session's own user as the patient, so the row is the
+    # one load_enrolment_for_patient() would find (or none, and 404); for anyone
+    # else it finds nothing and costs an index lookup.
+    return (statement.add_columns(Enrolment)
+            .outerjoin(Enrolment, (Enrolment.id == bindparam("patient_enrolment_id"))
+                       & (Enrolment.patient_id == UserSession.user_id))
+            .options(joinedload(Enrolment.responsible_clinician), joinedload(Enrolment.care_unit),
+                     joinedload(Enrolment.schedule_entries)))
+
+
+def _take_patient_enrolment(row) -> None:
+    enrolment = row._mapping[Enrolment]
+    g.patient_enrolment = (request.view_args["enrolment_id"], row.UserSession.user_id, enrolment)
+
+
+register_session_companion("patient_enrolment", SessionCompanion(
+    params=_patient_enrolment_id, extend=_with_patient_enrolment, take=_take_patient_enrolment))
+
+
 def load_enrolment_for_patient(enrolment_id: int, patient, allow_closed: bool = False) -> Enrolment:
     """The patient's own enrolment, or 404 (also for someone else's: ids are guessable)."""
-    enrolment = db.session.scalar(
-        select(Enrolment)
-        .options(joinedload(Enrolment.responsible_clinician), joinedload(Enrolment.care_unit))
-        .where(Enrolment.id == enrolment_id, Enrolment.patient_id == patient.id)
-    )
+    preloaded = g.get("patient_enrolment")
+    if preloaded is not None and preloaded[:2] == (enrolment_id, patient.id):
+        enrolment = preloaded[2]
+    else:
+        enrolment = db.session.scalar(
+            select(Enrolment)
+            .options(joinedload(Enrolment.responsible_clinician), joinedload(Enrolment.care_unit))
+            .where(Enrolment.id == enrolment_id, Enrolment.patient_id == patient.id)
+        )
     if enrolment is None:
         abort(404)
     if not allow_closed and not enrolment.has_access:
@@ -94,17 +133,26 @@ def load_enrolment_for_clinician(enrolment_id: int, clinician) -> Enrolment:
     return enrolment
 
 
-def enrolments_for_patient(patient) -> list[Enrolment]:
+_PATIENTS_ENROLMENTS = (
+    select(Enrolment)
+    .options(joinedload(Enrolment.responsible_clinician), joinedload(Enrolment.care_unit))
+    .where(Enrolment.patient_id == bindparam("patient_id"), Enrolment.status != EnrolmentStatus.REFERRED.value)
+    .order_by(Enrolment.created_at.desc(), Enrolment.id.desc())
+)
+# The start page shows each schedule too: the clinician's changes come in the same statement.
+_PATIENTS_ENROLMENTS_WITH_SCHEDULE = _PATIENTS_ENROLMENTS.options(joinedload(Enrolment.schedule_entries))
+
+
+def enrolments_for_patient(patient, with_schedule: bool = False) -> list[Enrolment]:
     """All the patient's programmes (open first, then newest), clinician and unit loaded.
 
     A self-referral still waiting for the unit is a request, not a programme: its page is the request's.
+    ``with_schedule`` loads each one's schedule changes for services.schedules_for().
     """
-    rows = db.session.scalars(
-        select(Enrolment)
-        .options(joinedload(Enrolment.responsible_clinician), joinedload(Enrolment.care_unit))
-        .where(Enrolment.patient_id == patient.id, Enrolment.status != EnrolmentStatus.REFERRED.value)
-        .order_by(Enrolment.created_at.desc(), Enrolment.id.desc())
-    )
+    statement = _PATIENTS_ENROLMENTS_WITH_SCHEDULE if with_schedule else _PATIENTS_ENROLMENTS
+    rows = db.session.scalars(statement, {"patient_id": patient.id})
+    if with_schedule:
+        rows = rows.unique()
     return sorted(rows, key=lambda e: not e.is_open)
 
 

@@ -99,6 +99,9 @@ class Enrolment(db.Model):
     responsible_clinician: Mapped[User | None] = relationship(
         foreign_keys=[responsible_clinician_id]
     )
+    # Read only beside the session on the patient's pages (enrolments.py); elsewhere
+    # services.schedules_for() reads the rows itself, so touching this is an error.
+    schedule_entries: Mapped[list[ScheduleEntry]] = relationship(viewonly=True, lazy="raise")
 
     # The two status rules, in Python and SQL alike: use these, never a spelled-out status list.
     @hybrid_property

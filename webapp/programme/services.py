@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import abort
-from sqlalchemy import select
+from sqlalchemy import BigInteger, Integer, bindparam, func, inspect, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from webapp.content.services import OPENINGS, Module, Programme, get_catalogue
-from webapp.core.db import utcnow
+from webapp.core.db import UTCDateTime, utcnow
 from webapp.core.numbers import int_or_none
 from webapp.extensions import db
 from webapp.programme.models import (
@@ -67,6 +70,9 @@ class ScheduledModule:
     is_skipped: bool
     is_open: bool
     progress: ModuleProgress | None
+    # False: the schedule was read without progress (a page view or a save needs only
+    # whether the module is open); progress_of() reads this module's row when needed.
+    progress_known: bool = True
 
     @property
     def waits_for_feedback(self) -> bool:
@@ -77,17 +83,19 @@ class ScheduledModule:
         return bool(self.progress and self.progress.completed_at)
 
 
-def schedule_for(enrolment: Enrolment, programme: Programme, now: datetime | None = None) -> list[ScheduledModule]:
+def schedule_for(enrolment: Enrolment, programme: Programme, now: datetime | None = None, *,
+                 with_progress: bool = True) -> list[ScheduledModule]:
     """Every published module with when it opens, whether it is open and progress.
 
     Two queries whatever the number of modules: the clinician's schedule
-    changes and the progress rows.
+    changes (none on the patient's pages, which read them beside the session)
+    and the progress rows (none with ``with_progress=False``).
     """
-    return schedules_for([(enrolment, programme)], now)[enrolment.id]
+    return schedules_for([(enrolment, programme)], now, with_progress=with_progress)[enrolment.id]
 
 
 def schedules_for(pairs: list[tuple[Enrolment, Programme]],
-                  now: datetime | None = None) -> dict[int, list[ScheduledModule]]:
+                  now: datetime | None = None, *, with_progress: bool = True) -> dict[int, list[ScheduledModule]]:
     """schedule_for() for several enrolments (the start page), still in two queries.
 
     Returns {enrolment id: schedule}.
@@ -96,17 +104,25 @@ def schedules_for(pairs: list[tuple[Enrolment, Programme]],
     ids = [enrolment.id for enrolment, _programme in pairs]
     overrides: dict[int, dict[str, ScheduleEntry]] = {i: {} for i in ids}
     progress: dict[int, dict[str, ModuleProgress]] = {i: {} for i in ids}
+    # The patient's own pages read the clinician's changes beside the session (enrolments.py).
+    preloaded = all("schedule_entries" not in inspect(enrolment).unloaded for enrolment, _programme in pairs)
+    if preloaded:
+        for enrolment, _programme in pairs:
+            overrides[enrolment.id] = {row.module_id: row for row in enrolment.schedule_entries}
     if ids:
-        for row in db.session.scalars(select(ScheduleEntry).where(ScheduleEntry.enrolment_id.in_(ids))):
-            overrides[row.enrolment_id][row.module_id] = row
-        for row in db.session.scalars(select(ModuleProgress).where(ModuleProgress.enrolment_id.in_(ids))):
-            progress[row.enrolment_id][row.module_id] = row
-    return {enrolment.id: _schedule(enrolment, programme, overrides[enrolment.id], progress[enrolment.id], now)
+        if not preloaded:
+            for row in db.session.scalars(_SCHEDULE_ENTRIES, {"ids": ids}):
+                overrides[row.enrolment_id][row.module_id] = row
+        if with_progress:
+            for row in db.session.scalars(_PROGRESS, {"ids": ids}):
+                progress[row.enrolment_id][row.module_id] = row
+    return {enrolment.id: _schedule(enrolment, programme, overrides[enrolment.id], progress[enrolment.id], now,
+                                    with_progress)
             for enrolment, programme in pairs}
 
 
 def _schedule(enrolment: Enrolment, programme: Programme, overrides: dict[str, ScheduleEntry],
-              progress: dict[str, ModuleProgress], now: datetime) -> list[ScheduledModule]:
+              progress: dict[str, ModuleProgress], now: datetime, with_progress: bool = True) -> list[ScheduledModule]:
     start = enrolment.started_at or enrolment.created_at
     is_open_enrolment = enrolment.has_access
     opening = opening_of(enrolment, programme)
@@ -133,7 +149,7 @@ def _schedule(enrolment: Enrolment, programme: Programme, overrides: dict[str, S
         result.append(ScheduledModule(
             module=module, opens_at=opens_at, is_skipped=skipped,
             is_open=is_open_enrolment and not skipped and opens_at is not None and opens_at <= cutoff,
-            progress=progress.get(module.id),
+            progress=progress.get(module.id), progress_known=with_progress,
         ))
     return result
 
@@ -205,28 +221,60 @@ def continue_point(schedule: list[ScheduledModule]) -> tuple[ScheduledModule, in
 # --- progress ----------------------------------------------------------------
 
 
+@functools.cache
+def _page_view_statement(dialect: str):
+    """record_page_view()'s upsert, built once per database dialect, returning the ORM row."""
+    table = ModuleProgress.__table__
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    now = bindparam("now", type_=UTCDateTime())
+    bit = bindparam("bit", type_=BigInteger())
+    upsert = insert(table).values(
+        enrolment_id=bindparam("enrolment_id"), module_id=bindparam("module_id"), pages_seen_mask=bit,
+        seconds_spent=bindparam("elapsed", type_=Integer()), first_opened_at=now, last_opened_at=now,
+        last_page=bindparam("page", type_=Integer()))
+    upsert = upsert.on_conflict_do_update(
+        index_elements=[table.c.enrolment_id, table.c.module_id],
+        set_={"pages_seen_mask": func.coalesce(table.c.pages_seen_mask, 0).op("|")(bit),
+              "seconds_spent": func.coalesce(table.c.seconds_spent, 0) + bindparam("elapsed", type_=Integer()),
+              "last_page": bindparam("page", type_=Integer()), "last_opened_at": now},
+    ).returning(*table.c)
+    return select(ModuleProgress).from_statement(upsert)
+
+
+_PROGRESS_OF_MODULE = select(ModuleProgress).where(ModuleProgress.enrolment_id == bindparam("enrolment_id"),
+                                                   ModuleProgress.module_id == bindparam("module_id"))
+
+
+def progress_of(enrolment: Enrolment, scheduled: ScheduledModule) -> ModuleProgress | None:
+    """The module's progress, read now if the schedule was read without it."""
+    if not scheduled.progress_known:
+        scheduled.progress = db.session.scalar(_PROGRESS_OF_MODULE, {"enrolment_id": enrolment.id,
+                                                                     "module_id": scheduled.module.id})
+        scheduled.progress_known = True
+    return scheduled.progress
+
+
 def record_page_view(enrolment: Enrolment, scheduled: ScheduledModule, page: int, reading: dict | None,
                      now: datetime | None = None) -> ModuleProgress:
     """Mark a page as seen and add the time since the previous page of this module.
 
     ``reading`` is what the cookie session remembers of the previous page view:
     ``{"key": "<enrolment>:<module>", "at": <epoch seconds>}``.
+
+    One statement that reads nothing first: an upsert that adds to the row in
+    the database (two tabs lose neither's pages or time) and returns it.
     """
     now = now or utcnow()
-    progress = scheduled.progress
-    if progress is None:
-        progress = ModuleProgress(enrolment_id=enrolment.id, module_id=scheduled.module.id, pages_seen_mask=0,
-                                  seconds_spent=0, first_opened_at=now, last_page=page)
-        db.session.add(progress)
-        scheduled.progress = progress
-    key = f"{enrolment.id}:{scheduled.module.id}"
-    if reading and reading.get("key") == key:
+    elapsed = 0
+    if reading and reading.get("key") == f"{enrolment.id}:{scheduled.module.id}":
         elapsed = int(now.timestamp() - reading.get("at", now.timestamp()))
-        if 0 < elapsed <= MAX_SECONDS_PER_PAGE:
-            progress.seconds_spent = (progress.seconds_spent or 0) + elapsed
-    progress.pages_seen_mask = (progress.pages_seen_mask or 0) | (1 << (page - 1))
-    progress.last_page = page
-    progress.last_opened_at = now
+        if not 0 < elapsed <= MAX_SECONDS_PER_PAGE:
+            elapsed = 0
+    params = {"enrolment_id": enrolment.id, "module_id": scheduled.module.id, "bit": 1 << (page - 1),
+              "elapsed": elapsed, "page": page, "now": now}
+    statement = _page_view_statement(db.session.get_bind().dialect.name)
+    progress = db.session.scalars(statement, params, execution_options={"populate_existing": True}).one()
+    scheduled.progress, scheduled.progress_known = progress, True
     return progress
 
 
@@ -248,11 +296,22 @@ def mark_done(enrolment: Enrolment, programme: Programme, scheduled: ScheduledMo
 # --- answers -----------------------------------------------------------------
 
 
+# The hottest reads are built once and reused with bound parameters: building a
+# statement and its cache key anew on every request cost more than running it.
+_ANSWERS = select(Answer).where(Answer.enrolment_id == bindparam("enrolment_id"))
+_ANSWERS_OF_MODULE = _ANSWERS.where(Answer.module_id == bindparam("module_id"))
+_ANSWER_FOR_UPDATE = (select(Answer).where(Answer.enrolment_id == bindparam("enrolment_id"),
+                                            Answer.block_id == bindparam("block_id")).with_for_update())
+_SCHEDULE_ENTRIES = select(ScheduleEntry).where(ScheduleEntry.enrolment_id.in_(bindparam("ids", expanding=True)))
+_PROGRESS = select(ModuleProgress).where(ModuleProgress.enrolment_id.in_(bindparam("ids", expanding=True)))
+
+
 def answers_for(enrolment: Enrolment, module_id: str | None = None) -> dict[str, Answer]:
-    query = select(Answer).where(Answer.enrolment_id == enrolment.id)
-    if module_id is not None:
-        query = query.where(Answer.module_id == module_id)
-    return {a.block_id: a for a in db.session.scalars(query)}
+    if module_id is None:
+        rows = db.session.scalars(_ANSWERS, {"enrolment_id": enrolment.id})
+    else:
+        rows = db.session.scalars(_ANSWERS_OF_MODULE, {"enrolment_id": enrolment.id, "module_id": module_id})
+    return {a.block_id: a for a in rows}
 
 
 def answer_block(programme: Programme, block_id: str) -> tuple[Module, str, int] | None:
@@ -294,9 +353,7 @@ def save_answer(enrolment: Enrolment, module: Module, block_id: str, kind: str, 
     moved on since (another tab saved), the text is kept as a conflicting
     version and AnswerConflict is raised, so nothing is silently overwritten.
     """
-    answer = db.session.scalar(
-        select(Answer).where(Answer.enrolment_id == enrolment.id, Answer.block_id == block_id).with_for_update()
-    )
+    answer = db.session.scalar(_ANSWER_FOR_UPDATE, {"enrolment_id": enrolment.id, "block_id": block_id})
     now = utcnow()
     release = get_catalogue().version_label
     if answer is None:

@@ -94,7 +94,7 @@ def home():
         return redirect(url_for("account.onboarding_start"))
     catalogue = get_catalogue()
     cards = []
-    rows = enrolments.enrolments_for_patient(current_user)
+    rows = enrolments.enrolments_for_patient(current_user, with_schedule=True)
     conversations = conversations_for([e.id for e in rows])
     open_ids = [e.id for e in rows if e.has_access]
     forms_waiting = waiting_questionnaires(open_ids)
@@ -143,7 +143,8 @@ def module_page(enrolment_id: int, module_id: str, page: int):
     """One page of a module, with the patient's answers in place."""
     enrolment = enrolments.load_enrolment_for_patient(enrolment_id, current_user)
     programme = _programme_or_404(enrolment)
-    schedule = services.schedule_for(enrolment, programme)
+    # Whether the module is open needs no progress; the page view returns this module's.
+    schedule = services.schedule_for(enrolment, programme, with_progress=False)
     scheduled = services.find_scheduled(schedule, module_id)
     version, is_fallback = scheduled.module.version(current_user.locale)
     if not 1 <= page <= len(version.pages):
@@ -181,6 +182,7 @@ def _restored_answer(enrolment, restored) -> dict | None:
 
 def _render_module_page(enrolment, programme, schedule, scheduled, version, is_fallback, page,
                         drafts=None, errors=None, conflicts=None, status=200, diary_state=None):
+    services.progress_of(enrolment, scheduled)  # "done" or the button to mark it
     answers = services.answers_for(enrolment, scheduled.module.id)
     # Diaries on this page only: other pages cost no query for them.
     page_diaries = [s for s in version.pages[page - 1].segments if s.kind == "diary"]
@@ -239,7 +241,8 @@ def save_answer(enrolment_id: int, block_id: str):
     if found is None:
         abort(404)
     module, kind, items = found
-    schedule = services.schedule_for(enrolment, programme)
+    # Saving needs only whether the module is open; a page shown again reads the progress then.
+    schedule = services.schedule_for(enrolment, programme, with_progress=False)
     scheduled = services.find_scheduled(schedule, module.id)
     wants_json = request.accept_mimetypes.best == "application/json"
     page = int_or_none(request.form.get("page"), 1) or 1
@@ -270,9 +273,11 @@ def save_answer(enrolment_id: int, block_id: str):
         return _render_module_page(enrolment, programme, schedule, scheduled, version, is_fallback, page,
                                    drafts={block_id: draft}, conflicts={block_id: current}, status=409)
     services.record_activity([enrolment])
+    # Read before the commit expires the row: reading it after would cost a statement.
+    saved_version, saved_at = answer.version, answer.updated_at
     db.session.commit()
     if wants_json:
-        return jsonify(status="saved", version=answer.version, saved_at=answer.updated_at.isoformat())
+        return jsonify(status="saved", version=saved_version, saved_at=saved_at.isoformat())
     flash(_("Your answer is saved."), "success")
     return redirect(url_for("programme.module_page", enrolment_id=enrolment.id, module_id=module.id, page=page)
                     + f"#q-{block_id}")
