@@ -90,7 +90,16 @@ def inactive_sql(now: datetime):
 
 def caseload(clinician, filters: CaseloadFilters, now: datetime | None = None,
              behind_days: int = 14) -> tuple[list[CaseloadRow], int]:
-    """One page of the caseload and the total count, in two statements whatever the size.
+    """One page of the caseload and the total count (see ``caseload_page``)."""
+    rows, total, _open_alerts = caseload_page(clinician, filters, now, behind_days)
+    return rows, total
+
+
+def caseload_page(clinician, filters: CaseloadFilters, now: datetime | None = None,
+                  behind_days: int = 14) -> tuple[list[CaseloadRow], int, int | None]:
+    """One page of the caseload, the total count and the units' open safety alerts, in two
+    statements whatever the size (None for the alerts when "behind schedule" is on: the
+    view counts them apart then).
 
     The default order triages: unacknowledged safety alerts first, then
     patients waiting for the clinician (an unread message, new answers), then
@@ -153,6 +162,7 @@ def caseload(clinician, filters: CaseloadFilters, now: datetime | None = None,
                                     unread.label("unread"), feedback.label("feedback"),
                                     *(key.label(f"key{n}") for n, (key, _d) in enumerate(keys))))
     page = max(filters.page, 1)
+    open_alerts = None
     if filters.behind:
         matching = list(db.session.execute(ranked.order_by(*ordered([k for k, _d in keys]))))
         late = behind_schedule({r.enrolment_id for r in matching}, behind_days, now)
@@ -161,7 +171,14 @@ def caseload(clinician, filters: CaseloadFilters, now: datetime | None = None,
         ids = [r.enrolment_id for r in matching[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]]
         chosen = ranked.where(Enrolment.id.in_(ids)).subquery("page") if ids else None
     else:
-        total = db.session.scalar(over_enrolments(select(func.count()).select_from(Enrolment))) or 0
+        # The open alerts of the units (the rule of questionnaires.alerts.count_open) ride along.
+        alerts_open = (select(func.count()).select_from(SafetyAlert)
+                       .join(Enrolment, Enrolment.id == SafetyAlert.enrolment_id)
+                       .where(SafetyAlert.acknowledged_at.is_(None),
+                              Enrolment.care_unit_id.in_(unit_ids_subquery(clinician)))
+                       .correlate(None).scalar_subquery())
+        total, open_alerts = db.session.execute(
+            over_enrolments(select(func.count(), alerts_open).select_from(Enrolment))).one()
         chosen = (ranked.order_by(*ordered([k for k, _d in keys])).limit(PAGE_SIZE)
                   .offset((page - 1) * PAGE_SIZE).subquery("page"))
     found = []
@@ -181,7 +198,7 @@ def caseload(clinician, filters: CaseloadFilters, now: datetime | None = None,
         flags = (["safety"] if has_alert else []) + (["message"] if has_unread else []) \
             + (["feedback"] if has_feedback else []) + [f for f in flags_for(enrolment, now) if f != "safety"]
         rows.append(CaseloadRow(enrolment, done_count or 0, flags))
-    return rows, total
+    return rows, total, open_alerts
 
 
 def behind_schedule(enrolment_ids: set[int], days: int, now: datetime) -> set[int]:

@@ -71,7 +71,7 @@ def caseload():
         page=int_or_none(args.get("page"), 1, 100_000) or 1,
     )
     behind_days = current_app.config["BEHIND_SCHEDULE_DAYS"]
-    rows, total = services.caseload(current_user, filters, behind_days=behind_days)
+    rows, total, open_alerts = services.caseload_page(current_user, filters, behind_days=behind_days)
     # Names and identity numbers on screen are a read of patient data.
     log_access(current_user, "caseload.view", detail=f"page {filters.page}, {len(rows)} of {total}"
                + (f", search {filters.q!r}" if filters.q else ""),
@@ -81,7 +81,7 @@ def caseload():
     html = render_template("clinician/caseload.html", rows=rows, total=total, filters=filters,
                            page_size=services.PAGE_SIZE, catalogue=catalogue, totals=totals,
                            behind_days=behind_days,
-                           open_alerts=alerts.count_open(current_user))
+                           open_alerts=alerts.count_open(current_user) if open_alerts is None else open_alerts)
     # Commit after rendering: a commit expires the loaded rows, and reading them
     # again would cost a query per row.
     db.session.commit()
