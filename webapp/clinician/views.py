@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -78,9 +79,15 @@ def caseload():
                patient_ids=[row.enrolment.patient_id for row in rows])
     catalogue = get_catalogue()
     totals = {pid: len(p.published_modules) for pid, p in catalogue.programmes.items()}
+    locale = str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"])  # the template's current_locale
     html = render_template("clinician/caseload.html", rows=rows, total=total, filters=filters,
                            page_size=services.PAGE_SIZE, catalogue=catalogue, totals=totals,
-                           behind_days=behind_days,
+                           behind_days=behind_days, now=utcnow(),
+                           # Translated once a page, not once a row (the template's loop uses them).
+                           flag_labels={flag: str(label) for flag, label in FLAG_LABELS.items()},
+                           programme_titles={pid: catalogue.title(pid, locale)
+                                             for pid in {row.enrolment.programme_id for row in rows}},
+                           progress_text=_("%(done)s of %(total)s"), day_text=_("%(days)s of %(recommended)s"),
                            open_alerts=alerts.count_open(current_user) if open_alerts is None else open_alerts)
     # Commit after rendering: a commit expires the loaded rows, and reading them
     # again would cost a query per row.
