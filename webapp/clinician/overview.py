@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import String, func, literal, select, union_all
 
 from webapp.content.services import Module, Programme
 from webapp.extensions import db
@@ -56,22 +56,23 @@ def new_since(enrolment: Enrolment, since: datetime | None) -> datetime | None:
 
 def whats_new(enrolment: Enrolment, programme: Programme | None, schedule: list[ScheduledModule],
               dispatches: list, forms: dict, since: datetime | None) -> WhatsNew:
-    """The overview's list: two queries (answers per module, patient messages), the rest from loaded rows."""
+    """The overview's list: one query (answers per module and patient messages), the rest from loaded rows."""
     result = WhatsNew(since=since)
     answers_after = new_since(enrolment, since)
-    query = (select(Answer.module_id, func.count()).where(Answer.enrolment_id == enrolment.id, Answer.version > 0)
-             .group_by(Answer.module_id))
+    query = (select(Answer.module_id.label("module_id"), func.count().label("n"))
+             .where(Answer.enrolment_id == enrolment.id, Answer.version > 0).group_by(Answer.module_id))
     if answers_after is not None:
         query = query.where(Answer.updated_at > answers_after)
-    counts = dict(db.session.execute(query).all())
+    # The patient's messages ride along as the row without a module (an answer always has one).
+    messages = select(literal(None, String).label("module_id"), func.count().label("n")).select_from(Message).where(
+        Message.enrolment_id == enrolment.id, Message.side == "patient")
+    if since is not None:
+        messages = messages.where(Message.created_at > since)
+    counts = dict(db.session.execute(union_all(query, messages)).all())
+    result.messages = counts.pop(None, 0) or 0
     if programme is not None:
         result.answers_by_module = [(m, counts[m.id]) for m in programme.published_modules if counts.get(m.id)]
     result.modules_done = [s for s in schedule if s.is_done and (since is None or s.progress.completed_at > since)]
-    messages = select(func.count()).select_from(Message).where(Message.enrolment_id == enrolment.id,
-                                                               Message.side == "patient")
-    if since is not None:
-        messages = messages.where(Message.created_at > since)
-    result.messages = db.session.scalar(messages) or 0
     # dispatches come newest first; the previous score of a form is the answer before it.
     answered = sorted((d.submission for d in dispatches if d.submission is not None), key=lambda s: s.submitted_at)
     previous: dict[str, float] = {}

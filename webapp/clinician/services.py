@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from webapp.auth.models import User
@@ -18,9 +18,9 @@ from webapp.content.services import get_catalogue
 from webapp.core.db import days_between, utcnow
 from webapp.core.identity import ascii_digits
 from webapp.extensions import db
-from webapp.messages.models import Conversation, Message
+from webapp.messages.models import Conversation
 from webapp.programme.enrolments import INACTIVE_DAYS
-from webapp.programme.models import Answer, Enrolment, EnrolmentStatus, ModuleProgress
+from webapp.programme.models import Enrolment, EnrolmentStatus, ModuleProgress
 from webapp.programme.services import schedules_for
 from webapp.questionnaires.models import SafetyAlert
 
@@ -61,56 +61,25 @@ class CaseloadRow:
 
 
 def open_alert_sql():
-    """An unacknowledged safety alert on the enrolment."""
-    return exists(select(SafetyAlert.id).where(SafetyAlert.enrolment_id == Enrolment.id,
-                                               SafetyAlert.acknowledged_at.is_(None)))
+    """An unacknowledged safety alert on the enrolment (a hashed set: few rows, one pass)."""
+    return Enrolment.id.in_(select(SafetyAlert.enrolment_id).where(SafetyAlert.acknowledged_at.is_(None)))
 
 
 def unread_message_sql():
     """A message from the patient that no one in the care team has opened."""
-    return exists(select(Conversation.enrolment_id).where(Conversation.enrolment_id == Enrolment.id,
-                                                          Conversation.unread_for_staff > 0))
+    return Enrolment.id.in_(select(Conversation.enrolment_id).where(Conversation.unread_for_staff > 0))
 
 
-def latest_activity(enrolment_ids):
-    """Per enrolment of ``enrolment_ids`` (a subquery): when the patient last saved an answer,
-    last finished a module, and when the care team last wrote to them.
-
-    Three grouped subqueries to join, rather than a correlated look-up per
-    enrolment: the triage order needs "waiting for feedback" for every row it
-    sorts, and one pass over the unit's answers, progress and messages costs
-    far less than a few index look-ups for each of 10,000 enrolments.
-    """
-    answered = (select(Answer.enrolment_id.label("enrolment_id"), func.max(Answer.updated_at).label("at"))
-                .where(Answer.enrolment_id.in_(enrolment_ids))
-                .group_by(Answer.enrolment_id).subquery("last_answer"))
-    finished = (select(ModuleProgress.enrolment_id.label("enrolment_id"),
-                       func.max(ModuleProgress.completed_at).label("at"))
-                .where(ModuleProgress.enrolment_id.in_(enrolment_ids), ModuleProgress.completed_at.is_not(None))
-                .group_by(ModuleProgress.enrolment_id).subquery("last_done"))
-    staff = (select(Message.enrolment_id.label("enrolment_id"), func.max(Message.created_at).label("at"))
-             .where(Message.enrolment_id.in_(enrolment_ids), Message.side == "staff")
-             .group_by(Message.enrolment_id).subquery("last_staff"))
-    return answered, finished, staff
-
-
-def join_latest_activity(query, latest):
-    """``query`` over Enrolment with the subqueries of ``latest_activity`` outer-joined."""
-    for sub in latest:
-        query = query.outerjoin(sub, sub.c.enrolment_id == Enrolment.id)
-    return query
-
-
-def waiting_feedback_sql(latest):
+def waiting_feedback_sql():
     """Waiting for feedback: the patient saved answers or finished a module after the last
     message anyone in the care team sent them (or, with no such message yet, at all).
-    ``latest`` is ``latest_activity(...)``, joined to the query (``join_latest_activity``)."""
-    answered, finished, staff = latest
 
-    def after_staff(at):
-        return and_(at.is_not(None), or_(staff.c.at.is_(None), at > staff.c.at))
-
-    return and_(Enrolment.is_open, or_(after_staff(answered.c.at), after_staff(finished.c.at)))
+    ``work_at`` and ``staff_message_at`` are kept by triggers from the answers, the
+    module progress and the messages themselves (migration 0022), so this reads the
+    enrolment row alone instead of every answer, progress row and message of the units.
+    """
+    return and_(Enrolment.is_open, Enrolment.work_at.is_not(None),
+                or_(Enrolment.staff_message_at.is_(None), Enrolment.work_at > Enrolment.staff_message_at))
 
 
 def inactive_sql(now: datetime):
@@ -121,85 +90,115 @@ def inactive_sql(now: datetime):
 
 def caseload(clinician, filters: CaseloadFilters, now: datetime | None = None,
              behind_days: int = 14) -> tuple[list[CaseloadRow], int]:
-    """One page of the caseload and the total count, in a fixed number of queries whatever the size.
+    """One page of the caseload and the total count (see ``caseload_page``)."""
+    rows, total, _open_alerts = caseload_page(clinician, filters, now, behind_days)
+    return rows, total
+
+
+def caseload_page(clinician, filters: CaseloadFilters, now: datetime | None = None,
+                  behind_days: int = 14) -> tuple[list[CaseloadRow], int, int | None]:
+    """One page of the caseload, the total count and the units' open safety alerts, in two
+    statements whatever the size (None for the alerts when "behind schedule" is on: the
+    view counts them apart then).
 
     The default order triages: unacknowledged safety alerts first, then
     patients waiting for the clinician (an unread message, new answers), then
-    the inactive, then the rest. The page's ids and the reasons are chosen in
-    one statement and the rows loaded after, so the database sorts enrolments
-    alone and joins patients and clinicians to 50 rows. "Behind schedule"
-    needs each enrolment's schedule (content and clinician's changes), so it
-    is checked in Python over the enrolments the other filters leave, in three
-    more statements.
+    the inactive, then the rest. Every reason is read from the enrolment row
+    (``work_at`` and ``staff_message_at`` are kept by triggers) or from a small
+    hashed set (open alerts, unread conversations), so ranking a region's
+    enrolments is one pass over their rows; the page is chosen, its patients and
+    clinicians joined and its modules done counted in the same statement, for
+    the page's rows only. "Behind schedule" needs each enrolment's schedule
+    (content and clinician's changes), so it is checked in Python over the
+    enrolments the other filters leave, in three more statements.
     """
     now = now or utcnow()
     sort = filters.sort if filters.sort in SORTS else "triage"
-    in_units = Enrolment.care_unit_id.in_(unit_ids_subquery(clinician))
-    latest = latest_activity(select(Enrolment.id).where(in_units).scalar_subquery())
-    alert, unread, feedback, inactive = open_alert_sql(), unread_message_sql(), waiting_feedback_sql(latest), inactive_sql(now)
-    query = join_latest_activity(
-        select(Enrolment.id, alert.label("alert"), unread.label("unread"), feedback.label("feedback"))
-        .select_from(Enrolment), latest).where(in_units)
-    if filters.q or sort == "name":
-        query = query.join(User, Enrolment.patient_id == User.id)
+    alert, unread, feedback, inactive = open_alert_sql(), unread_message_sql(), waiting_feedback_sql(), inactive_sql(now)
+    where = [Enrolment.care_unit_id.in_(unit_ids_subquery(clinician))]
     if filters.scope == "mine":
-        query = query.where(Enrolment.responsible_clinician_id == clinician.id)
+        where.append(Enrolment.responsible_clinician_id == clinician.id)
     if filters.status == "open":
-        query = query.where(Enrolment.is_open)
+        where.append(Enrolment.is_open)
     elif filters.status in {s.value for s in EnrolmentStatus}:
-        query = query.where(Enrolment.status == filters.status)
+        where.append(Enrolment.status == filters.status)
     if filters.programme:
-        query = query.where(Enrolment.programme_id == filters.programme)
+        where.append(Enrolment.programme_id == filters.programme)
     if filters.q:
         term = filters.q.strip()
         digits = "".join(ch for ch in ascii_digits(term) if ch in "0123456789")
         conditions = [func.lower(User.full_name).contains(term.lower(), autoescape=True)]
         if len(digits) >= 4:
             conditions.append(User.personal_number.contains(digits, autoescape=True))
-        query = query.where(or_(*conditions))
+        where.append(or_(*conditions))
     if filters.flagged:
-        query = query.where(Enrolment.is_open).where(or_(*flag_sql(now)))
+        where += [Enrolment.is_open, or_(*flag_sql(now))]
     if filters.feedback:
-        query = query.where(feedback)
+        where.append(feedback)
     if filters.behind:
-        query = query.where(Enrolment.has_access, Enrolment.started_at <= now - timedelta(days=behind_days))
+        where += [Enrolment.has_access, Enrolment.started_at <= now - timedelta(days=behind_days)]
+
+    def over_enrolments(query):
+        if filters.q or sort == "name":
+            query = query.join(User, Enrolment.patient_id == User.id)
+        return query.where(*where)
 
     started = func.coalesce(Enrolment.started_at, Enrolment.created_at)
     priority = case((alert, 0), (or_(unread, feedback), 1), (inactive, 2), else_=3)
-    order = {
-        "triage": (priority, started.desc(), Enrolment.id.desc()),
-        "started": (started.desc(), Enrolment.id.desc()),
-        "last_active": (Enrolment.last_active_at.is_(None), Enrolment.last_active_at.asc(), Enrolment.id),
-        "name": (User.full_name.asc(), Enrolment.id),
-        "days": (started.asc(), Enrolment.id),
+    # (key, descending): the page is ranked by these in the database, then put in the same order again.
+    keys = {
+        "triage": ((priority, False), (started, True), (Enrolment.id, True)),
+        "started": ((started, True), (Enrolment.id, True)),
+        "last_active": ((Enrolment.last_active_at.is_(None), False), (Enrolment.last_active_at, False),
+                        (Enrolment.id, False)),
+        "name": ((User.full_name, False), (Enrolment.id, False)),
+        "days": ((started, False), (Enrolment.id, False)),
     }[sort]
+
+    def ordered(columns):
+        return [column.desc() if descending else column.asc() for column, (_key, descending) in zip(columns, keys, strict=True)]
+
+    ranked = over_enrolments(select(Enrolment.id.label("enrolment_id"), alert.label("alert"),
+                                    unread.label("unread"), feedback.label("feedback"),
+                                    *(key.label(f"key{n}") for n, (key, _d) in enumerate(keys))))
     page = max(filters.page, 1)
+    open_alerts = None
     if filters.behind:
-        matching = [tuple(r) for r in db.session.execute(query.order_by(*order))]
-        late = behind_schedule({r[0] for r in matching}, behind_days, now)
-        matching = [r for r in matching if r[0] in late]
+        matching = list(db.session.execute(ranked.order_by(*ordered([k for k, _d in keys]))))
+        late = behind_schedule({r.enrolment_id for r in matching}, behind_days, now)
+        matching = [r for r in matching if r.enrolment_id in late]
         total = len(matching)
-        chosen = matching[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
+        ids = [r.enrolment_id for r in matching[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]]
+        chosen = ranked.where(Enrolment.id.in_(ids)).subquery("page") if ids else None
     else:
-        total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        chosen = [tuple(r) for r in db.session.execute(
-            query.order_by(*order).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE))]
-    ids = [r[0] for r in chosen]
-    loaded = {e.id: e for e in db.session.scalars(
-        select(Enrolment).options(joinedload(Enrolment.patient), joinedload(Enrolment.responsible_clinician))
-        .where(Enrolment.id.in_(ids)))} if ids else {}
-    done = dict(db.session.execute(
-        select(ModuleProgress.enrolment_id, func.count())
-        .where(ModuleProgress.enrolment_id.in_(ids), ModuleProgress.completed_at.is_not(None))
-        .group_by(ModuleProgress.enrolment_id)
-    ).all()) if ids else {}
+        # The open alerts of the units (the rule of questionnaires.alerts.count_open) ride along.
+        alerts_open = (select(func.count()).select_from(SafetyAlert)
+                       .join(Enrolment, Enrolment.id == SafetyAlert.enrolment_id)
+                       .where(SafetyAlert.acknowledged_at.is_(None),
+                              Enrolment.care_unit_id.in_(unit_ids_subquery(clinician)))
+                       .correlate(None).scalar_subquery())
+        total, open_alerts = db.session.execute(
+            over_enrolments(select(func.count(), alerts_open).select_from(Enrolment))).one()
+        chosen = (ranked.order_by(*ordered([k for k, _d in keys])).limit(PAGE_SIZE)
+                  .offset((page - 1) * PAGE_SIZE).subquery("page"))
+    found = []
+    if chosen is not None:
+        done = (select(func.count()).where(ModuleProgress.enrolment_id == Enrolment.id,
+                                           ModuleProgress.completed_at.is_not(None))
+                .correlate(Enrolment).scalar_subquery())
+        # The page's rows ranked alone above; the patient, the clinician and the modules done
+        # are joined and counted for those rows only.
+        found = db.session.execute(
+            select(Enrolment, chosen.c.alert, chosen.c.unread, chosen.c.feedback, done)
+            .join(chosen, chosen.c.enrolment_id == Enrolment.id)
+            .options(joinedload(Enrolment.patient), joinedload(Enrolment.responsible_clinician))
+            .order_by(*ordered([chosen.c[f"key{n}"] for n in range(len(keys))])))
     rows = []
-    for enrolment_id, has_alert, has_unread, has_feedback in chosen:
-        enrolment = loaded[enrolment_id]
+    for enrolment, has_alert, has_unread, has_feedback, done_count in found:
         flags = (["safety"] if has_alert else []) + (["message"] if has_unread else []) \
             + (["feedback"] if has_feedback else []) + [f for f in flags_for(enrolment, now) if f != "safety"]
-        rows.append(CaseloadRow(enrolment, done.get(enrolment_id, 0), flags))
-    return rows, total
+        rows.append(CaseloadRow(enrolment, done_count or 0, flags))
+    return rows, total, open_alerts
 
 
 def behind_schedule(enrolment_ids: set[int], days: int, now: datetime) -> set[int]:

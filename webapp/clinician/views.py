@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -71,17 +72,23 @@ def caseload():
         page=int_or_none(args.get("page"), 1, 100_000) or 1,
     )
     behind_days = current_app.config["BEHIND_SCHEDULE_DAYS"]
-    rows, total = services.caseload(current_user, filters, behind_days=behind_days)
+    rows, total, open_alerts = services.caseload_page(current_user, filters, behind_days=behind_days)
     # Names and identity numbers on screen are a read of patient data.
     log_access(current_user, "caseload.view", detail=f"page {filters.page}, {len(rows)} of {total}"
                + (f", search {filters.q!r}" if filters.q else ""),
                patient_ids=[row.enrolment.patient_id for row in rows])
     catalogue = get_catalogue()
     totals = {pid: len(p.published_modules) for pid, p in catalogue.programmes.items()}
+    locale = str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"])  # the template's current_locale
     html = render_template("clinician/caseload.html", rows=rows, total=total, filters=filters,
                            page_size=services.PAGE_SIZE, catalogue=catalogue, totals=totals,
-                           behind_days=behind_days,
-                           open_alerts=alerts.count_open(current_user))
+                           behind_days=behind_days, now=utcnow(),
+                           # Translated once a page, not once a row (the template's loop uses them).
+                           flag_labels={flag: str(label) for flag, label in FLAG_LABELS.items()},
+                           programme_titles={pid: catalogue.title(pid, locale)
+                                             for pid in {row.enrolment.programme_id for row in rows}},
+                           progress_text=_("%(done)s of %(total)s"), day_text=_("%(days)s of %(recommended)s"),
+                           open_alerts=alerts.count_open(current_user) if open_alerts is None else open_alerts)
     # Commit after rendering: a commit expires the loaded rows, and reading them
     # again would cost a query per row.
     db.session.commit()

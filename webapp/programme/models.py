@@ -93,6 +93,11 @@ class Enrolment(db.Model):
     opening: Mapped[str | None] = mapped_column(String(16))
     # When a clinician last gave feedback: answers saved before it are no longer "new".
     answers_read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Kept by database triggers (migration 0022), never written here: the latest answer
+    # save or finished module, and the latest message from the care team. The caseload's
+    # "waiting for feedback" compares the two without reading every answer of the region.
+    work_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    staff_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     patient: Mapped[User] = relationship(foreign_keys=[patient_id])
     care_unit: Mapped[CareUnit] = relationship()
