@@ -182,3 +182,47 @@ def test_every_action_the_code_writes_has_words():
     found.discard("security.kind")  # the generic helpers' own parameter
     assert len(found) > 40
     assert sorted(found - set(ACTIONS)) == []
+
+
+def test_every_list_detail_the_code_writes_is_read_in_words(app):
+    """Each ``log_access(..., detail=f"...")`` is ``key=value`` pairs whose keys the log puts into words.
+
+    Free text ("3 waiting") would reach an administrator reading Arabic in English;
+    a key the readable log does not know would show as ``key=value``.
+    """
+    import ast
+
+    from webapp.admin.services import _describe, _key_values
+
+    root = Path(__file__).resolve().parents[2] / "webapp"
+    problems, seen = [], 0
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and getattr(node.func, "id", "") == "log_access"):
+                continue
+            for keyword in node.keywords:
+                if keyword.arg != "detail":
+                    continue
+                if not isinstance(keyword.value, ast.JoinedStr):
+                    continue  # a fixed text or a described value (login_description) is not a list's detail
+                seen += 1
+                where = f"{path.relative_to(root.parent)}:{node.lineno}"
+                # Every formatted value stands for one digit: a count or an id.
+                parts = keyword.value.values
+                template = "".join(p.value if isinstance(p, ast.Constant) else "1" for p in parts)
+                pairs = _key_values(template)
+                if pairs is None:
+                    problems.append(f"{where}: free text {template!r}")
+                    continue
+                with app.test_request_context():
+                    unknown = [k for k, v in pairs.items() if _describe(k, v, {}, {}) == f"{k}={v}"]
+                if unknown:
+                    problems.append(f"{where}: no words for {unknown}")
+    assert seen > 8
+    assert problems == [], "\n".join(problems)
+    with app.test_request_context():
+        from flask_babel import force_locale
+
+        with force_locale("sv"):
+            words = [_describe(k, v, {}, {}) for k, v in _key_values("page=2 patients=50 search=Kim%20Ex%3D").items()]
+    assert words == ["Sida 2", "50 patienter", "Sökte efter: Kim Ex="]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -74,8 +76,9 @@ def caseload():
     behind_days = current_app.config["BEHIND_SCHEDULE_DAYS"]
     rows, total, open_alerts = services.caseload_page(current_user, filters, behind_days=behind_days)
     # Names and identity numbers on screen are a read of patient data.
-    log_access(current_user, "caseload.view", detail=f"page {filters.page}, {len(rows)} of {total}"
-               + (f", search {filters.q!r}" if filters.q else ""),
+    # What was searched for is part of what was looked at; quoted, so the detail stays key=value.
+    search = f" search={quote(filters.q, safe='')}" if filters.q else ""
+    log_access(current_user, "caseload.view", detail=f"page={filters.page} patients={len(rows)} total={total}{search}",
                patient_ids=[row.enrolment.patient_id for row in rows])
     catalogue = get_catalogue()
     totals = {pid: len(p.published_modules) for pid, p in catalogue.programmes.items()}
@@ -444,7 +447,7 @@ def safety_alerts():
     median and slowest time to acknowledgement."""
     overview = alerts.unit_alerts(current_user)
     shown = overview.open + overview.recent
-    log_access(current_user, "safety_alerts.view", detail=f"{len(overview.open)} open, {len(overview.recent)} recent",
+    log_access(current_user, "safety_alerts.view", detail=f"open={len(overview.open)} recent={len(overview.recent)}",
                patient_ids=[enrolment.patient_id for _alert, enrolment in shown])
     html = render_template("clinician/safety_alerts.html", overview=overview, recent_days=alerts.RECENT_DAYS,
                            now=utcnow())
@@ -468,12 +471,12 @@ def safety_alert(alert_id: int):
             flash(_("A colleague has already acknowledged this alert."), "error")
             return redirect(url_for("clinician.safety_alert", alert_id=alert.id))
         log_access(current_user, "safety_alert.acknowledge", patient_id=enrolment.patient_id,
-                   enrolment_id=enrolment.id, detail=f"alert {alert.id}")
+                   enrolment_id=enrolment.id, detail=f"alert={alert.id}")
         db.session.commit()
         flash(_("The safety alert is acknowledged. Your note is in the enrolment's history."), "success")
         return redirect(url_for("clinician.enrolment", enrolment_id=enrolment.id))
     log_access(current_user, "safety_alert.view", patient_id=enrolment.patient_id, enrolment_id=enrolment.id,
-               detail=f"alert {alert.id}")
+               detail=f"alert={alert.id}")
     form_definition = get_catalogue().forms.get(alert.submission.form_id) if alert.submission else None
     html = render_template("clinician/safety_alert.html", alert=alert, enrolment=enrolment, form=form,
                            questionnaire=form_definition), 400 if form.is_submitted() else 200
@@ -641,7 +644,7 @@ def reply_edit(enrolment_id: int):
                     form[key].errors = [str(TOO_LONG_REPLY)]
             else:
                 log_access(current_user, "reply.save", patient_id=enrolment.patient_id, enrolment_id=enrolment.id,
-                           detail=f"version {version.number}")
+                           detail=f"version={version.number}")
                 db.session.commit()
                 flash(_("The reply is saved as version %(n)s. Print it or save it as a PDF.", n=version.number),
                       "success")
@@ -673,7 +676,7 @@ def reply_print(enrolment_id: int, number: int):
     if version is None:
         abort(404)
     log_access(current_user, "reply.print", patient_id=enrolment.patient_id, enrolment_id=enrolment.id,
-               detail=f"version {number}")
+               detail=f"version={number}")
     html = render_template("clinician/reply_print.html", enrolment=enrolment, reply=version,
                            content=reply_services.content_of(version),
                            programme=get_catalogue().programmes.get(enrolment.programme_id))

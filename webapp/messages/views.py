@@ -147,7 +147,7 @@ def inbox():
     """Conversations waiting for an answer in the clinician's care units, oldest first."""
     rows = services.inbox(current_user, unit_ids_subquery(current_user))
     feedback = services.waiting_for_feedback(unit_ids_subquery(current_user))
-    log_access(current_user, "inbox.view", detail=f"{len(rows)} waiting, {len(feedback)} waiting for feedback",
+    log_access(current_user, "inbox.view", detail=f"waiting={len(rows)} feedback={len(feedback)}",
                patient_ids=sorted({enrolment.patient_id for enrolment, _row in [*rows, *feedback]}))
     html = render_template("messages/inbox.html", rows=rows, feedback=feedback)
     db.session.commit()
