@@ -15,6 +15,7 @@ lost (delivery is at-least-once).
 from __future__ import annotations
 
 import enum
+import functools
 import json
 import logging
 import os
@@ -26,13 +27,15 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from time import monotonic
 
+from babel import Locale
 from flask import current_app
-from flask_babel import force_locale
-from sqlalchemy import and_, bindparam, case, delete, func, or_, select, text, update
+from flask_babel import force_locale, get_translations
+from sqlalchemy import ARRAY, Integer, and_, any_, bindparam, case, delete, func, or_, select, text, update
 from sqlalchemy.orm import aliased
 
 from webapp.core.dates import at_local, to_local
 from webapp.core.db import UTCDateTime, utcnow
+from webapp.core.i18n import template_gettext
 from webapp.core.mail import DeliveryError, MailboxFileMailer, SmtpMailer
 from webapp.core.security import constant_time_equal, token_hash
 from webapp.core.sms import FileSms, HttpSmsGateway
@@ -177,8 +180,10 @@ def notify(user, kind: Kind, payload: dict, channels: Iterable[str] = ("email",)
     return items
 
 
-@dataclass
+@dataclass(frozen=True)
 class Rendered:
+    """A notification's text; frozen because one is shared by every item of a batch with the same text."""
+
     subject: str
     body: str
 
@@ -188,15 +193,27 @@ def preview(kind: Kind, channel: str, locale: str, payload: dict) -> Rendered:
     return render(OutboxItem(kind=Kind(kind).value, channel=channel, locale=locale, payload=json.dumps(payload)))
 
 
-def render(item: OutboxItem) -> Rendered:
-    """Render an item's text in the recipient's language."""
+@functools.lru_cache(maxsize=64)
+def _locale(code: str) -> Locale:
+    """A parsed locale (force_locale takes one as it is; parsing a code looks for files on disk each time)."""
+    return Locale.parse(code)
+
+
+def render(item) -> Rendered:
+    """Render an item's text in the recipient's language.
+
+    ``item`` is an OutboxItem or a claimed row: only kind, channel, locale and
+    payload are read, so the text is a function of those four.
+    """
     payload = json.loads(item.payload or "{}")
     # The null channel (benchmarks) renders the e-mail text, so it costs what e-mail costs.
     channel = "email" if item.channel == "null" else item.channel
     template = current_app.jinja_env.get_template(f"notifications/{item.kind}.{channel}.txt")
-    with force_locale(item.locale):
+    with force_locale(_locale(item.locale)):
         # Templates define {% set subject %} at top level and write the body as output.
-        module = template.make_module({**payload, "base_url": current_app.config["BASE_URL"]})
+        # The translations are bound once per text instead of looked up per string.
+        module = template.make_module({**payload, "base_url": current_app.config["BASE_URL"],
+                                       **template_gettext(get_translations())})
         return Rendered(subject=str(getattr(module, "subject", "")).strip(), body=str(module).strip() + "\n")
 
 
@@ -291,63 +308,75 @@ def renew_claims(ids: Iterable[int], connection) -> set[int]:
     return {row.id for row in rows}
 
 
-def claim_due(now: datetime | None = None, limit: int | None = None) -> list[OutboxItem]:
+def claim_due(now: datetime | None = None, limit: int | None = None) -> list:
     """Atomically mark due items as being sent by this worker and return them.
 
-    Three statements whatever the batch size: lock the due ids (skipping rows
-    another scheduler holds), mark them claimed, load them; when the batch holds
-    coalesced kinds, one more finds notices made redundant by a concurrent one
-    (see :func:`_coalesced_doubles`) and those are deleted.
+    Two statements whatever the batch size: lock the due ids (skipping rows
+    another scheduler holds), then mark them claimed and read them back in one
+    UPDATE ... RETURNING; when the batch holds coalesced kinds, one DELETE in
+    between drops notices made redundant by a concurrent one (see
+    :func:`_coalesced_doubles`). The items are plain rows (the columns of
+    CLAIMED_COLUMNS) in due order, not ORM objects: the commit cannot expire
+    them, and a batch of them costs no identity map.
     """
     now = now or utcnow()
     config = current_app.config
     limit = limit or config["OUTBOX_BATCH_SIZE"]
     stale = now - timedelta(seconds=config["OUTBOX_CLAIM_TIMEOUT_SECONDS"])
-    locked = db.session.execute(
-        select(OutboxItem.id, OutboxItem.kind)
+    outbox = OutboxItem.__table__
+    connection = db.session.connection()
+    locked = connection.execute(
+        select(outbox.c.id, outbox.c.kind)
         .where(
             or_(
-                and_(OutboxItem.status == "pending", OutboxItem.due_at <= now),
-                and_(OutboxItem.status == "sending", OutboxItem.claimed_at < stale),
+                and_(outbox.c.status == "pending", outbox.c.due_at <= now),
+                and_(outbox.c.status == "sending", outbox.c.claimed_at < stale),
             )
         )
-        .order_by(OutboxItem.due_at, OutboxItem.id)
+        .order_by(outbox.c.due_at, outbox.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     ).all()
     ids = [row.id for row in locked]
     if any(row.kind in COALESCED_VALUES for row in locked):
-        doubles = _coalesced_doubles(ids)
+        doubles = set(connection.scalars(
+            delete(outbox).where(outbox.c.id.in_(_coalesced_doubles(ids, connection.dialect)))
+            .returning(outbox.c.id)))
         if doubles:
-            db.session.execute(delete(OutboxItem).where(OutboxItem.id.in_(doubles))
-                               .execution_options(synchronize_session=False))
             log.info("outbox: %d notice(s) dropped, one for the same person was already waiting", len(doubles))
             ids = [item_id for item_id in ids if item_id not in doubles]
     if not ids:
         db.session.commit()
         return []
-    db.session.execute(
-        update(OutboxItem)
-        .where(OutboxItem.id.in_(ids))
-        .values(status="sending", claimed_at=now, claimed_by=worker_id(), attempts=OutboxItem.attempts + 1)
-        .execution_options(synchronize_session=False)
-    )
-    items = list(
-        db.session.scalars(
-            select(OutboxItem).where(OutboxItem.id.in_(ids)).order_by(OutboxItem.due_at, OutboxItem.id)
-            .execution_options(populate_existing=True)
-        )
-    )
-    # Detached snapshots: the commit would otherwise expire them and reading each
-    # one afterwards would cost a query per item.
-    for item in items:
-        db.session.expunge(item)
+    items = connection.execute(
+        update(outbox)
+        .where(_among(outbox.c.id, ids, connection.dialect))
+        .values(status="sending", claimed_at=now, claimed_by=worker_id(), attempts=outbox.c.attempts + 1)
+        .returning(*(outbox.c[name] for name in CLAIMED_COLUMNS))
+    ).all()
     db.session.commit()
-    return items
+    # RETURNING gives no order.
+    return sorted(items, key=lambda item: (item.due_at, item.id))
 
 
-def _coalesced_doubles(ids: list[int]) -> set[int]:
-    """Claimed, never-tried items of a coalesced kind that another item makes redundant.
+def _among(column, ids: list[int], dialect):
+    """``column IN ids``; on PostgreSQL ``= ANY`` of one array parameter instead.
+
+    A batch's ids as one parameter keep the statement's text the same for
+    every batch, so the driver prepares it once, instead of building and
+    parsing a statement with a parameter per item each time.
+    """
+    if dialect.name == "postgresql":
+        return column == any_(bindparam("ids", ids, type_=ARRAY(Integer), unique=True))
+    return column.in_(ids)
+
+
+#: What the dispatch loop reads of a claimed item.
+CLAIMED_COLUMNS = ("id", "kind", "channel", "user_id", "address", "locale", "payload", "attempts", "due_at")
+
+
+def _coalesced_doubles(ids: list[int], dialect):
+    """The ids of claimed, never-tried items of a coalesced kind that another item makes redundant (a SELECT).
 
     ``notify()`` skips a coalesced kind while one is pending, but two
     transactions that notify the same person at the same moment (two workers or
@@ -359,100 +388,206 @@ def _coalesced_doubles(ids: list[int]) -> set[int]:
     waited for.
     """
     later, other = aliased(OutboxItem), aliased(OutboxItem)
-    return set(db.session.scalars(
+    return (
         select(later.id).distinct()
         .join(other, and_(other.user_id == later.user_id, other.kind == later.kind,
                           other.channel == later.channel, other.id != later.id))
-        .where(later.id.in_(ids), later.kind.in_(COALESCED_VALUES), later.attempts == 0,
+        .where(_among(later.id, ids, dialect), later.kind.in_(COALESCED_VALUES), later.attempts == 0,
                or_(and_(other.status == "pending", other.id < later.id),
                    and_(other.status.in_(["sending", "sent"]), other.claimed_at > later.created_at)))
-    ))
+    )
+
+
+class _ResultsConnection:
+    """The autocommit connection a scheduler records results on: opened for the first batch, kept for the tick.
+
+    Autocommit makes each result one round trip (no BEGIN/COMMIT) and durable
+    on its own. On PostgreSQL it does not wait for the WAL flush: if the
+    database server itself crashed, the last few results could be lost and
+    those items sent again, which is the at-least-once we give anyway; a crash
+    of the scheduler loses nothing the server has received.
+    """
+
+    def __init__(self):
+        self.connection = None
+
+    def get(self):
+        if self.connection is None:
+            self.connection = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            if self.connection.dialect.name == "postgresql":
+                self.connection.exec_driver_sql("SET synchronous_commit TO OFF")
+        return self.connection
+
+    def __enter__(self) -> _ResultsConnection:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        connection, self.connection = self.connection, None
+        if connection is None:
+            return
+        try:
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql("RESET synchronous_commit")
+        finally:
+            connection.close()
 
 
 def dispatch_due(channels: Channels | None = None, now: datetime | None = None,
                  limit: int | None = None) -> int:
-    """Deliver one batch of due items; return how many were delivered.
-
-    Each item's result is committed as soon as it is known, so a scheduler that
-    dies in the middle of a batch re-sends at most the one item it was sending.
-    Claims are renewed every third of OUTBOX_CLAIM_TIMEOUT_SECONDS while the
-    batch is worked through (so a long batch is never taken over while this one
-    is still sending it), and when STOPPING is set the rest of the batch is
-    handed back after the item in hand.
-    """
+    """Deliver one batch of due items; return how many were delivered (see :func:`_dispatch_batch`)."""
     channels = channels or Channels.from_config(current_app.config)
+    with _ResultsConnection() as results:
+        return _dispatch_batch(channels, now, limit, results)
+
+
+def dispatch_all_due(channels: Channels | None = None) -> int:
+    """Deliver batches until nothing is due (one scheduler tick), recording on one connection."""
+    channels = channels or Channels.from_config(current_app.config)
+    total = 0
+    with _ResultsConnection() as results:
+        while True:
+            before = total
+            total += _dispatch_batch(channels, None, None, results)
+            # Stop when a batch delivered nothing new (all done, or all failing),
+            # or when the scheduler is stopping.
+            if total == before or STOPPING.is_set():
+                return total
+
+
+def _dispatch_batch(channels: Channels, now: datetime | None, limit: int | None,
+                    results: _ResultsConnection) -> int:
+    """Claim one batch and deliver it; return how many were delivered.
+
+    At most one notification is sent twice when the scheduler dies at any
+    point, because an item's delivery and the durable record of it are never
+    more than one item apart:
+
+    - the claim commits every item of the batch as ``sending`` (one UPDATE);
+      a claim left by a dead scheduler is taken over after the lease, and
+      everything still ``sending`` is then sent again;
+    - a delivered item is marked ``sent`` by its own autocommitted UPDATE
+      (one statement, the only per-item one) *before the next channel call*,
+      so at any moment at most the one item in hand is delivered and still
+      ``sending``: that is the one a crash can duplicate;
+    - an attempt that failed delivered nothing, so its result is recorded
+      later, set-wise (one statement for all failures, written before each
+      lease renewal, before stopping and at the end of the batch): a crash
+      before that only means the item is tried again after the lease, never
+      a duplicate. The claim already counted the attempt.
+
+    Everything else is per batch: texts are rendered up front, once per
+    (kind, channel, locale, payload), and shared by the items that have the
+    same one (a notice to a cohort, in each language); claims are renewed
+    every third of OUTBOX_CLAIM_TIMEOUT_SECONDS, not per item (so a long batch
+    is never taken over while this one is still sending it); when STOPPING is
+    set the rest of the batch is handed back after the item in hand.
+    """
     items = claim_due(now, limit)
     if not items:
         return 0
+    config = current_app.config
+    renew_every = config["OUTBOX_CLAIM_TIMEOUT_SECONDS"] / 3
+    outcomes = _Outcomes(results.get(), config["OUTBOX_MAX_ATTEMPTS"])
+    # All texts first, in one tight loop: measured, it costs less CPU than
+    # rendering between round trips.
+    outcomes.render_all(items)
     renewed_at = monotonic()
-    renew_every = current_app.config["OUTBOX_CLAIM_TIMEOUT_SECONDS"] / 3
-    max_attempts = current_app.config["OUTBOX_MAX_ATTEMPTS"]
-    delivered = 0
-    # Results go through an autocommit connection: one round trip per item
-    # instead of BEGIN/UPDATE/COMMIT, and still durable item by item.
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as results:
-        postgres = results.dialect.name == "postgresql"
-        if postgres:
-            # Don't wait for the WAL flush on each result: if the database server
-            # itself crashed, the last few results could be lost and those items
-            # sent again (at-least-once), which is the guarantee we give anyway.
-            results.exec_driver_sql("SET synchronous_commit TO OFF")
-        failed = 0
-        try:
-            ours = None  # None: every item of the batch (no renewal yet)
-            for index, item in enumerate(items):
-                if STOPPING.is_set():
-                    released = release_claims([rest.id for rest in items[index:]], results)
-                    log.info("outbox: stopping; %d claimed item(s) handed back unsent", released)
-                    break
-                if monotonic() - renewed_at >= renew_every:
-                    # Once per third of the lease, not per item: that would double
-                    # the statements per delivery.
-                    ours = renew_claims([rest.id for rest in items[index:]], results)
-                    renewed_at = monotonic()
-                if ours is not None and item.id not in ours:
-                    log.warning("outbox item %s was taken over by another scheduler; not sent from here", item.id)
-                    continue
-                outcome = _deliver_one(channels, item, max_attempts, results)
-                delivered += outcome == "sent"
-                failed += outcome == "failed" and item.kind != Kind.DELIVERY_FAILED.value
-        finally:
-            if postgres:
-                results.exec_driver_sql("RESET synchronous_commit")
-    if failed:
-        deliveries_failed.send(None)
-    return delivered
-
-
-# One prepared shape for every result, so recording costs one cheap round trip.
-RECORD_RESULT = text(
-    "UPDATE outbox_item SET status = :status, sent_at = :sent_at, payload = :payload, "
-    "last_error = :last_error, due_at = :due_at WHERE id = :id"
-).bindparams(bindparam("sent_at", type_=UTCDateTime()), bindparam("due_at", type_=UTCDateTime()))
-
-
-def _deliver_one(channels: Channels, item: OutboxItem, max_attempts: int, results) -> str:
-    """Deliver one claimed item and record the outcome at once; return the new status."""
-    values = {"id": item.id, "status": "sent", "sent_at": utcnow(), "payload": "{}", "last_error": None,
-              "due_at": item.due_at}
+    ours = None  # None: every item of the batch (no renewal yet)
     try:
-        channels.deliver(item, render(item))
-    except DeliveryError as exc:
-        values.update(sent_at=None, payload=item.payload, last_error=str(exc)[:500])
-        if exc.permanent or item.attempts >= max_attempts:
-            values["status"] = "failed"
-            log.warning("outbox item %s failed for good: %s", item.id, exc)
+        for index, item in enumerate(items):
+            if STOPPING.is_set():
+                outcomes.flush()
+                released = release_claims([rest.id for rest in items[index:]], outcomes.connection)
+                log.info("outbox: stopping; %d claimed item(s) handed back unsent", released)
+                break
+            if monotonic() - renewed_at >= renew_every:
+                # Failures first: a renewal covers only the items not yet tried.
+                outcomes.flush()
+                ours = renew_claims([rest.id for rest in items[index:]], outcomes.connection)
+                renewed_at = monotonic()
+            if ours is not None and item.id not in ours:
+                log.warning("outbox item %s was taken over by another scheduler; not sent from here", item.id)
+                continue
+            outcomes.deliver(channels, item)
+    finally:
+        outcomes.flush()
+    if outcomes.failed:
+        deliveries_failed.send(None)
+    return outcomes.sent
+
+
+# A failed attempt's result; only while this scheduler still holds the claim
+# (the results are written a little later than the attempt).
+RECORD_FAILURE = text(
+    "UPDATE outbox_item SET status = :status, last_error = :last_error, due_at = :due_at "
+    "WHERE id = :id AND status = 'sending' AND claimed_by = :claimed_by"
+).bindparams(bindparam("due_at", type_=UTCDateTime()))
+
+
+class _Outcomes:
+    """Delivers the items of one batch and records what happened to each."""
+
+    def __init__(self, connection, max_attempts: int):
+        self.connection = connection
+        self.max_attempts = max_attempts
+        self.sent = 0
+        self.failed = 0  # given up for good (DELIVERY_FAILED reports not counted)
+        self.failures: list[dict] = []
+        # One text per (kind, channel, locale, payload): the text depends on nothing else.
+        self.texts: dict[tuple[str, str, str, str], Rendered | Exception] = {}
+        dialect = connection.dialect
+        # One fixed statement in the driver's own parameter style, run without
+        # compiling anything: the per-item cost is the round trip.
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        self.mark_sent = (f"UPDATE outbox_item SET status = 'sent', sent_at = {mark}, payload = '{{}}', "
+                          f"last_error = NULL WHERE id = {mark}")
+        self.stamp = UTCDateTime().bind_processor(dialect)
+
+    def render_all(self, items) -> None:
+        """Render each distinct text of the batch once (a failure is kept for the items that need it)."""
+        for item in items:
+            key = (item.kind, item.channel, item.locale, item.payload)
+            if key not in self.texts:
+                try:
+                    self.texts[key] = render(item)
+                except Exception as exc:  # a template bug must not stop the other deliveries
+                    log.exception("outbox item %s could not be rendered", item.id)
+                    self.texts[key] = exc
+
+    def deliver(self, channels: Channels, item) -> None:
+        """Deliver one claimed item; a success is recorded at once, a failure queued for :meth:`flush`."""
+        rendered = self.texts[(item.kind, item.channel, item.locale, item.payload)]
+        if isinstance(rendered, Exception):
+            log.error("outbox item %s not sent: its text could not be rendered", item.id)
+            self._fail(item, "failed", f"{type(rendered).__name__}: {rendered}"[:500], item.due_at)
+            return
+        try:
+            channels.deliver(item, rendered)
+        except DeliveryError as exc:
+            error = str(exc)[:500]
+            if exc.permanent or item.attempts >= self.max_attempts:
+                self._fail(item, "failed", error, item.due_at)
+                log.warning("outbox item %s failed for good: %s", item.id, exc)
+            else:
+                retry_at = utcnow() + backoff(item.attempts)
+                self._fail(item, "pending", error, next_sms_time(retry_at) if item.channel == "sms" else retry_at)
+                log.info("outbox item %s will be retried: %s", item.id, exc)
         else:
-            retry_at = utcnow() + backoff(item.attempts)
-            values.update(status="pending",
-                          due_at=next_sms_time(retry_at) if item.channel == "sms" else retry_at)
-            log.info("outbox item %s will be retried: %s", item.id, exc)
-    except Exception as exc:  # a template bug must not stop the other deliveries
-        log.exception("outbox item %s could not be rendered", item.id)
-        values.update(status="failed", sent_at=None, payload=item.payload,
-                      last_error=f"{type(exc).__name__}: {exc}"[:500])
-    results.execute(RECORD_RESULT, values)
-    return values["status"]
+            # Durable before the next item is tried: this is what keeps a crash
+            # to at most one duplicate (see _dispatch_batch).
+            self.connection.exec_driver_sql(self.mark_sent, (self.stamp(utcnow()), item.id))
+            self.sent += 1
+
+    def _fail(self, item, status: str, error: str, due_at: datetime) -> None:
+        self.failures.append({"id": item.id, "status": status, "last_error": error, "due_at": due_at,
+                              "claimed_by": worker_id()})
+        self.failed += status == "failed" and item.kind != Kind.DELIVERY_FAILED.value
+
+    def flush(self) -> None:
+        """Record the failed attempts so far, all in one statement."""
+        if self.failures:
+            failures, self.failures = self.failures, []
+            self.connection.execute(RECORD_FAILURE, failures)
 
 
 def beat(now: datetime | None = None) -> None:
@@ -474,19 +609,6 @@ def failed_deliveries(limit: int = 100) -> list[OutboxItem]:
     """Items given up on, newest first, for the administrators."""
     return list(db.session.scalars(select(OutboxItem).where(OutboxItem.status == "failed")
                                    .order_by(OutboxItem.id.desc()).limit(limit)))
-
-
-def dispatch_all_due(channels: Channels | None = None) -> int:
-    """Deliver batches until nothing is due (one scheduler tick)."""
-    channels = channels or Channels.from_config(current_app.config)
-    total = 0
-    while True:
-        before = total
-        total += dispatch_due(channels)
-        # Stop when a batch delivered nothing new (all done, or all failing),
-        # or when the scheduler is stopping.
-        if total == before or STOPPING.is_set():
-            return total
 
 
 # --- the patient's choices and mobile number -------------------------------------
