@@ -116,7 +116,9 @@ def budgets(loads: list[dict], dispatches: list[dict], catalogue_result: dict,
                        "met": not (lost or wrong)})
     for report in dispatches:
         checks.append({"budget": f"{report['database']}: dispatch >= 2,000 items/s to the null channel",
-                       "measured": f"{report['dispatch_per_second']:,}/s", "met": report["within_budget"]})
+                       "measured": f"same text {report['same_text']['dispatch_per_second']:,}/s, "
+                                   f"distinct {report['distinct_texts']['dispatch_per_second']:,}/s",
+                       "met": report["within_budget"]})
     checks.append({"budget": "catalogue load < 1 s for 100 modules x 3 languages",
                    "measured": f"{catalogue_result['load_catalogue_max_s'] * 1000:.0f} ms",
                    "met": catalogue_result["within_budget"]})
@@ -157,7 +159,7 @@ def main() -> int:
     dispatches = []
     for database in databases:
         url = "" if database == "sqlite" else load.prepare_database("postgresql", Path("/tmp"))
-        report = dispatch.run(10_000, url)
+        report = dispatch.run(10_000, url, repeat=1 if args.quick else 3)
         print()
         dispatch.print_report(report)
         dispatches.append(report)
