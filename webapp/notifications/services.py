@@ -524,6 +524,13 @@ RECORD_FAILURE = text(
 ).bindparams(bindparam("due_at", type_=UTCDateTime()))
 
 
+
+# The delivered item's record, in each driver's own parameter style (sqlite3: qmark, psycopg: format).
+MARK_SENT_QMARK = "UPDATE outbox_item SET status = 'sent', sent_at = ?, payload = '{}', last_error = NULL WHERE id = ?"
+MARK_SENT_FORMAT = ("UPDATE outbox_item SET status = 'sent', sent_at = %s, payload = '{}', last_error = NULL "
+                    "WHERE id = %s")
+
+
 class _Outcomes:
     """Delivers the items of one batch and records what happened to each."""
 
@@ -538,9 +545,7 @@ class _Outcomes:
         dialect = connection.dialect
         # One fixed statement in the driver's own parameter style, run without
         # compiling anything: the per-item cost is the round trip.
-        mark = "?" if dialect.paramstyle == "qmark" else "%s"
-        self.mark_sent = (f"UPDATE outbox_item SET status = 'sent', sent_at = {mark}, payload = '{{}}', "
-                          f"last_error = NULL WHERE id = {mark}")
+        self.mark_sent = MARK_SENT_QMARK if dialect.paramstyle == "qmark" else MARK_SENT_FORMAT
         self.stamp = UTCDateTime().bind_processor(dialect)
 
     def render_all(self, items) -> None:
