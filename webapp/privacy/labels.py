@@ -59,6 +59,8 @@ FIELDS = {
     "shared_at": _l("Sent"),
     "id": _l("Number in Lotsa"),
     "last_used_at": _l("Last used"),
+    "work_at": _l("Your latest work in the modules"),
+    "staff_message_at": _l("Latest message from your care team"),
     "offer_id": _l("Programme offered (number)"),
     "answered_by_id": _l("Answered by (number)"),
     "message": _l("Message from your care unit"),
