@@ -9,7 +9,8 @@ with the care team's latest message. Computing both for every enrolment of a
 region on every caseload request cost a pass over all answers, progress rows
 and messages. The two times are kept on the enrolment instead, by triggers in
 the database: every insert, update and delete of an answer, a module's
-progress or a care-team message recomputes them from the rows themselves
+progress or a care-team message (an update: only one that changes the rows'
+times, side or enrolment) recomputes them from the rows themselves
 (max over the enrolment's rows, not an increment), so they equal the
 definition after every statement, whatever code path wrote the rows.
 """
@@ -31,6 +32,14 @@ WORK = ("(SELECT max(at) FROM (SELECT max(updated_at) AS at FROM answer WHERE en
 STAFF = "(SELECT max(created_at) FROM message WHERE enrolment_id = {id} AND side = 'staff')"
 
 TABLES = {"answer": ("work_at", WORK), "module_progress": ("work_at", WORK), "message": ("staff_message_at", STAFF)}
+# An update recomputes only when it changes what the time is made of: a page view updates its
+# module's progress (pages, reading time) on every GET, and must not write the enrolment row.
+RELEVANT = {"answer": ("updated_at", "enrolment_id"), "module_progress": ("completed_at", "enrolment_id"),
+            "message": ("created_at", "side", "enrolment_id")}
+
+
+def _changed(table: str, distinct: str) -> str:
+    return " OR ".join(f"OLD.{column} {distinct} NEW.{column}" for column in RELEVANT[table])
 
 
 def _set(column: str, expression: str, row: str) -> str:
@@ -53,8 +62,11 @@ BEGIN
     RETURN NULL;
 END $$""")
         statements.append(f"""
-CREATE TRIGGER {table}_keeps_enrolment_{column} AFTER INSERT OR UPDATE OR DELETE ON {table}
+CREATE TRIGGER {table}_keeps_enrolment_{column} AFTER INSERT OR DELETE ON {table}
 FOR EACH ROW EXECUTE FUNCTION enrolment_{column}_from_{table}()""")
+        statements.append(f"""
+CREATE TRIGGER {table}_keeps_enrolment_{column}_update AFTER UPDATE ON {table}
+FOR EACH ROW WHEN ({_changed(table, 'IS DISTINCT FROM')}) EXECUTE FUNCTION enrolment_{column}_from_{table}()""")
     return statements
 
 
@@ -64,7 +76,7 @@ def _sqlite() -> list[str]:
         name = f"{table}_keeps_enrolment_{column}"
         statements.append(f"CREATE TRIGGER {name}_insert AFTER INSERT ON {table} BEGIN "
                           f"{_set(column, expression, 'NEW')} END")
-        statements.append(f"CREATE TRIGGER {name}_update AFTER UPDATE ON {table} BEGIN "
+        statements.append(f"CREATE TRIGGER {name}_update AFTER UPDATE ON {table} WHEN {_changed(table, 'IS NOT')} BEGIN "
                           f"{_set(column, expression, 'NEW')} {_set(column, expression, 'OLD')} END")
         statements.append(f"CREATE TRIGGER {name}_delete AFTER DELETE ON {table} BEGIN "
                           f"{_set(column, expression, 'OLD')} END")
@@ -88,6 +100,7 @@ def downgrade():
         name = f"{table}_keeps_enrolment_{column}"
         if bind.dialect.name == "postgresql":
             op.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+            op.execute(f"DROP TRIGGER IF EXISTS {name}_update ON {table}")
             op.execute(f"DROP FUNCTION IF EXISTS enrolment_{column}_from_{table}()")
         else:
             for event in ("insert", "update", "delete"):

@@ -75,6 +75,28 @@ def test_the_triggers_keep_both_times_through_inserts_updates_and_deletes(app, d
     assert _stored(db, other.id)[1] == now - timedelta(days=3)
 
 
+def test_a_page_view_does_not_write_the_enrolment_row(app, db, make):
+    """Reading (pages seen, reading time) changes no time the caseload keeps: the trigger stays still.
+
+    The stored time is first set wrong on purpose: a trigger that fired would put it right.
+    """
+    unit = make.unit()
+    e = make.enrolment(make.user("patient"), unit, make.user("clinician", units=[unit]))
+    db.session.add(ModuleProgress(enrolment_id=e.id, module_id="m1"))
+    db.session.commit()
+    marker = utcnow() - timedelta(days=999)
+    db.session.execute(update(Enrolment).where(Enrolment.id == e.id).values(work_at=marker))
+    db.session.execute(update(ModuleProgress).where(ModuleProgress.enrolment_id == e.id)
+                       .values(pages_seen_mask=3, seconds_spent=40, last_page=2))
+    db.session.commit()
+    assert _stored(db, e.id)[0] == marker
+    # Finishing the module is work: now it is recomputed.
+    db.session.execute(update(ModuleProgress).where(ModuleProgress.enrolment_id == e.id)
+                       .values(completed_at=utcnow()))
+    db.session.commit()
+    assert _stored(db, e.id) == _defined(db, e.id)
+
+
 def test_pages_follow_each_other_in_triage_order(app, db, make):
     unit = make.unit()
     clinician = make.user("clinician", units=[unit])
