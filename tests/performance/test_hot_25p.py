@@ -150,6 +150,26 @@ def test_the_clinicians_waiting_count(patient_world, client, auth, db):
     assert "1 väntar" in html or "1 waiting" in html
 
 
+def test_the_waiting_count_is_of_the_clinicians_own_units_while_others_are_logged_in(patient_world, app, make, db):
+    """The count read beside the session counts this clinician's units, not those of every session."""
+    from tests.fixtures.plugin import Auth
+
+    e = patient_world["enrolment"]
+    db.session.get(Conversation, e.id).waiting_since = utcnow()
+    db.session.commit()
+    elsewhere = _user(make, "clinician", units=[make.unit(name="Vårdcentralen Norr")], name="Nils Norr")
+    theirs, ours = app.test_client(), app.test_client()
+    assert Auth(theirs, db).login(elsewhere).status_code == 302
+    assert Auth(ours, db).login(patient_world["clinician"]).status_code == 302
+    import re
+
+    def counts(page: str) -> list[str]:  # the navigation's badges (menu button and link)
+        return re.findall(r'<span class="count">(\d+)', page.split("<main", 1)[0])
+
+    assert counts(ours.get("/clinician/inbox").get_data(as_text=True)) == ["1", "1"]
+    assert counts(theirs.get("/clinician/inbox").get_data(as_text=True)) == []
+
+
 def test_a_page_view_adds_pages_and_reading_time_in_one_statement(patient_world, app, db, count_queries):
     """The upsert keeps what is stored: pages seen are added to, time is summed, the first opening stays."""
     from webapp.content.services import get_catalogue

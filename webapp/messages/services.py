@@ -170,9 +170,17 @@ def unread_for_patient_column(user_id_column):
 
 
 def waiting_for_staff_column(user_id_column):
-    """waiting_for_staff() as a column of a statement that has the clinician's id (the session's)."""
-    units = select(Membership.care_unit_id).where(Membership.user_id == user_id_column)
-    return _waiting_for_staff(units).scalar_subquery()
+    """waiting_for_staff() as a column of a statement that has the clinician's id (the session's).
+
+    One level of subquery, joined to the memberships: a nested ``IN (SELECT ...)``
+    would not correlate with the session's row two levels up, and would count the
+    units of every logged-in user (and scan every enrolment to do it).
+    """
+    return (select(func.count()).select_from(Conversation)
+            .join(Enrolment, Enrolment.id == Conversation.enrolment_id)
+            .join(Membership, Membership.care_unit_id == Enrolment.care_unit_id)
+            .where(Membership.user_id == user_id_column, Conversation.waiting_since.is_not(None), Enrolment.is_open)
+            .scalar_subquery())
 
 
 def conversations_for(enrolment_ids: list[int]) -> dict[int, Conversation]:
