@@ -540,13 +540,7 @@ def _build_pages(tokens: list[Token], module_title: str, parsed: ParsedFile, off
             continue
         if token.type == "container_block_open" and token.level == 0:
             flush_html()
-            depth, end = 1, index + 1
-            while end < len(tokens) and depth:
-                if tokens[end].type == "container_block_open":
-                    depth += 1
-                elif tokens[end].type == "container_block_close":
-                    depth -= 1
-                end += 1
+            end = _after_matching(tokens, index, "container_block")
             env["pages_before"] = len(pages)
             segment = _block_segment(token, tokens[index + 1:end - 1], parsed, offset, env)
             if segment is not None:
@@ -575,16 +569,21 @@ def _check_placement(name: str, attrs: dict, problem) -> None:
         attrs.pop("placement", None)
 
 
-def _list_end(inner: list[Token], index: int) -> int:
-    """The index just after the bullet list that opens at ``inner[index]`` (nested lists included)."""
+def _after_matching(tokens: list[Token], index: int, kind: str) -> int:
+    """The index just after the ``<kind>_close`` that matches the ``<kind>_open`` at ``tokens[index]`` (nesting counted)."""
     depth, end = 1, index + 1
-    while end < len(inner) and depth:
-        if inner[end].type == "bullet_list_open":
+    while end < len(tokens) and depth:
+        if tokens[end].type == f"{kind}_open":
             depth += 1
-        elif inner[end].type == "bullet_list_close":
+        elif tokens[end].type == f"{kind}_close":
             depth -= 1
         end += 1
     return end
+
+
+def _list_end(inner: list[Token], index: int) -> int:
+    """The index just after the bullet list that opens at ``inner[index]`` (nested lists included)."""
+    return _after_matching(inner, index, "bullet_list")
 
 
 def _split_list(inner: list[Token], env: dict) -> tuple[list[Markup], list[Token]]:
