@@ -226,3 +226,7 @@ def test_every_list_detail_the_code_writes_is_read_in_words(app):
         with force_locale("sv"):
             words = [_describe(k, v, {}, {}) for k, v in _key_values("page=2 patients=50 search=Kim%20Ex%3D").items()]
     assert words == ["Sida 2", "50 patienter", "Sökte efter: Kim Ex="]
+    with app.test_request_context():
+        with force_locale("sv"):
+            period = [_describe(k, v, {}, {}) for k, v in _key_values("from=2026-11-02 to=-").items()]
+    assert period[0].startswith("Från 2 nov") and period[1] == ""

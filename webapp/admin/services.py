@@ -207,14 +207,13 @@ def _describe(key: str, value: str, people: dict, units: dict) -> str:
             return _("All questionnaires")
         form = get_catalogue().forms.get(value)
         return _("Questionnaire: %(title)s", title=form.title(_locale()) if form else value)
-    if key in ("from", "to") and value != "-":
-        day = _day(value)
-        if day is not None:
-            return (_("From %(day)s", day=format_day(day)) if key == "from" else _("To %(day)s", day=format_day(day)))
+    if key in ("from", "to"):
+        day = _day(value)  # "-": no limit on that side, nothing to say
+        if day is None:
+            return ""
+        return _("From %(day)s", day=format_day(day)) if key == "from" else _("To %(day)s", day=format_day(day))
     if key == "search":
         return _("Searched for: %(text)s", text=unquote(value))
-    if key in ("from", "to"):
-        return ""
     return f"{key}={value}"
 
 
