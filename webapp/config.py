@@ -57,6 +57,11 @@ DEFAULTS: dict[str, Any] = {
     # Seconds a request waits for a free pooled connection (only threaded workers
     # ever wait: a sync worker holds one connection).
     "DATABASE_POOL_TIMEOUT_SECONDS": 10,
+    # The pool pings a kept PostgreSQL connection at checkout (SELECT 1, one round
+    # trip) only when the server has sent it something since it was handed back (a
+    # restart's goodbye, a closed socket) or when it has sat unused this many
+    # seconds; a busy worker's connection, handed back milliseconds ago, is not.
+    "DATABASE_PING_IDLE_SECONDS": 10,
     # /healthz's own limit in seconds for its SELECT 1 (connecting included, at
     # least 2 s when it has to connect): a monitor gets a 503 quickly instead of
     # a hung request when the database is down or frozen.
@@ -310,7 +315,8 @@ def _database_timeouts(config: dict[str, Any], url: str) -> None:
     itself (libpq has no such setting).
     """
     for key in ("DATABASE_CONNECT_TIMEOUT_SECONDS", "DATABASE_STATEMENT_TIMEOUT_MS",
-                "DATABASE_RESPONSE_TIMEOUT_SECONDS", "DATABASE_POOL_TIMEOUT_SECONDS", "HEALTHZ_TIMEOUT_SECONDS"):
+                "DATABASE_RESPONSE_TIMEOUT_SECONDS", "DATABASE_POOL_TIMEOUT_SECONDS", "DATABASE_PING_IDLE_SECONDS",
+                "HEALTHZ_TIMEOUT_SECONDS"):
         value = config[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ConfigError(f"{key} must be a whole number, 0 or more")

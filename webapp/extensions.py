@@ -28,7 +28,8 @@ class LotsaSQLAlchemy(SQLAlchemy):
     def _make_engine(self, bind_key, options, app):
         engine = super()._make_engine(bind_key, options, app)
         configure_postgres(engine, response_timeout=app.config.get("DATABASE_RESPONSE_TIMEOUT_SECONDS", 0),
-                           ping_timeout=app.config.get("DATABASE_CONNECT_TIMEOUT_SECONDS", 5))
+                           ping_timeout=app.config.get("DATABASE_CONNECT_TIMEOUT_SECONDS", 5),
+                           ping_after_idle=app.config.get("DATABASE_PING_IDLE_SECONDS", 10))
         return engine
 
 

@@ -89,6 +89,50 @@ def test_postgres_gets_pre_ping_time_limits_and_keepalives():
         "SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"]["options"]
 
 
+@pytest.mark.postgres_only
+def test_the_pre_ping_is_sent_only_when_it_can_find_something(monkeypatch):
+    """A connection handed back moments ago is not pinged (a round trip on every request);
+    one the server has said goodbye to, or one left unused a long time, is."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+
+    from webapp.core.db import configure_postgres
+
+    pings = []
+    ping = PGDialect_psycopg.do_ping
+    monkeypatch.setattr(PGDialect_psycopg, "do_ping", lambda self, connection: pings.append(1) or ping(self, connection))
+    url = os.environ["TEST_DATABASE_URL"]
+
+    def engine_pinging_after(seconds):
+        engine = create_engine(url, pool_pre_ping=True, pool_size=1, max_overflow=0)
+        configure_postgres(engine, response_timeout=5, ping_timeout=2, ping_after_idle=seconds)
+        return engine
+
+    def backend_of(engine):
+        with engine.connect() as connection:
+            return connection.execute(text("SELECT pg_backend_pid()")).scalar()
+
+    busy, admin = engine_pinging_after(10), engine_pinging_after(10)
+    try:
+        pid = backend_of(busy)
+        assert [backend_of(busy) for _ in range(5)] == [pid] * 5 and pings == []
+        # An administrator ends the backend: the server's goodbye waits on the socket,
+        # so the next checkout pings, finds it gone and connects again; no request fails.
+        with admin.connect() as connection:
+            assert connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
+        time.sleep(0.3)
+        assert backend_of(busy) != pid and len(pings) == 1
+        pings.clear()
+        idle = engine_pinging_after(0)
+        backend_of(idle)
+        backend_of(idle)
+        assert pings == [1]
+        idle.dispose()
+    finally:
+        busy.dispose()
+        admin.dispose()
+
+
 def test_sqlite_keeps_its_engine_options():
     options = _validated(DATABASE_URL="")["SQLALCHEMY_ENGINE_OPTIONS"]
     assert options == {"hide_parameters": True}

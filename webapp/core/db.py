@@ -29,6 +29,7 @@ import fcntl
 import functools
 import math
 import os
+import select
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -253,7 +254,8 @@ def _time_left(limit: float | None) -> float | None:
     return left if limit is None else min(limit, left)
 
 
-def configure_postgres(engine: Engine, response_timeout: float, ping_timeout: float) -> None:
+def configure_postgres(engine: Engine, response_timeout: float, ping_timeout: float,
+                       ping_after_idle: float = 10) -> None:
     """Bound every wait for a PostgreSQL engine's server; nothing for other engines.
 
     - ``response_timeout`` (0: none): the longest a query, commit or rollback
@@ -263,6 +265,14 @@ def configure_postgres(engine: Engine, response_timeout: float, ping_timeout: fl
       long, so checking out a connection to a frozen server fails over to
       reconnecting (which connect_timeout bounds) instead of waiting the
       full response timeout first.
+    - ``ping_after_idle``: the pre-ping is one round trip on every request
+      (issue 25), so it is sent only when it can find something: when the
+      connection's socket has something to read while it sat in the pool (a
+      restart or an administrator's kill sends a goodbye and closes the
+      socket; a server that crashed or was killed leaves the socket closed,
+      which reads as ready too), when psycopg knows the connection is gone, or
+      when it has sat unused ``ping_after_idle`` seconds or more (a network
+      that silently dropped an idle connection shows nothing on the socket).
     """
     if engine.dialect.name != "postgresql" or engine.dialect.driver != "psycopg":
         return
@@ -282,14 +292,35 @@ def configure_postgres(engine: Engine, response_timeout: float, ping_timeout: fl
         connection.response_timeout = response_timeout or None
         return connection
 
+    @event.listens_for(engine, "checkin")
+    def _handed_back(dbapi_connection, _record):
+        if dbapi_connection is not None:
+            dbapi_connection.idle_since = time.monotonic()
+
     dialect = engine.dialect
     ping = dialect.do_ping
 
     def do_ping(dbapi_connection):
+        if _quiet_since_recently(dbapi_connection, ping_after_idle):
+            return True
         with database_deadline(ping_timeout):
             return ping(dbapi_connection)
 
     dialect.do_ping = do_ping
+
+
+def _quiet_since_recently(connection, ping_after_idle: float) -> bool:
+    """A pooled connection handed back less than ``ping_after_idle`` s ago whose socket has nothing to read."""
+    import psycopg
+
+    idle_since = getattr(connection, "idle_since", None)
+    if idle_since is None or time.monotonic() - idle_since >= ping_after_idle or connection.broken:
+        return False
+    try:
+        readable, _, _ = select.select([connection.pgconn.socket], [], [], 0)
+    except (OSError, ValueError, psycopg.Error):
+        return False  # no socket any more (closed or finished): the ping says so
+    return not readable
 
 
 @functools.cache
@@ -314,6 +345,8 @@ def _deadline_connection_class():
         """
 
         response_timeout: float | None = None
+        #: time.monotonic() when the pool last got the connection back (None: never).
+        idle_since: float | None = None
 
         def wait(self, gen, interval=0.1, timeout=None):
             limit = _time_left(self.response_timeout)
