@@ -23,7 +23,7 @@ from webapp.programme.models import ScheduleEntry
 # The new counts: lower them when a change cuts a statement, never raise them to pass.
 MODULE_PAGE = 3  # session + user + enrolment + schedule changes + unread count; the page view (upsert); answers
 SAVE_ANSWER = 4  # session + enrolment + schedule changes; the answer (locked); its update; its version
-START_PAGE = 10  # session + onboarding + unread count; enrolments + schedule changes; progress; one per feature card
+START_PAGE = 5  # session + onboarding + unread count; enrolments + schedule changes; conversations; which optional cards have anything (none here); progress
 MESSAGE_THREAD = 3  # session + enrolment + unread count; the messages; marking them read
 
 
@@ -194,3 +194,67 @@ def test_a_page_view_adds_pages_and_reading_time_in_one_statement(patient_world,
     assert stored.pages_seen_mask == 0b111 and stored.last_page == 2
     assert 40 <= stored.seconds_spent <= 42
     assert stored.first_opened_at == first_opened
+
+
+def _add_optional(kind: str, world, db) -> str:
+    """One row of an optional start-page card for the patient's enrolment; returns what the page must then show."""
+    import json
+
+    from flask import url_for
+    from flask_babel import force_locale, gettext
+
+    from webapp.careplan.models import CarePlan, CarePlanVersion, FollowUpContact
+    from webapp.content.services import get_catalogue
+    from webapp.groups.models import Group, GroupMember, GroupSession
+    from webapp.library.models import SharedInformation
+    from webapp.questionnaires.models import Dispatch
+    from webapp.replies.models import ReferralReply
+
+    enrolment, clinician = world["enrolment"], world["clinician"]
+    earlier = utcnow() - timedelta(days=1)
+    if kind == "questionnaires":
+        dispatch = Dispatch(enrolment_id=enrolment.id, form_id="phq-9", sent_by_id=clinician.id, purpose="manual",
+                            created_at=earlier, send_at=earlier, draft="{}", reminders_sent=0)
+        db.session.add(dispatch)
+        db.session.flush()
+        return url_for("questionnaires.answer", enrolment_id=enrolment.id, dispatch_id=dispatch.id)
+    if kind == "plans":
+        plan = CarePlan(enrolment_id=enrolment.id, created_at=earlier)
+        db.session.add(plan)
+        db.session.flush()
+        db.session.add(CarePlanVersion(plan_id=plan.id, number=1, created_at=earlier, content=json.dumps(
+            {"goals": [{"matters": "Gå till jobbet", "able_to": "Cykla"}], "activities": [], "review_on": ""})))
+        return 'class="plan-card"'
+    if kind == "contacts":
+        db.session.add(FollowUpContact(enrolment_id=enrolment.id, kind="phone", due_at=utcnow() + timedelta(days=3),
+                                       purpose="", created_by_id=clinician.id))
+        with force_locale("sv"):
+            return gettext("Planned contacts with your care team")
+    if kind == "groups":
+        group = Group(care_unit_id=world["unit"].id, programme_id=PROGRAMME, name="Grupp Ek", created_at=earlier)
+        db.session.add(group)
+        db.session.flush()
+        db.session.add_all([GroupMember(group_id=group.id, enrolment_id=enrolment.id, added_at=earlier),
+                            GroupSession(group_id=group.id, starts_at=utcnow() + timedelta(days=7), topic="Träff Ek")])
+        return "Träff Ek"
+    if kind == "information":
+        programme = next(p for p in get_catalogue().programmes.values() if p.public and p.published_modules)
+        db.session.add(SharedInformation(enrolment_id=enrolment.id, programme_id=programme.id,
+                                         module_id=programme.published_modules[0].id, shared_by_id=clinician.id))
+        return 'class="shared-information"'
+    assert kind == "replies"
+    db.session.add(ReferralReply(enrolment_id=enrolment.id, number=1, locale="sv", recipient="Vårdcentralen Norr",
+                                 content=json.dumps({"recommendations": "Fortsätt med promenaderna."})))
+    return url_for("replies.patient_reply", enrolment_id=enrolment.id)
+
+
+@pytest.mark.parametrize("kind", ["questionnaires", "plans", "contacts", "groups", "information", "replies"])
+def test_the_start_page_reads_an_optional_card_only_when_it_has_something(patient_world, app, client, db,
+                                                                          count_queries, kind):
+    """One statement says which optional cards have rows; a card with one is read and shown."""
+    with app.test_request_context():
+        shown = _add_optional(kind, patient_world, db)
+    db.session.commit()
+    counter, response = _count(client, count_queries, "get", "/home")
+    assert shown in response.get_data(as_text=True)
+    assert START_PAGE < counter.count <= START_PAGE + 1

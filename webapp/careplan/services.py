@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import joinedload
 
 from webapp.auth.models import User
@@ -183,16 +183,23 @@ def contacts_for(enrolment: Enrolment) -> list[FollowUpContact]:
                                    .order_by(FollowUpContact.due_at.desc())))
 
 
+def upcoming_query(enrolment_ids: list[int], now: datetime | None = None) -> Select | None:
+    """The query of ``upcoming_for_patient`` (None: no enrolments to ask about)."""
+    if not enrolment_ids:
+        return None
+    start_of_day = day_start(local_today(now or utcnow()))
+    return (select(FollowUpContact).where(FollowUpContact.enrolment_id.in_(enrolment_ids),
+                                          FollowUpContact.outcome.is_(None), FollowUpContact.due_at >= start_of_day)
+            .order_by(FollowUpContact.due_at))
+
+
 def upcoming_for_patient(enrolment_ids: list[int], now: datetime | None = None) -> dict[int, list]:
     """Planned contacts from today on, per enrolment (for the patient's start page)."""
-    now = now or utcnow()
     result: dict[int, list] = {}
-    if not enrolment_ids:
+    query = upcoming_query(enrolment_ids, now)
+    if query is None:
         return result
-    start_of_day = day_start(local_today(now))
-    for contact in db.session.scalars(select(FollowUpContact).where(
-            FollowUpContact.enrolment_id.in_(enrolment_ids), FollowUpContact.outcome.is_(None),
-            FollowUpContact.due_at >= start_of_day).order_by(FollowUpContact.due_at)):
+    for contact in db.session.scalars(query):
         result.setdefault(contact.enrolment_id, []).append(contact)
     return result
 
@@ -239,10 +246,17 @@ def remind_contacts(now: datetime | None = None) -> int:
     return len(rows)
 
 
+def plans_query(enrolment_ids: list[int]) -> Select | None:
+    """The query of ``plans_for``, versions not loaded (None: no enrolments to ask about)."""
+    if not enrolment_ids:
+        return None
+    return select(CarePlan).where(CarePlan.enrolment_id.in_(enrolment_ids))
+
+
 def plans_for(enrolment_ids: list[int]) -> dict[int, CarePlan]:
     """Plans with their versions for several enrolments, in one query."""
-    if not enrolment_ids:
+    query = plans_query(enrolment_ids)
+    if query is None:
         return {}
     return {plan.enrolment_id: plan for plan in db.session.scalars(
-        select(CarePlan).options(joinedload(CarePlan.versions)).where(CarePlan.enrolment_id.in_(enrolment_ids))
-    ).unique()}
+        query.options(joinedload(CarePlan.versions))).unique()}

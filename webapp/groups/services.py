@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, time, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import joinedload
 
 from webapp.auth.models import CareUnit, User
@@ -142,13 +142,19 @@ def groups_in(unit_ids_query) -> list[tuple[Group, int]]:
     return [(g, counts.get(g.id, 0)) for g in groups]
 
 
+def sessions_query(enrolment_ids: list[int]) -> Select | None:
+    """The query of ``sessions_for``, groups not loaded (None: no enrolments to ask about)."""
+    if not enrolment_ids:
+        return None
+    return select(GroupMember).where(GroupMember.enrolment_id.in_(enrolment_ids), GroupMember.left_at.is_(None))
+
+
 def sessions_for(enrolment_ids: list[int]) -> dict[int, tuple[Group, list[GroupSession]]]:
     """The patient's own group and its sessions, per enrolment (nothing about other members)."""
-    if not enrolment_ids:
+    query = sessions_query(enrolment_ids)
+    if query is None:
         return {}
     result = {}
-    for member in db.session.scalars(select(GroupMember).options(
-            joinedload(GroupMember.group).joinedload(Group.sessions))
-            .where(GroupMember.enrolment_id.in_(enrolment_ids), GroupMember.left_at.is_(None))).unique():
+    for member in db.session.scalars(query.options(joinedload(GroupMember.group).joinedload(Group.sessions))).unique():
         result[member.enrolment_id] = (member.group, member.group.sessions)
     return result

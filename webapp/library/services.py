@@ -9,7 +9,7 @@ gets a notification that says only that something is waiting.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from webapp.content.services import Catalogue, Module, ModuleVersion, Programme
 from webapp.core.urls import external_url
@@ -80,14 +80,21 @@ def share(catalogue: Catalogue, enrolment, choice: str, clinician) -> SharedInfo
     return row
 
 
+def shared_query(enrolment_ids: list[int]) -> Select | None:
+    """The query of ``shared_for`` (None: no enrolments to ask about)."""
+    if not enrolment_ids:
+        return None
+    return (select(SharedInformation).where(SharedInformation.enrolment_id.in_(enrolment_ids))
+            .order_by(SharedInformation.shared_at.desc(), SharedInformation.id.desc()))
+
+
 def shared_for(enrolment_ids: list[int]) -> dict[int, list[SharedInformation]]:
     """Information sent within each enrolment, newest first."""
     result: dict[int, list[SharedInformation]] = {}
-    if not enrolment_ids:
+    query = shared_query(enrolment_ids)
+    if query is None:
         return result
-    rows = db.session.scalars(select(SharedInformation).where(SharedInformation.enrolment_id.in_(enrolment_ids))
-                              .order_by(SharedInformation.shared_at.desc(), SharedInformation.id.desc()))
-    for row in rows:
+    for row in db.session.scalars(query):
         result.setdefault(row.enrolment_id, []).append(row)
     return result
 

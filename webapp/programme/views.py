@@ -20,12 +20,13 @@ from webapp.core.dates import format_day, local_today
 from webapp.core.db import utcnow
 from webapp.core.markdown import render_markdown
 from webapp.core.numbers import int_or_none
+from webapp.core.queries import found_by
 from webapp.extensions import db
 from webapp.groups import services as group_services
 from webapp.library import services as library_services
 from webapp.messages.services import conversations_for
 from webapp.programme import diaries, enrolments, services
-from webapp.questionnaires.services import waiting as waiting_questionnaires
+from webapp.questionnaires import services as questionnaire_services
 from webapp.replies import services as reply_services
 
 bp = Blueprint("programme", __name__, template_folder="templates")
@@ -96,13 +97,20 @@ def home():
     cards = []
     rows = enrolments.enrolments_for_patient(current_user, with_schedule=True)
     conversations = conversations_for([e.id for e in rows])
-    open_ids = [e.id for e in rows if e.has_access]
-    forms_waiting = waiting_questionnaires(open_ids)
-    plans = plan_services.plans_for([e.id for e in rows])
-    contacts = plan_services.upcoming_for_patient(open_ids)
-    groups = group_services.sessions_for(open_ids)
-    information = library_services.shared_for(open_ids)
-    replies = reply_services.latest_for([e.id for e in rows])
+    all_ids, open_ids = [e.id for e in rows], [e.id for e in rows if e.has_access]
+    # Most patients have none of these: one statement says which there are, and only those are read.
+    found = found_by({"questionnaires": questionnaire_services.waiting_query(open_ids),
+                      "plans": plan_services.plans_query(all_ids),
+                      "contacts": plan_services.upcoming_query(open_ids),
+                      "groups": group_services.sessions_query(open_ids),
+                      "information": library_services.shared_query(open_ids),
+                      "replies": reply_services.latest_query(all_ids)})
+    forms_waiting = questionnaire_services.waiting(open_ids) if "questionnaires" in found else {}
+    plans = plan_services.plans_for(all_ids) if "plans" in found else {}
+    contacts = plan_services.upcoming_for_patient(open_ids) if "contacts" in found else {}
+    groups = group_services.sessions_for(open_ids) if "groups" in found else {}
+    information = library_services.shared_for(open_ids) if "information" in found else {}
+    replies = reply_services.latest_for(all_ids) if "replies" in found else {}
     shown = [(e, catalogue.programmes[e.programme_id]) for e in rows if e.programme_id in catalogue.programmes]
     schedules = services.schedules_for(shown)
     for enrolment, programme in shown:

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from datetime import date, time
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.orm import joinedload
 
 from webapp.auth.models import User
@@ -198,14 +198,22 @@ def _band_key(band: Band | None) -> str | None:
     return band.labels.get("en") or next(iter(band.labels.values()), f"{band.min}-{band.max}")
 
 
+def waiting_query(enrolment_ids: list[int]) -> Select | None:
+    """The query of ``waiting`` (None: no enrolments to ask about)."""
+    if not enrolment_ids:
+        return None
+    return (select(Dispatch).where(Dispatch.enrolment_id.in_(enrolment_ids), Dispatch.answered_at.is_(None),
+                                   Dispatch.send_at <= utcnow())
+            .order_by(Dispatch.send_at, Dispatch.id))
+
+
 def waiting(enrolment_ids: list[int]) -> dict[int, list]:
     """Unanswered dispatches per enrolment, oldest first."""
     result: dict[int, list] = {}
-    if not enrolment_ids:
+    query = waiting_query(enrolment_ids)
+    if query is None:
         return result
-    for dispatch in db.session.scalars(select(Dispatch).where(
-            Dispatch.enrolment_id.in_(enrolment_ids), Dispatch.answered_at.is_(None), Dispatch.send_at <= utcnow())
-            .order_by(Dispatch.send_at, Dispatch.id)):
+    for dispatch in db.session.scalars(query):
         result.setdefault(dispatch.enrolment_id, []).append(dispatch)
     return result
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from webapp.extensions import db
 from webapp.programme.enrolments import add_event
@@ -71,15 +71,22 @@ def get_version(enrolment, number: int) -> ReferralReply | None:
                                                          ReferralReply.number == number))
 
 
-def latest_for(enrolment_ids: list[int]) -> dict[int, ReferralReply]:
-    """The newest reply of each enrolment that has one, in one query."""
+def latest_query(enrolment_ids: list[int]) -> Select | None:
+    """The query of ``latest_for`` (None: no enrolments to ask about)."""
     if not enrolment_ids:
-        return {}
+        return None
     newest = (select(ReferralReply.enrolment_id, func.max(ReferralReply.number).label("number"))
               .where(ReferralReply.enrolment_id.in_(enrolment_ids)).group_by(ReferralReply.enrolment_id).subquery())
-    rows = db.session.scalars(select(ReferralReply).join(
-        newest, (newest.c.enrolment_id == ReferralReply.enrolment_id) & (newest.c.number == ReferralReply.number)))
-    return {reply.enrolment_id: reply for reply in rows}
+    return select(ReferralReply).join(
+        newest, (newest.c.enrolment_id == ReferralReply.enrolment_id) & (newest.c.number == ReferralReply.number))
+
+
+def latest_for(enrolment_ids: list[int]) -> dict[int, ReferralReply]:
+    """The newest reply of each enrolment that has one, in one query."""
+    query = latest_query(enrolment_ids)
+    if query is None:
+        return {}
+    return {reply.enrolment_id: reply for reply in db.session.scalars(query)}
 
 
 def content_of(reply: ReferralReply | None) -> dict[str, str]:
