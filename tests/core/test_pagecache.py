@@ -79,3 +79,41 @@ def test_a_logged_in_user_is_not_served_the_visitors_page(app, auth, make):
     auth.login(patient)
     response = auth.client.get("/auth/login")
     assert response.status_code == 302
+
+
+# --- the site header, kept per language, role, page and unread count -------------------------
+
+
+def _header(html: str) -> str:
+    return html[html.index('<header class="site-header">'):html.index("</header>")]
+
+
+def test_the_header_is_kept_per_role_and_page_with_each_users_own_token_and_address(app, make, db):
+    from tests.fixtures.plugin import Auth
+
+    unit = make.unit()
+    clinicians = [make.user("clinician", units=[unit], password=PASSWORD) for _ in range(2)]
+    patient = make.user("patient", password=PASSWORD)
+    make.enrolment(patient, unit, clinicians[0])
+    clients = [app.test_client() for _ in range(3)]
+    for client, user in zip(clients, [*clinicians, patient], strict=True):
+        assert Auth(client, db).login(user).status_code == 302
+    hostile = '/clinician/?q="><script>alert(1)</script>'
+    first = clients[0].get(hostile).get_data(as_text=True)
+    with renders(app) as rendered:
+        second = clients[1].get(hostile).get_data(as_text=True)
+    assert "_site_header.html" not in rendered  # the second clinician got the kept header
+    token_one, token_two = csrf_token_from(first), csrf_token_from(second)
+    assert token_one != token_two and token_two in _header(second) and token_one not in second
+    assert _header(second).replace(token_two, "") == _header(first).replace(token_one, "")
+    # The page's own address goes back into the language form, escaped.
+    assert 'name="next" value="/clinician/?q=&#34;&gt;&lt;script&gt;' in _header(second)
+    assert "<script>alert" not in second
+    # The kept token works: the second clinician can log out with it.
+    assert clients[1].post("/auth/logout", data={"csrf_token": token_two}).status_code == 302
+    # Another page marks another link as the current one; a patient gets a patient's menu.
+    inbox = _header(clients[0].get("/clinician/inbox").get_data(as_text=True))
+    assert inbox != _header(first).replace(token_one, csrf_token_from(inbox))
+    assert 'href="/clinician/inbox" aria-current="page"' in inbox
+    patient_header = _header(clients[2].get("/home").get_data(as_text=True))
+    assert 'href="/home" aria-current="page"' in patient_header and "/clinician/" not in patient_header

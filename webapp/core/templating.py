@@ -11,6 +11,7 @@ from markupsafe import Markup
 
 from webapp.core.dates import format_clock, format_day, format_moment, to_local
 from webapp.core.db import utcnow
+from webapp.core.pagecache import site_header
 from webapp.core.views import error_text, error_title
 
 
@@ -62,6 +63,7 @@ def init_templating(app: Flask) -> None:
     app.jinja_env.filters["timeago"] = timeago
     app.jinja_env.filters["bdi"] = isolate
     app.jinja_env.filters["isodate"] = _isodate
+    app.jinja_env.globals["site_header"] = site_header
     # Stockholm wall-clock time of a UTC datetime (for date and time inputs).
     app.jinja_env.filters["localtime"] = lambda value: to_local(value) if value else value
     app.jinja_env.filters["fromjson"] = lambda text: json.loads(text or "{}")
