@@ -7,11 +7,13 @@ from datetime import timedelta
 
 import pytest
 from babel.dates import format_timedelta
+from flask import url_for
 from flask_babel import force_locale, get_locale
 from markupsafe import Markup
 
 from webapp.core import templating
 from webapp.core.templating import isolate, timeago
+from webapp.core.urls import url_for_ids
 
 LOCALES = ["sv", "en", "ar", "fa"]
 
@@ -62,3 +64,14 @@ def test_isolate_escapes_like_markup():
     assert isolate(None) == Markup("<bdi></bdi>")
     assert isolate(42) == Markup("<bdi>42</bdi>")
     assert isinstance(isolate("a"), Markup)
+
+
+def test_url_for_ids_builds_what_url_for_builds(app):
+    with app.test_request_context():
+        href = url_for_ids("clinician.enrolment", "enrolment_id")
+        thread = url_for_ids("messages.staff_thread", "enrolment_id")
+        for n in (0, 1, 7, 10, 99, 12345, 2**40):
+            assert href(n) == url_for("clinician.enrolment", enrolment_id=n)
+            assert thread(n) == url_for("messages.staff_thread", enrolment_id=n)
+            assert url_for_ids("clinician.caseload", "page", scope="mine")(n) == url_for(
+                "clinician.caseload", page=n, scope="mine")

@@ -13,6 +13,7 @@ from markupsafe import Markup, escape
 
 from webapp.core.dates import format_clock, format_day, format_moment, to_local
 from webapp.core.db import utcnow
+from webapp.core.urls import url_for_ids
 from webapp.core.views import error_text, error_title
 
 # Babel's defaults for format_timedelta, which timeago does not change.
@@ -87,6 +88,8 @@ def init_templating(app: Flask) -> None:
     @app.context_processor
     def _common():
         return {"error_title": error_title, "error_text": error_text}
+
+    app.jinja_env.globals["url_for_ids"] = url_for_ids
 
     # Days and times in one local style, never with seconds (core.dates).
     app.jinja_env.filters["date"] = _one_style(format_day)
