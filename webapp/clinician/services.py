@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, func, or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, load_only
 
 from webapp.auth.models import User
 from webapp.auth.services import colleagues, unit_ids_subquery
@@ -58,6 +58,18 @@ class CaseloadRow:
     @property
     def is_safety(self) -> bool:
         return "safety" in self.flags
+
+
+# What a caseload row shows and flags_for reads: a page of fifty loads these columns only.
+# (Another attribute would be loaded on first use, a statement a row: the page's
+# statement bounds in tests/performance catch that.)
+CASELOAD_COLUMNS = (
+    load_only(Enrolment.id, Enrolment.patient_id, Enrolment.responsible_clinician_id, Enrolment.programme_id,
+              Enrolment.status, Enrolment.started_at, Enrolment.closed_at, Enrolment.recommended_days,
+              Enrolment.last_active_at, Enrolment.safety_flag_at),
+    joinedload(Enrolment.patient).load_only(User.full_name, User.personal_number),
+    joinedload(Enrolment.responsible_clinician).load_only(User.full_name),
+)
 
 
 def open_alert_sql():
@@ -191,7 +203,7 @@ def caseload_page(clinician, filters: CaseloadFilters, now: datetime | None = No
         found = db.session.execute(
             select(Enrolment, chosen.c.alert, chosen.c.unread, chosen.c.feedback, done)
             .join(chosen, chosen.c.enrolment_id == Enrolment.id)
-            .options(joinedload(Enrolment.patient), joinedload(Enrolment.responsible_clinician))
+            .options(*CASELOAD_COLUMNS)
             .order_by(*ordered([chosen.c[f"key{n}"] for n in range(len(keys))])))
     rows = []
     for enrolment, has_alert, has_unread, has_feedback, done_count in found:
