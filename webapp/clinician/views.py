@@ -88,6 +88,8 @@ def caseload():
                            behind_days=behind_days, now=utcnow(),
                            # Translated once a page, not once a row (the template's loop uses them).
                            flag_labels={flag: str(label) for flag, label in FLAG_LABELS.items()},
+                           # What the status_label helper says, once a status.
+                           status_labels={status: str(label) for status, label in enrolments.STATUS_LABELS.items()},
                            # With their own lang and dir when not in the page's language (the |lang filter).
                            programme_titles={pid: in_language(catalogue.title(pid, locale))
                                              for pid in {row.enrolment.programme_id for row in rows}},
