@@ -6,11 +6,11 @@ The enrolment itself (access guards, opening, closing, hand-over) lives in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, func, or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import aliased
 
 from webapp.auth.models import User
 from webapp.auth.services import colleagues, unit_ids_subquery
@@ -47,9 +47,45 @@ class CaseloadFilters:
     page: int = 1
 
 
+@dataclass(slots=True)
+class CaseloadPerson:
+    full_name: str
+    personal_number: str | None = None
+
+
+@dataclass(slots=True)
+class CaseloadEnrolment:
+    """The columns of an enrolment that a caseload row shows and flags: read as plain
+    rows, not as ORM objects (fifty a page, expired again by the request's commit)."""
+
+    id: int
+    patient_id: int
+    responsible_clinician_id: int | None
+    programme_id: str
+    status: str
+    started_at: datetime | None
+    closed_at: datetime | None
+    recommended_days: int
+    last_active_at: datetime | None
+    safety_flag_at: datetime | None
+    patient: CaseloadPerson
+    responsible_clinician: CaseloadPerson | None
+
+    # The enrolment's own rules (programme.models), on these columns.
+    is_open = property(Enrolment.__dict__["is_open"].fget)
+    days_elapsed = Enrolment.days_elapsed
+
+
+# Made once: an alias of the user table built per request costs more than the rest of the statement.
+PATIENT, RESPONSIBLE = aliased(User, name="patient"), aliased(User, name="responsible")
+# The Enrolment columns of CaseloadEnrolment, in its order.
+CASELOAD_COLUMNS = tuple(getattr(Enrolment, f.name) for f in fields(CaseloadEnrolment)
+                         if f.name not in ("patient", "responsible_clinician"))
+
+
 @dataclass
 class CaseloadRow:
-    enrolment: Enrolment
+    enrolment: CaseloadEnrolment
     done: int
     # Why the row is where it is, most urgent first: safety, message, feedback,
     # inactive, duration_reached, closing_soon (see REASON_LABELS in the views).
@@ -188,13 +224,21 @@ def caseload_page(clinician, filters: CaseloadFilters, now: datetime | None = No
                 .correlate(Enrolment).scalar_subquery())
         # The page's rows ranked alone above; the patient, the clinician and the modules done
         # are joined and counted for those rows only.
+        patient, responsible = PATIENT, RESPONSIBLE
         found = db.session.execute(
-            select(Enrolment, chosen.c.alert, chosen.c.unread, chosen.c.feedback, done)
+            select(*CASELOAD_COLUMNS, patient.full_name, patient.personal_number, responsible.full_name,
+                   chosen.c.alert, chosen.c.unread, chosen.c.feedback, done)
             .join(chosen, chosen.c.enrolment_id == Enrolment.id)
-            .options(joinedload(Enrolment.patient), joinedload(Enrolment.responsible_clinician))
+            .outerjoin(patient, patient.id == Enrolment.patient_id)
+            .outerjoin(responsible, responsible.id == Enrolment.responsible_clinician_id)
             .order_by(*ordered([chosen.c[f"key{n}"] for n in range(len(keys))])))
     rows = []
-    for enrolment, has_alert, has_unread, has_feedback, done_count in found:
+    width = len(CASELOAD_COLUMNS)
+    for row in found:
+        patient_name, personal_number, clinician_name, has_alert, has_unread, has_feedback, done_count = row[width:]
+        enrolment = CaseloadEnrolment(
+            *row[:width], patient=CaseloadPerson(patient_name, personal_number),
+            responsible_clinician=None if row.responsible_clinician_id is None else CaseloadPerson(clinician_name))
         flags = (["safety"] if has_alert else []) + (["message"] if has_unread else []) \
             + (["feedback"] if has_feedback else []) + [f for f in flags_for(enrolment, now) if f != "safety"]
         rows.append(CaseloadRow(enrolment, done_count or 0, flags))

@@ -21,7 +21,7 @@ from webapp.core.access import role_required
 from webapp.core.audit import log_access
 from webapp.core.dates import day_start, local_today, to_local
 from webapp.core.db import utcnow
-from webapp.core.i18n import LANGUAGE_NAMES
+from webapp.core.i18n import LANGUAGE_NAMES, in_language
 from webapp.core.identity import format_personal_number
 from webapp.core.numbers import int_or_none
 from webapp.extensions import db, limiter
@@ -88,7 +88,10 @@ def caseload():
                            behind_days=behind_days, now=utcnow(),
                            # Translated once a page, not once a row (the template's loop uses them).
                            flag_labels={flag: str(label) for flag, label in FLAG_LABELS.items()},
-                           programme_titles={pid: catalogue.title(pid, locale)
+                           # What the status_label helper says, once a status.
+                           status_labels={status: str(label) for status, label in enrolments.STATUS_LABELS.items()},
+                           # With their own lang and dir when not in the page's language (the |lang filter).
+                           programme_titles={pid: in_language(catalogue.title(pid, locale))
                                              for pid in {row.enrolment.programme_id for row in rows}},
                            progress_text=_("%(done)s of %(total)s"), day_text=_("%(days)s of %(recommended)s"),
                            open_alerts=alerts.count_open(current_user) if open_alerts is None else open_alerts)

@@ -5,21 +5,54 @@ from __future__ import annotations
 import json
 from datetime import date
 
+from babel.dates import TIMEDELTA_UNITS
+from babel.dates import format_timedelta as babel_format_timedelta
 from flask import Flask
-from flask_babel import format_timedelta
-from markupsafe import Markup
+from flask_babel import format_timedelta, get_locale
+from markupsafe import Markup, escape
 
 from webapp.core.dates import format_clock, format_day, format_moment, to_local
 from webapp.core.db import utcnow
 from webapp.core.pagecache import site_header
+from webapp.core.urls import url_for_ids
 from webapp.core.views import error_text, error_title
+
+# Babel's defaults for format_timedelta, which timeago does not change.
+_THRESHOLD = 0.85
+_GRANULARITY = "minute"
+# (locale, future, unit, count) -> Babel's words: a list of fifty rows asks Babel a handful of times.
+_timeago_words: dict[tuple, str] = {}
+
+
+def _timeago_key(seconds: int) -> tuple[bool, str, int]:
+    """What Babel's format_timedelta picks for ``seconds`` (its own loop and rounding), the
+    only inputs of its words besides the locale: the direction, the unit and the count."""
+    for unit, secs_per_unit in TIMEDELTA_UNITS:
+        value = abs(seconds) / secs_per_unit
+        if value >= _THRESHOLD or unit == _GRANULARITY:
+            if unit == _GRANULARITY and value > 0:
+                value = max(1, value)
+            return seconds >= 0, unit, int(round(value))
+    raise AssertionError("the granularity is one of Babel's units")
 
 
 def timeago(value) -> str:
-    """'9 days ago' in the current language."""
+    """'9 days ago' in the current language (Babel's words, looked up once per unit and count)."""
     if value is None:
         return ""
-    return format_timedelta(value - utcnow(), granularity="minute", add_direction=True)
+    delta = value - utcnow()
+    locale = get_locale()
+    if locale is None:  # outside a request: Babel's own default locale
+        return format_timedelta(delta, granularity=_GRANULARITY, add_direction=True)
+    seconds = int(delta.days * 86400 + delta.seconds)  # as Babel counts
+    key = (locale, *_timeago_key(seconds))
+    words = _timeago_words.get(key)
+    if words is None:
+        if len(_timeago_words) > 10_000:  # bounded: counts of years are unbounded
+            _timeago_words.clear()
+        words = _timeago_words[key] = babel_format_timedelta(
+            seconds, _GRANULARITY, threshold=_THRESHOLD, add_direction=True, locale=locale)
+    return words
 
 
 def _isodate(value: str, style: str | None = None) -> str:
@@ -44,7 +77,9 @@ def telephone(number: str, label: str | None = None) -> Markup:
 
 def isolate(value) -> Markup:
     """Text typed by a person (a name) in ``<bdi>``: its direction cannot reorder what follows."""
-    return Markup("<bdi>%s</bdi>") % ("" if value is None else value)
+    # Bandit B704: the text is escaped first; formatting it into a plain string is what
+    # Markup's % does, without its helper object a row.
+    return Markup("<bdi>%s</bdi>" % escape("" if value is None else value))  # nosec B704
 
 
 def init_templating(app: Flask) -> None:
@@ -54,6 +89,8 @@ def init_templating(app: Flask) -> None:
     @app.context_processor
     def _common():
         return {"error_title": error_title, "error_text": error_text}
+
+    app.jinja_env.globals["url_for_ids"] = url_for_ids
 
     # Days and times in one local style, never with seconds (core.dates).
     app.jinja_env.filters["date"] = _one_style(format_day)
