@@ -1,7 +1,7 @@
 """The patient's hot pages at their statement counts (issue 25): a regression fails here.
 
-The session's statement carries the patient's enrolment (with its clinician,
-unit and schedule changes) and the navigation's count, so a module page is
+The session's statement carries the patient's enrolment (with its unit and
+schedule changes) and the navigation's count, so a module page is
 the session, the page view (an upsert that returns the module's progress)
 and the answers. Each page
 is requested once to warm up (first-request writes, caches), then counted, as

@@ -85,12 +85,13 @@ def _patient_enrolment_id() -> dict | None:
 def _with_patient_enrolment(statement):
     # The join asks for the session's own user as the patient, so the row is the
     # one load_enrolment_for_patient() would find (or none, and 404); for anyone
-    # else it finds nothing and costs an index lookup.
+    # else it finds nothing and costs an index lookup. The responsible clinician
+    # is not joined: no page under /e/ names them, and their row was a fifth of
+    # the statement's columns (issue 25); it is read when asked for.
     return (statement.add_columns(Enrolment)
             .outerjoin(Enrolment, (Enrolment.id == bindparam("patient_enrolment_id"))
                        & (Enrolment.patient_id == UserSession.user_id))
-            .options(joinedload(Enrolment.responsible_clinician), joinedload(Enrolment.care_unit),
-                     joinedload(Enrolment.schedule_entries)))
+            .options(joinedload(Enrolment.care_unit), joinedload(Enrolment.schedule_entries)))
 
 
 def _take_patient_enrolment(row) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -117,7 +118,9 @@ class Enrolment(db.Model):
     @is_open.inplace.expression
     @classmethod
     def _is_open_expression(cls):
-        return cls.status.not_in(NOT_OPEN_STATUSES)
+        # One plain comparison per status, not NOT IN: an expanding list is rendered
+        # anew on every execution, and this is in the session's statement (issue 25).
+        return and_(*(cls.status != status for status in NOT_OPEN_STATUSES))
 
     @hybrid_property
     def has_access(self) -> bool:
@@ -226,7 +229,12 @@ class Answer(db.Model):
 
     @property
     def checked(self) -> set[int]:
-        return {int(n) for n in self.checked_items.split(",") if n.strip().isascii() and n.strip().isdigit()}
+        return checked_numbers(self.checked_items)
+
+
+def checked_numbers(checked_items: str) -> set[int]:
+    """The ticked items of a checklist answer, stored as "1,3"."""
+    return {int(n) for n in checked_items.split(",") if n.strip().isascii() and n.strip().isdigit()}
 
 
 class AnswerVersion(db.Model):

@@ -191,7 +191,7 @@ def _restored_answer(enrolment, restored) -> dict | None:
 def _render_module_page(enrolment, programme, schedule, scheduled, version, is_fallback, page,
                         drafts=None, errors=None, conflicts=None, status=200, diary_state=None):
     services.progress_of(enrolment, scheduled)  # "done" or the button to mark it
-    answers = services.answers_for(enrolment, scheduled.module.id)
+    answers = services.shown_answers(enrolment, scheduled.module.id)
     # Diaries on this page only: other pages cost no query for them.
     page_diaries = [s for s in version.pages[page - 1].segments if s.kind == "diary"]
     diary_views = {}
@@ -199,15 +199,12 @@ def _render_module_page(enrolment, programme, schedule, scheduled, version, is_f
         rows = diaries.entries_for(enrolment, [s.id for s in page_diaries])
         diary_views = {s.id: diaries.view_of(scheduled.module, s, rows.get(s.id, []), diaries.RECENT_DAYS,
                                              lang=version.lang) for s in page_diaries}
-    shown = {
-        block_id: SimpleNamespace(text=a.text, value=a.value, checked=a.checked, version=a.version)
-        for block_id, a in answers.items()
-    }
+    shown = dict(answers)
     conflicts = conflicts or {}
     # What the patient typed is shown again after an error or a conflict: nothing is lost.
     for block_id, draft in (drafts or {}).items():
         current = answers.get(block_id)
-        shown[block_id] = SimpleNamespace(
+        shown[block_id] = services.ShownAnswer(
             text=draft["text"],
             value=int_or_none(draft["value"], 0, 10),
             checked={n for n in (int_or_none(v) for v in draft["checked"]) if n is not None},
