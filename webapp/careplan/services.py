@@ -7,13 +7,14 @@ import json
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import Select, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from webapp.auth.models import User
 from webapp.careplan.models import CarePlan, CarePlanVersion, FollowUpContact
 from webapp.core.dates import at_local, day_end, day_start, local_today, to_local
 from webapp.core.db import utcnow
+from webapp.core.queries import Bound
 from webapp.core.urls import external_url
 from webapp.extensions import db
 from webapp.notifications.models import NotificationConsent
@@ -183,14 +184,18 @@ def contacts_for(enrolment: Enrolment) -> list[FollowUpContact]:
                                    .order_by(FollowUpContact.due_at.desc())))
 
 
-def upcoming_query(enrolment_ids: list[int], now: datetime | None = None) -> Select | None:
+_UPCOMING = (select(FollowUpContact).where(FollowUpContact.enrolment_id.in_(bindparam("upcoming_ids", expanding=True)),
+                                           FollowUpContact.outcome.is_(None),
+                                           FollowUpContact.due_at >= bindparam("upcoming_from"))
+             .order_by(FollowUpContact.due_at))
+
+
+def upcoming_query(enrolment_ids: list[int], now: datetime | None = None) -> Bound | None:
     """The query of ``upcoming_for_patient`` (None: no enrolments to ask about)."""
     if not enrolment_ids:
         return None
-    start_of_day = day_start(local_today(now or utcnow()))
-    return (select(FollowUpContact).where(FollowUpContact.enrolment_id.in_(enrolment_ids),
-                                          FollowUpContact.outcome.is_(None), FollowUpContact.due_at >= start_of_day)
-            .order_by(FollowUpContact.due_at))
+    return Bound(_UPCOMING, {"upcoming_ids": list(enrolment_ids),
+                             "upcoming_from": day_start(local_today(now or utcnow()))})
 
 
 def upcoming_for_patient(enrolment_ids: list[int], now: datetime | None = None) -> dict[int, list]:
@@ -199,7 +204,7 @@ def upcoming_for_patient(enrolment_ids: list[int], now: datetime | None = None) 
     query = upcoming_query(enrolment_ids, now)
     if query is None:
         return result
-    for contact in db.session.scalars(query):
+    for contact in db.session.scalars(query.statement, query.params):
         result.setdefault(contact.enrolment_id, []).append(contact)
     return result
 
@@ -246,11 +251,15 @@ def remind_contacts(now: datetime | None = None) -> int:
     return len(rows)
 
 
-def plans_query(enrolment_ids: list[int]) -> Select | None:
+_PLANS = select(CarePlan).where(CarePlan.enrolment_id.in_(bindparam("plan_ids", expanding=True)))
+_PLANS_WITH_VERSIONS = _PLANS.options(joinedload(CarePlan.versions))
+
+
+def plans_query(enrolment_ids: list[int]) -> Bound | None:
     """The query of ``plans_for``, versions not loaded (None: no enrolments to ask about)."""
     if not enrolment_ids:
         return None
-    return select(CarePlan).where(CarePlan.enrolment_id.in_(enrolment_ids))
+    return Bound(_PLANS, {"plan_ids": list(enrolment_ids)})
 
 
 def plans_for(enrolment_ids: list[int]) -> dict[int, CarePlan]:
@@ -258,5 +267,4 @@ def plans_for(enrolment_ids: list[int]) -> dict[int, CarePlan]:
     query = plans_query(enrolment_ids)
     if query is None:
         return {}
-    return {plan.enrolment_id: plan for plan in db.session.scalars(
-        query.options(joinedload(CarePlan.versions))).unique()}
+    return {plan.enrolment_id: plan for plan in db.session.scalars(_PLANS_WITH_VERSIONS, query.params).unique()}

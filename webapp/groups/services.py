@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from datetime import date, time, timedelta
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import joinedload
 
 from webapp.auth.models import CareUnit, User
 from webapp.core.dates import at_local
 from webapp.core.db import utcnow
+from webapp.core.queries import Bound
 from webapp.extensions import db
 from webapp.groups.models import Group, GroupMember, GroupSession
 from webapp.programme.enrolments import EnrolmentError, add_event, find_patient, open_enrolment, register_patient
@@ -142,11 +143,16 @@ def groups_in(unit_ids_query) -> list[tuple[Group, int]]:
     return [(g, counts.get(g.id, 0)) for g in groups]
 
 
-def sessions_query(enrolment_ids: list[int]) -> Select | None:
+_MEMBERSHIPS = select(GroupMember).where(GroupMember.enrolment_id.in_(bindparam("member_ids", expanding=True)),
+                                         GroupMember.left_at.is_(None))
+_MEMBERSHIPS_WITH_SESSIONS = _MEMBERSHIPS.options(joinedload(GroupMember.group).joinedload(Group.sessions))
+
+
+def sessions_query(enrolment_ids: list[int]) -> Bound | None:
     """The query of ``sessions_for``, groups not loaded (None: no enrolments to ask about)."""
     if not enrolment_ids:
         return None
-    return select(GroupMember).where(GroupMember.enrolment_id.in_(enrolment_ids), GroupMember.left_at.is_(None))
+    return Bound(_MEMBERSHIPS, {"member_ids": list(enrolment_ids)})
 
 
 def sessions_for(enrolment_ids: list[int]) -> dict[int, tuple[Group, list[GroupSession]]]:
@@ -155,6 +161,6 @@ def sessions_for(enrolment_ids: list[int]) -> dict[int, tuple[Group, list[GroupS
     if query is None:
         return {}
     result = {}
-    for member in db.session.scalars(query.options(joinedload(GroupMember.group).joinedload(Group.sessions))).unique():
+    for member in db.session.scalars(_MEMBERSHIPS_WITH_SESSIONS, query.params).unique():
         result[member.enrolment_id] = (member.group, member.group.sessions)
     return result

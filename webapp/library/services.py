@@ -9,9 +9,10 @@ gets a notification that says only that something is waiting.
 
 from __future__ import annotations
 
-from sqlalchemy import Select, select
+from sqlalchemy import bindparam, select
 
 from webapp.content.services import Catalogue, Module, ModuleVersion, Programme
+from webapp.core.queries import Bound
 from webapp.core.urls import external_url
 from webapp.extensions import db
 from webapp.library.models import SharedInformation
@@ -80,12 +81,15 @@ def share(catalogue: Catalogue, enrolment, choice: str, clinician) -> SharedInfo
     return row
 
 
-def shared_query(enrolment_ids: list[int]) -> Select | None:
+_SHARED = (select(SharedInformation).where(SharedInformation.enrolment_id.in_(bindparam("shared_ids", expanding=True)))
+           .order_by(SharedInformation.shared_at.desc(), SharedInformation.id.desc()))
+
+
+def shared_query(enrolment_ids: list[int]) -> Bound | None:
     """The query of ``shared_for`` (None: no enrolments to ask about)."""
     if not enrolment_ids:
         return None
-    return (select(SharedInformation).where(SharedInformation.enrolment_id.in_(enrolment_ids))
-            .order_by(SharedInformation.shared_at.desc(), SharedInformation.id.desc()))
+    return Bound(_SHARED, {"shared_ids": list(enrolment_ids)})
 
 
 def shared_for(enrolment_ids: list[int]) -> dict[int, list[SharedInformation]]:
@@ -94,7 +98,7 @@ def shared_for(enrolment_ids: list[int]) -> dict[int, list[SharedInformation]]:
     query = shared_query(enrolment_ids)
     if query is None:
         return result
-    for row in db.session.scalars(query):
+    for row in db.session.scalars(query.statement, query.params):
         result.setdefault(row.enrolment_id, []).append(row)
     return result
 

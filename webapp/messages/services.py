@@ -183,11 +183,13 @@ def waiting_for_staff_column(user_id_column):
             .scalar_subquery())
 
 
+_CONVERSATIONS = select(Conversation).where(Conversation.enrolment_id.in_(bindparam("ids", expanding=True)))
+
+
 def conversations_for(enrolment_ids: list[int]) -> dict[int, Conversation]:
     if not enrolment_ids:
         return {}
-    return {c.enrolment_id: c for c in db.session.scalars(
-        select(Conversation).where(Conversation.enrolment_id.in_(enrolment_ids)))}
+    return {c.enrolment_id: c for c in db.session.scalars(_CONVERSATIONS, {"ids": list(enrolment_ids)})}
 
 
 # --- waiting for feedback ------------------------------------------------------------

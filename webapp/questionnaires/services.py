@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from datetime import date, time
 
-from sqlalchemy import Select, and_, case, func, select
+from sqlalchemy import and_, bindparam, case, func, select
 from sqlalchemy.orm import joinedload
 
 from webapp.auth.models import User
@@ -21,6 +21,7 @@ from webapp.content.questionnaires import Band, Questionnaire
 from webapp.content.services import get_catalogue
 from webapp.core.dates import at_local, day_end, local_today
 from webapp.core.db import utcnow
+from webapp.core.queries import Bound
 from webapp.core.urls import external_url
 from webapp.extensions import db
 from webapp.notifications.services import Kind, notify
@@ -198,13 +199,16 @@ def _band_key(band: Band | None) -> str | None:
     return band.labels.get("en") or next(iter(band.labels.values()), f"{band.min}-{band.max}")
 
 
-def waiting_query(enrolment_ids: list[int]) -> Select | None:
+_WAITING = (select(Dispatch).where(Dispatch.enrolment_id.in_(bindparam("waiting_ids", expanding=True)),
+                                   Dispatch.answered_at.is_(None), Dispatch.send_at <= bindparam("waiting_now"))
+            .order_by(Dispatch.send_at, Dispatch.id))
+
+
+def waiting_query(enrolment_ids: list[int]) -> Bound | None:
     """The query of ``waiting`` (None: no enrolments to ask about)."""
     if not enrolment_ids:
         return None
-    return (select(Dispatch).where(Dispatch.enrolment_id.in_(enrolment_ids), Dispatch.answered_at.is_(None),
-                                   Dispatch.send_at <= utcnow())
-            .order_by(Dispatch.send_at, Dispatch.id))
+    return Bound(_WAITING, {"waiting_ids": list(enrolment_ids), "waiting_now": utcnow()})
 
 
 def waiting(enrolment_ids: list[int]) -> dict[int, list]:
@@ -213,7 +217,7 @@ def waiting(enrolment_ids: list[int]) -> dict[int, list]:
     query = waiting_query(enrolment_ids)
     if query is None:
         return result
-    for dispatch in db.session.scalars(query):
+    for dispatch in db.session.scalars(query.statement, query.params):
         result.setdefault(dispatch.enrolment_id, []).append(dispatch)
     return result
 

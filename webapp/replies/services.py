@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import bindparam, func, select
 
+from webapp.core.queries import Bound
 from webapp.extensions import db
 from webapp.programme.enrolments import add_event
 from webapp.replies.models import ReferralReply
@@ -71,14 +72,18 @@ def get_version(enrolment, number: int) -> ReferralReply | None:
                                                          ReferralReply.number == number))
 
 
-def latest_query(enrolment_ids: list[int]) -> Select | None:
+_NEWEST = (select(ReferralReply.enrolment_id, func.max(ReferralReply.number).label("number"))
+           .where(ReferralReply.enrolment_id.in_(bindparam("reply_ids", expanding=True)))
+           .group_by(ReferralReply.enrolment_id).subquery())
+_LATEST = select(ReferralReply).join(
+    _NEWEST, (_NEWEST.c.enrolment_id == ReferralReply.enrolment_id) & (_NEWEST.c.number == ReferralReply.number))
+
+
+def latest_query(enrolment_ids: list[int]) -> Bound | None:
     """The query of ``latest_for`` (None: no enrolments to ask about)."""
     if not enrolment_ids:
         return None
-    newest = (select(ReferralReply.enrolment_id, func.max(ReferralReply.number).label("number"))
-              .where(ReferralReply.enrolment_id.in_(enrolment_ids)).group_by(ReferralReply.enrolment_id).subquery())
-    return select(ReferralReply).join(
-        newest, (newest.c.enrolment_id == ReferralReply.enrolment_id) & (newest.c.number == ReferralReply.number))
+    return Bound(_LATEST, {"reply_ids": list(enrolment_ids)})
 
 
 def latest_for(enrolment_ids: list[int]) -> dict[int, ReferralReply]:
@@ -86,7 +91,7 @@ def latest_for(enrolment_ids: list[int]) -> dict[int, ReferralReply]:
     query = latest_query(enrolment_ids)
     if query is None:
         return {}
-    return {reply.enrolment_id: reply for reply in db.session.scalars(query)}
+    return {reply.enrolment_id: reply for reply in db.session.scalars(query.statement, query.params)}
 
 
 def content_of(reply: ReferralReply | None) -> dict[str, str]:
