@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    text,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -57,6 +58,9 @@ class Enrolment(db.Model):
         ),
         CheckConstraint("recommended_days > 0", name="recommended_days_positive"),
         Index("ix_enrolment_unit_status", "care_unit_id", "status"),
+        # The clinicians' waiting count reads the waiting enrolments of their units alone.
+        Index("ix_enrolment_waiting_unit", "care_unit_id", "status",
+              postgresql_where=text("waiting_since IS NOT NULL"), sqlite_where=text("waiting_since IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -99,6 +103,10 @@ class Enrolment(db.Model):
     # "waiting for feedback" compares the two without reading every answer of the region.
     work_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     staff_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Kept by triggers too (migration 0023): the conversation's waiting_since, so the
+    # navigation's count of waiting conversations reads an index of the units' waiting
+    # enrolments instead of probing every enrolment's conversation on every page.
+    waiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     patient: Mapped[User] = relationship(foreign_keys=[patient_id])
     care_unit: Mapped[CareUnit] = relationship()
