@@ -7,11 +7,14 @@ language instead; see docs/authoring.md.
 
 from __future__ import annotations
 
+import functools
+
 # Bandit B404: runs pybabel with fixed arguments.
 import subprocess  # nosec B404
 import sys
 
 import click
+from babel import Locale
 from flask import Flask, current_app, has_request_context, request, session
 from flask_babel import get_locale, get_translations
 from flask_babel import lazy_gettext as _l
@@ -37,7 +40,20 @@ def language_label(code: str | None) -> str:
     return str(label) if label is not None else LANGUAGE_NAMES.get(code, code)
 
 
-def select_locale() -> str:
+def select_locale() -> Locale:
+    """Flask-Babel's locale selector: ``locale_code()`` as a Locale, parsed once per language.
+
+    Flask-Babel parses a code anew on every request; a Locale is returned as it is.
+    """
+    return _parsed(locale_code())
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed(code: str) -> Locale:
+    return Locale.parse(code)
+
+
+def locale_code() -> str:
     """The logged-in user's language, else the visitor's choice, else the browser's."""
     languages = current_app.config["LANGUAGES"]
     default = current_app.config["BABEL_DEFAULT_LOCALE"]
