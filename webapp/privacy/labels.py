@@ -61,6 +61,7 @@ FIELDS = {
     "last_used_at": _l("Last used"),
     "work_at": _l("Your latest work in the modules"),
     "staff_message_at": _l("Latest message from your care team"),
+    "waiting_since": _l("Your message has waited for an answer since"),
     "offer_id": _l("Programme offered (number)"),
     "answered_by_id": _l("Answered by (number)"),
     "message": _l("Message from your care unit"),
