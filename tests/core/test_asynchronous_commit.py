@@ -65,6 +65,18 @@ def test_another_write_in_the_same_transaction_waits_again(patient_world, app, d
     assert commits == ["on", "on"]
 
 
+def test_a_write_before_the_page_view_keeps_its_transaction_waiting(patient_world, app, db, commits):  # noqa: F811
+    with app.test_request_context():
+        db.session.execute(update(Enrolment).where(Enrolment.id == patient_world["enrolment"].id)
+                           .values(welcome_text="Välkommen"))
+        _page_view(app, patient_world)
+        db.session.commit()
+        # The mark of that write ended with its transaction: the next page view alone does not wait.
+        _page_view(app, patient_world, 2)
+        db.session.commit()
+    assert commits == ["on", "off"]
+
+
 def test_the_next_transaction_waits_again(patient_world, app, db, commits):  # noqa: F811
     with app.test_request_context():
         _page_view(app, patient_world)

@@ -315,7 +315,9 @@ def configure_postgres(engine: Engine, response_timeout: float, ping_timeout: fl
 
 # The execution option that marks a write a database crash may lose without harm.
 ASYNCHRONOUS_COMMIT = "asynchronous_commit"
-_RELAXED = "lotsa_commit_relaxed"
+# Per pooled connection, for the transaction under way: it wrote something that must
+# wait for the disk, and it has turned the wait off.
+_WROTE, _RELAXED = "lotsa_wrote_durable", "lotsa_commit_relaxed"
 
 
 def asynchronous_commit_column(dialect_name: str) -> list:
@@ -328,8 +330,8 @@ def asynchronous_commit_column(dialect_name: str) -> list:
     the transaction whole, never part of it. Returning
     ``set_config('synchronous_commit', 'off', true)`` turns it on for this
     transaction only, with no round trip of its own. Run the statement with
-    ``execution_options={ASYNCHRONOUS_COMMIT: True}``: any other insert, update
-    or delete later in the same transaction then turns the wait back on
+    ``execution_options={ASYNCHRONOUS_COMMIT: True}``: if the transaction has
+    written anything else, before it or after it, the wait is turned back on
     (``_keep_other_writes_durable``), so an answer, a message or an audit row is
     never committed this way by accident. For a page seen and the time on it,
     never for what a person wrote. SQLite: no columns (its commits are local).
@@ -340,26 +342,34 @@ def asynchronous_commit_column(dialect_name: str) -> list:
 
 
 def _keep_other_writes_durable(engine: Engine) -> None:
-    @event.listens_for(engine, "after_cursor_execute")
-    def _relaxed(conn, _cursor, _statement, _parameters, context, _executemany):
-        if context is not None and context.execution_options.get(ASYNCHRONOUS_COMMIT):
-            conn.info[_RELAXED] = True
+    def wait_again(cursor) -> None:
+        with cursor.connection.cursor() as own:
+            own.execute("SET LOCAL synchronous_commit TO on")
 
     @event.listens_for(engine, "before_cursor_execute")
-    def _durable_again(conn, cursor, _statement, _parameters, context, _executemany):
-        if (conn.info.get(_RELAXED) and context is not None and context.is_crud
-                and not context.execution_options.get(ASYNCHRONOUS_COMMIT)):
-            with cursor.connection.cursor() as own:
-                own.execute("SET LOCAL synchronous_commit TO on")
-            conn.info.pop(_RELAXED, None)
+    def _before(conn, cursor, _statement, _parameters, context, _executemany):
+        if context is None or not context.is_crud or context.execution_options.get(ASYNCHRONOUS_COMMIT):
+            return
+        conn.info[_WROTE] = True
+        if conn.info.pop(_RELAXED, False):
+            wait_again(cursor)
 
-    # SET LOCAL ends with its transaction; so does the mark (info belongs to the pooled
+    @event.listens_for(engine, "after_cursor_execute")
+    def _after(conn, cursor, _statement, _parameters, context, _executemany):
+        if context is not None and context.execution_options.get(ASYNCHRONOUS_COMMIT):
+            if conn.info.get(_WROTE):
+                wait_again(cursor)  # something written earlier in the transaction must not be lost
+            else:
+                conn.info[_RELAXED] = True
+
+    # SET LOCAL ends with its transaction; so do the marks (info belongs to the pooled
     # connection). An invalidated connection's info went with it.
     @event.listens_for(engine, "commit")
     @event.listens_for(engine, "rollback")
     def _transaction_ended(conn):
         if not conn.invalidated:
             conn.info.pop(_RELAXED, None)
+            conn.info.pop(_WROTE, None)
 
 
 def _quiet_since_recently(connection, ping_after_idle: float) -> bool:
